@@ -1,0 +1,20 @@
+//! The C ABI. Everything here only converts types, checks arguments and maps errors onto
+//! [`RelayStatus`]; the behaviour lives in the safe core (`relay`, `client`, `protocol`).
+//!
+//! Conventions for every `relay_*` function:
+//! - pointers are checked for NULL, handles are looked up in a registry, so a stopped or
+//!   never-issued handle is an error status rather than a use-after-free;
+//! - outputs are written only on success;
+//! - no panic unwinds into the caller: it becomes `RELAY_STATUS_PANIC`;
+//! - on failure `relay_last_error()` returns a readable message for the calling thread.
+
+mod error;
+mod handle;
+mod log;
+mod relay;
+mod types;
+
+pub use error::*;
+pub use log::*;
+pub use relay::*;
+pub use types::*;

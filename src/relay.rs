@@ -1,0 +1,642 @@
+//! The relay loop: one UDP socket, a channel table keyed by GUID and by peer address, and
+//! expiry of idle channels. Single-threaded: the host calls [`Relay::poll`] from its own loop.
+//!
+//! Rules (v0.8): the first valid handshake for a GUID allocates a channel with peer A; a valid
+//! handshake with that GUID from another address makes it peer B and establishes the channel;
+//! from then on every datagram from one peer goes to the other, handshakes included. No third
+//! address joins or takes over a channel, and an address that is not paired never gets an
+//! answer, so the relay cannot be used to reflect or amplify traffic.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::io;
+use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::net;
+use crate::protocol::{self, Guid, HandshakeKey};
+
+/// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind; `[::]` is dual-stack and accepts IPv4 peers too.
+    pub bind: SocketAddr,
+    /// A channel, pending or established, closes after this long without a datagram.
+    pub inactivity_timeout: Duration,
+    /// Raw HMAC key; `None` accepts handshakes without checking their mac field.
+    pub secret_key: Option<Vec<u8>>,
+    /// New GUIDs are refused (and counted) while this many channels are open.
+    pub max_channels: usize,
+    /// SO_RCVBUF / SO_SNDBUF to ask for; 0 keeps the system default.
+    pub recv_buffer_bytes: usize,
+    pub send_buffer_bytes: usize,
+    /// Most datagrams handled in one `poll`, so one call never runs unbounded.
+    pub max_datagrams_per_poll: usize,
+    /// Most channels expired in one `poll`; the rest go in the next calls.
+    pub max_expiries_per_poll: usize,
+    /// Events kept for [`Relay::next_event`]; beyond this they are counted and dropped.
+    pub max_pending_events: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 6060),
+            inactivity_timeout: Duration::from_millis(30_000),
+            secret_key: None,
+            max_channels: 100_000,
+            recv_buffer_bytes: 4 << 20,
+            send_buffer_bytes: 4 << 20,
+            max_datagrams_per_poll: 4096,
+            max_expiries_per_poll: 1024,
+            max_pending_events: 4096,
+        }
+    }
+}
+
+/// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelCounters {
+    pub datagrams_a_to_b: u64,
+    pub bytes_a_to_b: u64,
+    pub datagrams_b_to_a: u64,
+    pub bytes_b_to_a: u64,
+    /// Datagrams from a member that could not be forwarded (no peer yet, or send failed).
+    pub dropped: u64,
+}
+
+/// Why a channel closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// No traffic for the inactivity timeout.
+    Expired,
+    /// One of its peers sent a valid handshake for another GUID and moved there.
+    PeerMoved,
+}
+
+/// Something the host may want to log or count. Drained with [`Relay::next_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Allocated {
+        guid: Guid,
+        peer_a: SocketAddr,
+    },
+    Established {
+        guid: Guid,
+        peer_a: SocketAddr,
+        peer_b: SocketAddr,
+    },
+    Closed {
+        guid: Guid,
+        reason: CloseReason,
+        /// Peer B is `None` if the channel never got established.
+        peer_a: SocketAddr,
+        peer_b: Option<SocketAddr>,
+        counters: ChannelCounters,
+        lifetime: Duration,
+    },
+    /// [`Relay::drain`] was called and the last channel has closed.
+    Drained,
+}
+
+/// Relay-wide counters since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub datagrams_in: u64,
+    pub bytes_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
+    /// Received and not forwarded, accepted handshakes of pending channels excepted.
+    pub datagrams_dropped: u64,
+    /// From an unpaired address and not a valid handshake (short, bad magic, zero GUID, bad mac).
+    pub handshakes_rejected: u64,
+    /// Valid handshakes that allocated, refreshed or established a channel.
+    pub handshakes_accepted: u64,
+    /// Valid handshakes refused: third address, `max_channels` reached, or draining.
+    pub handshakes_refused: u64,
+    pub channels_open: u64,
+    pub channels_established: u64,
+    pub channels_allocated_total: u64,
+    pub channels_expired_total: u64,
+    pub recv_errors: u64,
+    pub send_errors: u64,
+    pub events_dropped: u64,
+}
+
+/// A snapshot of one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub guid: Guid,
+    pub peer_a: SocketAddr,
+    pub peer_b: Option<SocketAddr>,
+    pub counters: ChannelCounters,
+    pub idle: Duration,
+}
+
+#[derive(Debug)]
+struct Channel {
+    guid: Guid,
+    peer_a: SocketAddr,
+    peer_b: Option<SocketAddr>,
+    created_ms: u64,
+    last_seen_ms: u64,
+    counters: ChannelCounters,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    channel: Option<Channel>,
+}
+
+/// Size of the receive buffer: any UDP payload fits, so nothing is truncated.
+const RECV_BUFFER: usize = 65_536;
+
+/// The relay. See the module documentation for its rules.
+pub struct Relay {
+    socket: UdpSocket,
+    socket_is_v6: bool,
+    local_addr: SocketAddr,
+    effective_buffers: (usize, usize),
+    key: Option<HandshakeKey>,
+    config: Config,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    by_guid: HashMap<Guid, u32>,
+    by_addr: HashMap<SocketAddr, u32>,
+    /// Min-heap of (deadline ms, slot, generation): one entry per open channel. An entry
+    /// whose channel saw traffic since is pushed back with its new deadline, so a poll only
+    /// touches channels whose deadline has passed.
+    deadlines: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    draining: bool,
+    drained_reported: bool,
+    epoch: Instant,
+    buf: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("local_addr", &self.local_addr)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Binds the socket and returns an idle relay.
+    pub fn bind(config: Config) -> io::Result<Relay> {
+        if config.inactivity_timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "inactivity timeout must be > 0",
+            ));
+        }
+        if config.max_channels == 0 || config.max_datagrams_per_poll == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_channels and max_datagrams_per_poll must be > 0",
+            ));
+        }
+        let bound = net::bind_udp(
+            config.bind,
+            config.recv_buffer_bytes,
+            config.send_buffer_bytes,
+        )?;
+        log::info!(
+            "relay bound to {} (receive buffer {} B, send buffer {} B{})",
+            bound.local_addr,
+            bound.recv_buffer,
+            bound.send_buffer,
+            if config.secret_key.is_some() {
+                ", handshakes keyed"
+            } else {
+                ", handshakes not keyed"
+            }
+        );
+        Ok(Relay {
+            socket: bound.socket,
+            socket_is_v6: bound.is_v6,
+            local_addr: bound.local_addr,
+            effective_buffers: (bound.recv_buffer, bound.send_buffer),
+            key: config.secret_key.as_deref().map(HandshakeKey::new),
+            config,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            by_guid: HashMap::new(),
+            by_addr: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            draining: false,
+            drained_reported: false,
+            epoch: Instant::now(),
+            buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// SO_RCVBUF and SO_SNDBUF as granted by the kernel.
+    pub fn socket_buffers(&self) -> (usize, usize) {
+        self.effective_buffers
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Refuse new channels from now on; a [`Event::Drained`] follows when the last
+    /// open channel closes (at once if none is open).
+    pub fn drain(&mut self) {
+        if !self.draining {
+            log::info!(
+                "draining: refusing new channels, {} still open",
+                self.stats.channels_open
+            );
+        }
+        self.draining = true;
+        self.report_drained();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// True once draining and no channel is open.
+    pub fn is_drained(&self) -> bool {
+        self.draining && self.stats.channels_open == 0
+    }
+
+    /// The next queued event, oldest first.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Looks up a channel by GUID.
+    pub fn channel(&self, guid: Guid) -> Option<ChannelInfo> {
+        let slot = *self.by_guid.get(&guid)?;
+        let ch = self.slots[slot as usize].channel.as_ref()?;
+        Some(ChannelInfo {
+            guid: ch.guid,
+            peer_a: ch.peer_a,
+            peer_b: ch.peer_b,
+            counters: ch.counters,
+            idle: Duration::from_millis(self.now_ms().saturating_sub(ch.last_seen_ms)),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Waits at most `timeout` for traffic, relays what is pending (at most
+    /// `max_datagrams_per_poll` datagrams), expires idle channels and returns how many
+    /// datagrams were handled. Socket errors are counted, not returned: a hostile or departed
+    /// peer cannot stop the loop.
+    pub fn poll(&mut self, timeout: Duration) -> io::Result<usize> {
+        let mut now = self.now_ms();
+        let mut handled = self.receive_batch(now);
+        if handled == 0 && !timeout.is_zero() && !self.expiry_due(now) {
+            let wait = match self.deadlines.peek() {
+                Some(Reverse((deadline, _, _))) => {
+                    timeout.min(Duration::from_millis(deadline.saturating_sub(now).max(1)))
+                }
+                None => timeout,
+            };
+            if net::wait_readable(&self.socket, wait)? {
+                now = self.now_ms();
+                handled = self.receive_batch(now);
+            } else {
+                now = self.now_ms();
+            }
+        }
+        self.expire(now);
+        Ok(handled)
+    }
+
+    fn expiry_due(&self, now: u64) -> bool {
+        matches!(self.deadlines.peek(), Some(Reverse((d, _, _))) if *d <= now)
+    }
+
+    fn receive_batch(&mut self, now: u64) -> usize {
+        let mut handled = 0;
+        while handled < self.config.max_datagrams_per_poll {
+            match self.socket.recv_from(&mut self.buf) {
+                Ok((len, src)) => {
+                    handled += 1;
+                    self.on_datagram(len, net::normalize(src), now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors surfaced by some platforms (ECONNREFUSED, WSAECONNRESET)
+                    // say a peer went away; they must not stop the relay.
+                    self.stats.recv_errors += 1;
+                    handled += 1;
+                    log::debug!("receive error (counted, continuing): {e}");
+                }
+            }
+        }
+        handled
+    }
+
+    fn on_datagram(&mut self, len: usize, src: SocketAddr, now: u64) {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += len as u64;
+        let Some(&slot) = self.by_addr.get(&src) else {
+            self.on_unpaired(len, src, now);
+            return;
+        };
+        let (guid, established) = {
+            let ch = self.slots[slot as usize]
+                .channel
+                .as_ref()
+                .expect("address index points at an open channel");
+            (ch.guid, ch.peer_b.is_some())
+        };
+        let datagram = &self.buf[..len];
+        if protocol::looks_like_handshake(datagram) && protocol::peek_guid(datagram) != guid {
+            // A member announcing another GUID (e.g. a client restarted its session): if the
+            // handshake is valid it leaves its channel and is handled as a newcomer; if not,
+            // it is ordinary payload of its channel.
+            if protocol::parse_handshake(datagram, self.key.as_ref()).is_ok() {
+                self.close(slot, CloseReason::PeerMoved, now);
+                self.on_unpaired(len, src, now);
+                return;
+            }
+        }
+        if !established {
+            // Only peer A is here: a repeated handshake keeps the channel alive; anything
+            // else has no one to go to.
+            let ok = protocol::parse_handshake(&self.buf[..len], self.key.as_ref()).is_ok();
+            let ch = self.slots[slot as usize].channel.as_mut().expect("open");
+            if ok {
+                ch.last_seen_ms = now;
+                self.stats.handshakes_accepted += 1;
+            } else {
+                ch.counters.dropped += 1;
+                self.stats.datagrams_dropped += 1;
+            }
+            return;
+        }
+        let ch = self.slots[slot as usize].channel.as_mut().expect("open");
+        ch.last_seen_ms = now;
+        let from_a = ch.peer_a == src;
+        let dst = if from_a {
+            ch.peer_b.expect("established")
+        } else {
+            ch.peer_a
+        };
+        let sent = send(
+            &self.socket,
+            &self.buf[..len],
+            dst,
+            self.socket_is_v6,
+            &mut self.stats,
+        );
+        let c = &mut ch.counters;
+        match (sent, from_a) {
+            (true, true) => {
+                c.datagrams_a_to_b += 1;
+                c.bytes_a_to_b += len as u64;
+            }
+            (true, false) => {
+                c.datagrams_b_to_a += 1;
+                c.bytes_b_to_a += len as u64;
+            }
+            (false, _) => c.dropped += 1,
+        }
+    }
+
+    fn on_unpaired(&mut self, len: usize, src: SocketAddr, now: u64) {
+        let guid = match protocol::parse_handshake(&self.buf[..len], self.key.as_ref()) {
+            Ok(h) => h.guid,
+            Err(e) => {
+                self.stats.handshakes_rejected += 1;
+                self.stats.datagrams_dropped += 1;
+                log::trace!("dropped {len} B from unpaired {src}: {e}");
+                return;
+            }
+        };
+        match self.by_guid.get(&guid).copied() {
+            Some(slot) => self.join(slot, len, src, now),
+            None => self.allocate(guid, src, now),
+        }
+    }
+
+    fn refuse(&mut self, why: std::fmt::Arguments<'_>) {
+        self.stats.handshakes_refused += 1;
+        self.stats.datagrams_dropped += 1;
+        log::debug!("handshake refused: {why}");
+    }
+
+    fn allocate(&mut self, guid: Guid, src: SocketAddr, now: u64) {
+        if self.draining {
+            return self.refuse(format_args!("{guid} from {src}: relay is draining"));
+        }
+        if self.stats.channels_open as usize >= self.config.max_channels {
+            let max = self.config.max_channels;
+            return self.refuse(format_args!(
+                "{guid} from {src}: max_channels ({max}) reached"
+            ));
+        }
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.channel = Some(Channel {
+            guid,
+            peer_a: src,
+            peer_b: None,
+            created_ms: now,
+            last_seen_ms: now,
+            counters: ChannelCounters::default(),
+        });
+        let generation = entry.generation;
+        self.by_guid.insert(guid, slot);
+        self.by_addr.insert(src, slot);
+        self.deadlines
+            .push(Reverse((now + self.timeout_ms(), slot, generation)));
+        self.stats.handshakes_accepted += 1;
+        self.stats.channels_open += 1;
+        self.stats.channels_allocated_total += 1;
+        log::debug!("channel {guid} allocated by {src}");
+        self.push_event(Event::Allocated { guid, peer_a: src });
+    }
+
+    fn join(&mut self, slot: u32, len: usize, src: SocketAddr, now: u64) {
+        let ch = self.slots[slot as usize].channel.as_mut().expect("open");
+        if ch.peer_b.is_some() {
+            let guid = ch.guid;
+            return self.refuse(format_args!(
+                "{guid} from {src}: channel already has two peers"
+            ));
+        }
+        ch.peer_b = Some(src);
+        ch.last_seen_ms = now;
+        let (guid, peer_a) = (ch.guid, ch.peer_a);
+        self.by_addr.insert(src, slot);
+        self.stats.handshakes_accepted += 1;
+        self.stats.channels_established += 1;
+        log::debug!("channel {guid} established: {peer_a} <-> {src}");
+        self.push_event(Event::Established {
+            guid,
+            peer_a,
+            peer_b: src,
+        });
+        // B's handshake goes on to A: that is how A learns the channel is up.
+        let sent = send(
+            &self.socket,
+            &self.buf[..len],
+            peer_a,
+            self.socket_is_v6,
+            &mut self.stats,
+        );
+        let c = &mut self.slots[slot as usize]
+            .channel
+            .as_mut()
+            .expect("open")
+            .counters;
+        if sent {
+            c.datagrams_b_to_a += 1;
+            c.bytes_b_to_a += len as u64;
+        } else {
+            c.dropped += 1;
+        }
+    }
+
+    fn timeout_ms(&self) -> u64 {
+        (self.config.inactivity_timeout.as_millis() as u64).max(1)
+    }
+
+    fn expire(&mut self, now: u64) {
+        let timeout = self.timeout_ms();
+        let mut closed = 0;
+        while closed < self.config.max_expiries_per_poll {
+            let Some(&Reverse((deadline, slot, generation))) = self.deadlines.peek() else {
+                break;
+            };
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            let entry = &self.slots[slot as usize];
+            let Some(ch) = entry
+                .channel
+                .as_ref()
+                .filter(|_| entry.generation == generation)
+            else {
+                continue; // closed earlier for another reason
+            };
+            let due = ch.last_seen_ms + timeout;
+            if due > now {
+                self.deadlines.push(Reverse((due, slot, generation)));
+            } else {
+                self.close(slot, CloseReason::Expired, now);
+                closed += 1;
+            }
+        }
+        if closed > 0 {
+            self.stats.channels_expired_total += closed as u64;
+            if closed > 1 {
+                log::debug!("{closed} idle channels expired");
+            }
+        }
+        self.report_drained();
+    }
+
+    fn close(&mut self, slot: u32, reason: CloseReason, now: u64) {
+        let entry = &mut self.slots[slot as usize];
+        let ch = entry.channel.take().expect("closing an open channel");
+        // The stale heap entry for this slot is skipped by its generation.
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free_slots.push(slot);
+        self.by_guid.remove(&ch.guid);
+        self.by_addr.remove(&ch.peer_a);
+        if let Some(b) = ch.peer_b {
+            self.by_addr.remove(&b);
+            self.stats.channels_established -= 1;
+        }
+        self.stats.channels_open -= 1;
+        let lifetime = Duration::from_millis(now.saturating_sub(ch.created_ms));
+        log::debug!(
+            "channel {} closed ({reason:?}) after {lifetime:?}: {:?}",
+            ch.guid,
+            ch.counters
+        );
+        self.push_event(Event::Closed {
+            guid: ch.guid,
+            reason,
+            peer_a: ch.peer_a,
+            peer_b: ch.peer_b,
+            counters: ch.counters,
+            lifetime,
+        });
+        if self.stats.channels_open == 0 {
+            // Give memory back after a mass expiry instead of holding the peak forever.
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        if self.slots.len() > 1024 {
+            self.slots = Vec::new();
+            self.free_slots = Vec::new();
+            self.deadlines = BinaryHeap::new();
+            self.by_guid.shrink_to_fit();
+            self.by_addr.shrink_to_fit();
+        }
+    }
+
+    fn report_drained(&mut self) {
+        if self.is_drained() && !self.drained_reported {
+            self.drained_reported = true;
+            log::info!("drained: no channel open");
+            self.push_event(Event::Drained);
+        }
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() >= self.config.max_pending_events {
+            self.stats.events_dropped += 1;
+        } else {
+            self.events.push_back(event);
+        }
+    }
+}
+
+/// Sends one datagram, counting it; returns whether the kernel took it.
+fn send(
+    socket: &UdpSocket,
+    datagram: &[u8],
+    dst: SocketAddr,
+    socket_is_v6: bool,
+    stats: &mut Stats,
+) -> bool {
+    match socket.send_to(datagram, net::to_socket_family(dst, socket_is_v6)) {
+        Ok(_) => {
+            stats.datagrams_out += 1;
+            stats.bytes_out += datagram.len() as u64;
+            true
+        }
+        Err(e) => {
+            stats.send_errors += 1;
+            stats.datagrams_dropped += 1;
+            log::trace!("send to {dst} failed (counted): {e}");
+            false
+        }
+    }
+}
