@@ -15,6 +15,18 @@ pub const UDP_RELAY_VERSION_MINOR: u32 = 1;
 /// Library version, patch part.
 pub const UDP_RELAY_VERSION_PATCH: u32 = 0;
 
+/// Size of a v0.8 handshake without extensions: the smallest buffer `relay_handshake_write`
+/// accepts.
+pub const RELAY_HANDSHAKE_LEN: usize = 56;
+/// Largest UDP payload the relay forwards intact (and the receive buffer size that never
+/// truncates).
+pub const RELAY_MAX_DATAGRAM: usize = 65_507;
+
+const _: () = assert!(
+    RELAY_HANDSHAKE_LEN == crate::protocol::HANDSHAKE_LEN
+        && RELAY_MAX_DATAGRAM == crate::protocol::MAX_DATAGRAM
+);
+
 /// A 128-bit channel GUID as two host-order 64-bit halves: the GUID's value is
 /// `hi << 64 | lo`, sent on the wire as four big-endian u32 words. Two plain integers keep
 /// the struct blittable in every binding.
