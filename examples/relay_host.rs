@@ -1,0 +1,223 @@
+//! The standalone relay: the library's relay loop behind a command line.
+//!
+//!     cargo run --release --example relay_host -- --port 6060
+//!
+//! SIGINT stops at once; SIGTERM drains (refuses new channels, exits when the last open one
+//! closes). Each channel's allocation, establishment and close is logged with its counters,
+//! and a one-line stats summary is printed periodically.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use clap::Parser;
+use udp_relay::relay::{CloseReason, Config, Event, Relay};
+
+/// UDP relay for game peers behind NAT (v0.8 handshake).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// UDP port to listen on (0 picks one and prints it).
+    #[arg(long, default_value_t = 6060)]
+    port: u16,
+    /// IP address to bind; the default "::" is dual-stack (IPv4 and IPv6).
+    #[arg(long, default_value = "::")]
+    bind: IpAddr,
+    /// Close a channel after this many ms without traffic.
+    #[arg(long, default_value_t = 30_000)]
+    inactivity_timeout_ms: u64,
+    /// Refuse new GUIDs while this many channels are open.
+    #[arg(long, default_value_t = 100_000)]
+    max_channels: usize,
+    /// HMAC key as base64; handshakes must then carry a valid HMAC-SHA256.
+    #[arg(long, env = "UDP_RELAY_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// error, warn, info, debug or trace.
+    #[arg(long, default_value = "info", value_parser = parse_level)]
+    log_level: log::LevelFilter,
+    /// Seconds between stats summaries (0 = never).
+    #[arg(long, default_value_t = 10)]
+    stats_interval_secs: u64,
+}
+
+fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not one of off, error, warn, info, debug, trace"))
+}
+
+struct StderrLogger {
+    start: Instant,
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!(
+                "[{:>10.3}s {:<5}] {}",
+                self.start.elapsed().as_secs_f64(),
+                record.level(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let logger = Box::leak(Box::new(StderrLogger {
+        start: Instant::now(),
+    }));
+    log::set_logger(logger).expect("first logger");
+    log::set_max_level(args.log_level);
+
+    let secret_key = match args
+        .secret_key
+        .as_deref()
+        .map(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()))
+    {
+        None => None,
+        Some(Ok(k)) if !k.is_empty() => Some(k),
+        Some(Ok(_)) => {
+            eprintln!("error: --secret-key decodes to zero bytes");
+            return ExitCode::from(2);
+        }
+        Some(Err(e)) => {
+            eprintln!("error: --secret-key is not valid base64: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.inactivity_timeout_ms == 0 || args.max_channels == 0 {
+        eprintln!("error: --inactivity-timeout-ms and --max-channels must be > 0");
+        return ExitCode::from(2);
+    }
+    let config = Config {
+        bind: SocketAddr::new(args.bind, args.port),
+        inactivity_timeout: Duration::from_millis(args.inactivity_timeout_ms),
+        secret_key,
+        max_channels: args.max_channels,
+        ..Config::default()
+    };
+    let mut relay = match Relay::bind(config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "error: cannot listen on {}: {e}",
+                SocketAddr::new(args.bind, args.port)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    // Machine-readable first line on stdout, for scripts that start the host on port 0.
+    println!("listening on {}", relay.local_addr());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let drain = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        signal_hook::flag::register(SIGINT, Arc::clone(&stop)).expect("SIGINT handler");
+        signal_hook::flag::register(SIGTERM, Arc::clone(&drain)).expect("SIGTERM handler");
+    }
+
+    let stats_every = Duration::from_secs(args.stats_interval_secs);
+    let mut next_stats = Instant::now() + stats_every;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            log::info!("SIGINT: stopping now");
+            break;
+        }
+        if drain.load(Ordering::Relaxed) && !relay.is_draining() {
+            log::info!("SIGTERM: draining");
+            relay.drain();
+        }
+        // A signal interrupts the wait, so a short timeout only bounds stats/drain latency.
+        if let Err(e) = relay.poll(Duration::from_millis(100)) {
+            log::error!("poll failed: {e}");
+            return ExitCode::FAILURE;
+        }
+        let mut drained = false;
+        while let Some(event) = relay.next_event() {
+            drained |= log_event(&event);
+        }
+        if drained {
+            break;
+        }
+        if !stats_every.is_zero() && Instant::now() >= next_stats {
+            next_stats += stats_every;
+            log_stats(&relay);
+        }
+    }
+    log_stats(&relay);
+    ExitCode::SUCCESS
+}
+
+/// Logs one event; returns true for the end of a drain.
+fn log_event(event: &Event) -> bool {
+    match event {
+        Event::Allocated { guid, peer_a } => log::info!("channel {guid} allocated by {peer_a}"),
+        Event::Established {
+            guid,
+            peer_a,
+            peer_b,
+        } => log::info!("channel {guid} established: {peer_a} <-> {peer_b}"),
+        Event::Closed {
+            guid,
+            reason,
+            peer_a,
+            peer_b,
+            counters: c,
+            lifetime,
+        } => {
+            let why = match reason {
+                CloseReason::Expired => "idle",
+                CloseReason::PeerMoved => "peer moved to another channel",
+            };
+            let b = peer_b.map_or_else(|| "-".to_string(), |b| b.to_string());
+            log::info!(
+                "channel {guid} closed ({why}) after {:.1}s: {peer_a} <-> {b}; \
+                 a->b {} dgrams/{} B, b->a {} dgrams/{} B, dropped {}",
+                lifetime.as_secs_f64(),
+                c.datagrams_a_to_b,
+                c.bytes_a_to_b,
+                c.datagrams_b_to_a,
+                c.bytes_b_to_a,
+                c.dropped
+            );
+        }
+        Event::Drained => {
+            log::info!("drained: all channels closed, exiting");
+            return true;
+        }
+    }
+    false
+}
+
+fn log_stats(relay: &Relay) {
+    let s = relay.stats();
+    log::info!(
+        "stats: channels {} open / {} established / {} total, in {} dgrams {} B, out {} dgrams {} B, \
+         dropped {}, handshakes ok {} rejected {} refused {}, errors recv {} send {}",
+        s.channels_open,
+        s.channels_established,
+        s.channels_allocated_total,
+        s.datagrams_in,
+        s.bytes_in,
+        s.datagrams_out,
+        s.bytes_out,
+        s.datagrams_dropped,
+        s.handshakes_accepted,
+        s.handshakes_rejected,
+        s.handshakes_refused,
+        s.recv_errors,
+        s.send_errors
+    );
+}
