@@ -80,6 +80,71 @@ typedef int32_t RelayStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Kinds of `RelayEvent`.
+enum RelayEventKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A first handshake for a GUID allocated a channel: `guid`, `peer_a`.
+  RELAY_EVENT_KIND_CHANNEL_ALLOCATED = 1,
+  // A second peer joined: `guid`, `peer_a`, `peer_b`.
+  RELAY_EVENT_KIND_CHANNEL_ESTABLISHED = 2,
+  // The channel closed: everything, with `close_reason`, `counters` and `lifetime_ms`.
+  RELAY_EVENT_KIND_CHANNEL_CLOSED = 3,
+  // `relay_drain` was called and the last channel has closed.
+  RELAY_EVENT_KIND_DRAINED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayEventKind RelayEventKind;
+#else
+typedef uint32_t RelayEventKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a channel closed (`RelayEvent::close_reason`).
+enum RelayCloseReason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Not a close event.
+  RELAY_CLOSE_REASON_NONE = 0,
+  // No traffic for the inactivity timeout.
+  RELAY_CLOSE_REASON_EXPIRED = 1,
+  // One peer sent a valid handshake for another GUID and moved to that channel.
+  RELAY_CLOSE_REASON_PEER_MOVED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayCloseReason RelayCloseReason;
+#else
+typedef uint32_t RelayCloseReason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Log levels, most severe first. `RELAY_LOG_LEVEL_OFF` disables logging.
+enum RelayLogLevel
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  RELAY_LOG_LEVEL_OFF = 0,
+  RELAY_LOG_LEVEL_ERROR = 1,
+  RELAY_LOG_LEVEL_WARN = 2,
+  RELAY_LOG_LEVEL_INFO = 3,
+  RELAY_LOG_LEVEL_DEBUG = 4,
+  RELAY_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayLogLevel RelayLogLevel;
+#else
+typedef uint32_t RelayLogLevel;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // An embedded relay. Opaque: created by `relay_start`, freed by `relay_stop`.
 //
 // Threading: calls on one handle are serialised by the library, so it may be used from any
