@@ -1,0 +1,37 @@
+// relay_*: start, tick, inspect and stop an embedded relay. Handles are raw IntPtr here;
+// RelaySafeHandle owns them in the friendly API.
+using System;
+using System.Runtime.InteropServices;
+
+namespace UdpRelay
+{
+    public static partial class Native
+    {
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_config_default(out RelayConfig config);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_start(ref RelayConfig config, out IntPtr relay);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int relay_poll(IntPtr relay, uint timeoutMs);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_stop(IntPtr relay);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern ushort relay_local_port(IntPtr relay);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_get_stats(IntPtr relay, out RelayStats stats);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_get_channel(IntPtr relay, ref RelayGuid guid, out RelayChannelCounters counters);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int relay_next_event(IntPtr relay, out RelayEvent ev);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_drain(IntPtr relay);
+    }
+}

@@ -1,0 +1,54 @@
+// Raw P/Invoke declarations of include/udp_relay.h: one extern per C function, same names,
+// same types. The friendly API (Relay, RelayLog, RelayGuid) is built on top of these.
+// Strings returned by the library are `IntPtr` on purpose: the marshaller would otherwise
+// try to free memory the library owns.
+//
+// The class is split per concern like src/ffi/: Native.cs (library-wide functions),
+// Native.Relay.cs (relay_*). Further halves of the C API add their own Native.<Part>.cs.
+using System;
+using System.Runtime.InteropServices;
+
+namespace UdpRelay
+{
+    public static partial class Native
+    {
+#if (UNITY_IOS || UNITY_WEBGL) && !UNITY_EDITOR || UDP_RELAY_STATIC
+        /// <summary>Statically linked into the player (iOS, WebGL, or UDP_RELAY_STATIC).</summary>
+        public const string Library = "__Internal";
+#else
+        /// <summary>udp_relay.dll / libudp_relay.so / libudp_relay.dylib.</summary>
+        public const string Library = "udp_relay";
+#endif
+
+        /// <summary>RELAY_ABI_VERSION of the header these declarations follow.</summary>
+        public const uint AbiVersion = 1;
+
+        /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
+        public const int HandshakeLength = 56;
+
+        /// <summary>RELAY_MAX_DATAGRAM: largest UDP payload relayed intact.</summary>
+        public const int MaxDatagram = 65507;
+
+        /// <summary>RelayLogCallback. Called on the thread that made the logging call.</summary>
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate void LogCallback(IntPtr userData, uint level, IntPtr message);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr relay_last_error();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr relay_status_str(int status);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern RelayStatus relay_set_log_callback(LogCallback callback, IntPtr userData, uint maxLevel);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe int relay_address_format(ref RelayAddress addr, byte* buf, UIntPtr bufLen);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr relay_version();
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern uint relay_abi_version();
+    }
+}

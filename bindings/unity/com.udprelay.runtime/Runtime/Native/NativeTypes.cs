@@ -1,0 +1,130 @@
+// Blittable mirrors of the enums and structs of include/udp_relay.h, field for field in
+// declaration order (LayoutKind.Sequential), so they cross P/Invoke without copying and
+// without allocation. RelayGuid and RelayAddress live in their own files with their helpers.
+using System;
+using System.Runtime.InteropServices;
+
+namespace UdpRelay
+{
+    /// <summary>RelayStatus: 0 is success, every error is negative.</summary>
+    public enum RelayStatus : int
+    {
+        Ok = 0,
+        NullArgument = -1,
+        InvalidArgument = -2,
+        InvalidHandle = -3,
+        AddressInUse = -4,
+        InvalidAddress = -5,
+        Io = -6,
+        BufferTooSmall = -7,
+        NotEstablished = -8,
+        TimedOut = -9,
+        WouldBlock = -10,
+        InvalidHandshake = -11,
+        VersionMismatch = -12,
+        Panic = -13,
+    }
+
+    /// <summary>RelayEventKind: what a RelayEvent reports.</summary>
+    public enum RelayEventKind : uint
+    {
+        None = 0,
+        /// <summary>A first handshake allocated a channel: Guid, PeerA.</summary>
+        ChannelAllocated = 1,
+        /// <summary>A second peer joined: Guid, PeerA, PeerB.</summary>
+        ChannelEstablished = 2,
+        /// <summary>The channel closed: everything, with CloseReason, Counters, LifetimeMs.</summary>
+        ChannelClosed = 3,
+        /// <summary>Drain() was called and the last channel has closed.</summary>
+        Drained = 4,
+    }
+
+    /// <summary>RelayCloseReason: why a channel closed.</summary>
+    public enum RelayCloseReason : uint
+    {
+        None = 0,
+        Expired = 1,
+        PeerMoved = 2,
+    }
+
+    /// <summary>RelayLogLevel, most severe first; Off disables logging.</summary>
+    public enum RelayLogLevel : uint
+    {
+        Off = 0,
+        Error = 1,
+        Warn = 2,
+        Info = 3,
+        Debug = 4,
+        Trace = 5,
+    }
+
+    /// <summary>
+    /// RelayConfig as the C API takes it. Pointer fields are borrowed for the relay_start call
+    /// only; RelayOptions fills and pins them for you.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayConfig
+    {
+        public uint StructSize;
+        public uint InactivityTimeoutMs;
+        public IntPtr BindAddress;
+        public IntPtr SecretKey;
+        public UIntPtr SecretKeyLength;
+        public ushort Port;
+        public ushort Reserved;
+        public uint MaxChannels;
+        public uint RecvBufferBytes;
+        public uint SendBufferBytes;
+        public uint MaxDatagramsPerPoll;
+        public uint MaxPendingEvents;
+    }
+
+    /// <summary>Relay-wide counters since start (RelayStats).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayStats
+    {
+        public ulong DatagramsIn;
+        public ulong BytesIn;
+        public ulong DatagramsOut;
+        public ulong BytesOut;
+        /// <summary>Received and not forwarded (malformed, refused, no peer yet, send failed).</summary>
+        public ulong DatagramsDropped;
+        /// <summary>Datagrams from unpaired addresses that are not valid handshakes.</summary>
+        public ulong HandshakesRejected;
+        /// <summary>Valid handshakes that allocated, refreshed or established a channel.</summary>
+        public ulong HandshakesAccepted;
+        /// <summary>Valid handshakes refused: third address, max channels, or draining.</summary>
+        public ulong HandshakesRefused;
+        public ulong ChannelsOpen;
+        public ulong ChannelsEstablished;
+        public ulong ChannelsAllocatedTotal;
+        public ulong ChannelsExpiredTotal;
+        public ulong RecvErrors;
+        public ulong SendErrors;
+        public ulong EventsDropped;
+    }
+
+    /// <summary>Traffic of one channel. "A" allocated it, "B" joined it.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayChannelCounters
+    {
+        public ulong DatagramsAToB;
+        public ulong BytesAToB;
+        public ulong DatagramsBToA;
+        public ulong BytesBToA;
+        public ulong Dropped;
+    }
+
+    /// <summary>One event from Relay.TryGetNextEvent. Fields a kind does not use are zero.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayEvent
+    {
+        public RelayEventKind Kind;
+        public RelayCloseReason CloseReason;
+        public RelayGuid Guid;
+        public RelayAddress PeerA;
+        public RelayAddress PeerB;
+        public RelayChannelCounters Counters;
+        public ulong LifetimeMs;
+    }
+}

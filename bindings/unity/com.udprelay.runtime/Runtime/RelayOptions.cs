@@ -1,0 +1,62 @@
+// How to start a relay: a managed view of RelayConfig with the library's defaults.
+using System;
+
+namespace UdpRelay
+{
+    /// <summary>Settings for <see cref="Relay.Start"/>, pre-filled with the library's defaults
+    /// (dual-stack "::" port 6060, 30 s inactivity timeout, no key).</summary>
+    public sealed class RelayOptions
+    {
+        /// <summary>UDP port; 0 picks an ephemeral one (read it back from Relay.Port).</summary>
+        public ushort Port;
+        /// <summary>IP address to bind ("0.0.0.0", "127.0.0.1", "::1"); null binds dual-stack "::".</summary>
+        public string BindAddress;
+        /// <summary>A channel closes after this many ms without traffic; must be &gt; 0.</summary>
+        public uint InactivityTimeoutMs;
+        /// <summary>Raw HMAC key bytes; null or empty accepts handshakes without checking the mac.</summary>
+        public byte[] SecretKey;
+        /// <summary>New GUIDs are refused while this many channels are open; must be &gt; 0.</summary>
+        public uint MaxChannels;
+        /// <summary>SO_RCVBUF / SO_SNDBUF to request; 0 keeps the system default.</summary>
+        public uint RecvBufferBytes;
+        public uint SendBufferBytes;
+        /// <summary>Most datagrams one Poll handles; must be &gt; 0.</summary>
+        public uint MaxDatagramsPerPoll;
+        /// <summary>Most queued events; the rest are counted in RelayStats.EventsDropped.</summary>
+        public uint MaxPendingEvents;
+
+        public RelayOptions()
+        {
+            RelayConfig c = Defaults();
+            Port = c.Port;
+            InactivityTimeoutMs = c.InactivityTimeoutMs;
+            MaxChannels = c.MaxChannels;
+            RecvBufferBytes = c.RecvBufferBytes;
+            SendBufferBytes = c.SendBufferBytes;
+            MaxDatagramsPerPoll = c.MaxDatagramsPerPoll;
+            MaxPendingEvents = c.MaxPendingEvents;
+        }
+
+        internal static RelayConfig Defaults()
+        {
+            RelayLibrary.EnsureLoaded();
+            RelayConfig c;
+            RelayException.Check(Native.relay_config_default(out c));
+            return c;
+        }
+
+        /// <summary>The RelayConfig for these options, pointers left for the caller to pin.</summary>
+        internal RelayConfig ToConfig()
+        {
+            RelayConfig c = Defaults();
+            c.Port = Port;
+            c.InactivityTimeoutMs = InactivityTimeoutMs;
+            c.MaxChannels = MaxChannels;
+            c.RecvBufferBytes = RecvBufferBytes;
+            c.SendBufferBytes = SendBufferBytes;
+            c.MaxDatagramsPerPoll = MaxDatagramsPerPoll;
+            c.MaxPendingEvents = MaxPendingEvents;
+            return c;
+        }
+    }
+}
