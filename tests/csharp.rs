@@ -19,6 +19,8 @@ use udp_relay::ffi::{
 
 const RUNTIME_DIR: &str = "bindings/unity/com.udprelay.runtime/Runtime";
 const TESTS_DIR: &str = "bindings/csharp/tests";
+const SAMPLES_DIR: &str = "bindings/unity/com.udprelay.runtime/Samples~";
+const UNITY_STUB_DIR: &str = "bindings/csharp/unity-stub";
 
 /// Returns false (after a loud warning) when Mono is missing outside CI.
 fn mono_available() -> bool {
@@ -167,6 +169,56 @@ fn run_tests(exe: &Path, library_dir: &Path, mode: Option<&str>, min_passed: usi
         output.status
     );
     text
+}
+
+/// The runtime sources and the package sample compile as Unity would see them (its defines,
+/// the AOT attribute from UnityEngine), and iOS builds bind to the statically linked library.
+#[test]
+fn unity_sources_compile_with_unity_defines() {
+    if !mono_available() {
+        return;
+    }
+    let root = support::repo_root();
+    let out_dir = scratch_dir("csharp-unity");
+    for (platform, defines, static_link) in [
+        (
+            "standalone",
+            "UNITY_5_3_OR_NEWER;UNITY_2021_2_OR_NEWER",
+            false,
+        ),
+        (
+            "ios",
+            "UNITY_5_3_OR_NEWER;UNITY_2021_2_OR_NEWER;UNITY_IOS",
+            true,
+        ),
+    ] {
+        let dll = out_dir.join(format!("UdpRelay.Unity.{platform}.dll"));
+        let mut mcs = Command::new("mcs");
+        mcs.args([
+            "-langversion:7.2",
+            "-unsafe",
+            "-warnaserror",
+            "-target:library",
+        ])
+        .arg(format!("-define:{defines}"))
+        .arg(format!("-out:{}", dll.display()))
+        .args(cs_files(&root.join(RUNTIME_DIR)))
+        .args(cs_files(&root.join(SAMPLES_DIR)))
+        .args(cs_files(&root.join(UNITY_STUB_DIR)));
+        run_ok(&mut mcs, &format!("compiling for Unity ({platform})"));
+        let bytes = std::fs::read(&dll).unwrap();
+        let has_internal = bytes.windows(10).any(|w| w == b"__Internal");
+        assert_eq!(
+            has_internal,
+            static_link,
+            "{platform}: DllImport library should be {}",
+            if static_link {
+                "__Internal"
+            } else {
+                "udp_relay"
+            }
+        );
+    }
 }
 
 #[test]

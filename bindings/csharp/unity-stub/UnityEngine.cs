@@ -1,0 +1,51 @@
+// The few UnityEngine types the package's sample uses, so tests/csharp.rs can compile the
+// Runtime sources with Unity's defines (UNITY_5_3_OR_NEWER, UNITY_IOS) and the sample on
+// Mono. Declarations only: nothing here runs.
+using System;
+
+namespace UnityEngine
+{
+    public class Object
+    {
+    }
+
+    public class Component : Object
+    {
+    }
+
+    public class Behaviour : Component
+    {
+        public bool enabled { get; set; }
+    }
+
+    public class MonoBehaviour : Behaviour
+    {
+    }
+
+    public static class Debug
+    {
+        public static void Log(object message) { }
+        public static void LogWarning(object message) { }
+        public static void LogError(object message) { }
+    }
+
+    [AttributeUsage(AttributeTargets.Field)]
+    public sealed class SerializeField : Attribute
+    {
+    }
+
+    [AttributeUsage(AttributeTargets.Field)]
+    public sealed class TooltipAttribute : Attribute
+    {
+        public TooltipAttribute(string tooltip) { }
+    }
+}
+
+namespace AOT
+{
+    [AttributeUsage(AttributeTargets.Method)]
+    public sealed class MonoPInvokeCallbackAttribute : Attribute
+    {
+        public MonoPInvokeCallbackAttribute(Type type) { }
+    }
+}
