@@ -40,14 +40,22 @@ pub fn shared_library_name() -> String {
     )
 }
 
-/// The directory holding the shared library cargo just built for this test run: the
-/// profile directory, or its `deps/` when cargo did not copy it up.
+/// The directory holding the shared library cargo just built for this test run. `cargo
+/// test` rebuilds it in `target/<profile>/deps/` and only `cargo build` copies it up to
+/// `target/<profile>/`, so the copy there may be stale: take the newer of the two.
 pub fn native_library_dir() -> PathBuf {
     let profile = profile_dir();
     let name = shared_library_name();
-    [profile.clone(), profile.join("deps")]
+    let modified = |dir: &PathBuf| {
+        std::fs::metadata(dir.join(&name))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    [profile.join("deps"), profile.clone()]
         .into_iter()
-        .find(|dir| dir.join(&name).is_file())
+        .filter_map(|dir| modified(&dir).map(|time| (time, dir)))
+        .reduce(|newest, next| if next.0 > newest.0 { next } else { newest })
+        .map(|(_, dir)| dir)
         .unwrap_or_else(|| {
             panic!(
                 "{name} not found in {} or its deps/: is `cdylib` still a crate-type?",
