@@ -1,7 +1,8 @@
 //! The C examples in `examples/c/` are built with the system C compiler against
 //! `include/udp_relay.h` and the library cargo just built, then run and driven over real UDP
-//! on 127.0.0.1. Each example is built twice: strict C99 with warnings as errors, and again
-//! under AddressSanitizer + UndefinedBehaviorSanitizer.
+//! on 127.0.0.1. Each example is built three ways: strict C99 with warnings as errors against
+//! the shared library, the same against the static library, and under AddressSanitizer +
+//! UndefinedBehaviorSanitizer.
 //!
 //! Adding an example: add a `CExample` constant and a scenario function that takes the built
 //! binary, then one `#[test]` per build variant calling `run_variant`.
@@ -25,16 +26,46 @@ const EMBEDDED_HOST: CExample = CExample {
     source: "examples/c/embedded_host.c",
 };
 
+/// How the example gets the library.
+#[derive(Clone, Copy, PartialEq)]
+enum Link {
+    /// `-ludp_relay` against libudp_relay.so, found at run time through the rpath.
+    Shared,
+    /// libudp_relay.a plus the system libraries the Rust standard library needs (as printed
+    /// by `cargo rustc --crate-type staticlib -- --print native-static-libs`).
+    Static,
+}
+
+/// System libraries a static libudp_relay.a needs on Linux (glibc).
+const STATIC_SYSTEM_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
 /// How an example is compiled for one test.
 struct Variant {
     name: &'static str,
     cflags: &'static [&'static str],
+    link: Link,
     env: &'static [(&'static str, &'static str)],
 }
 
 const STRICT: Variant = Variant {
     name: "strict",
     cflags: &["-O1"],
+    link: Link::Shared,
+    env: &[],
+};
+
+const STATIC: Variant = Variant {
+    name: "static",
+    cflags: &["-O1"],
+    link: Link::Static,
     env: &[],
 };
 
@@ -47,6 +78,7 @@ const SANITIZED: Variant = Variant {
         "-fno-sanitize-recover=all",
         "-fno-omit-frame-pointer",
     ],
+    link: Link::Shared,
     env: &[
         (
             "ASAN_OPTIONS",
@@ -69,10 +101,19 @@ fn build(example: &CExample, variant: &Variant) -> PathBuf {
         .arg(root.join("include"))
         .arg(root.join(example.source))
         .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg("-ludp_relay")
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+        .arg(&exe);
+    match variant.link {
+        Link::Shared => {
+            cc.arg(format!("-L{}", lib_dir.display()))
+                .arg("-ludp_relay")
+                .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+        }
+        Link::Static => {
+            // The static library is built next to the shared one (crate-type staticlib).
+            cc.arg(lib_dir.join("libudp_relay.a"))
+                .args(STATIC_SYSTEM_LIBS);
+        }
+    }
     run_ok(
         &mut cc,
         &format!("compiling {} ({})", example.source, variant.name),
@@ -170,6 +211,11 @@ fn embedded_host_scenario(exe: &Path, variant: &Variant) {
 #[test]
 fn embedded_host_relays_two_peers() {
     run_variant(&EMBEDDED_HOST, &STRICT, embedded_host_scenario);
+}
+
+#[test]
+fn embedded_host_linked_statically_relays_two_peers() {
+    run_variant(&EMBEDDED_HOST, &STATIC, embedded_host_scenario);
 }
 
 #[test]
