@@ -2,9 +2,11 @@
 //! 128-bit GUID, and forwards every datagram of one to the other until the channel is idle.
 //!
 //! The safe core is [`protocol`] (the v0.8 handshake), [`relay`] (the single-threaded relay
-//! loop), and [`net`] (socket plumbing). [`ffi`] is the C ABI over them; its declarations are
+//! loop), [`client`] (joining a channel, with or without a socket of its own) and [`net`]
+//! (socket plumbing). [`ffi`] is the C ABI over them; its declarations are
 //! generated into `include/udp_relay.h`.
 
+pub mod client;
 pub mod ffi;
 pub mod net;
 pub mod protocol;

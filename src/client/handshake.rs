@@ -1,0 +1,565 @@
+//! The client side of the v0.8 handshake as a state machine with no socket of its own, so a
+//! game engine that owns its UDP socket can drive it: the machine says *what* to send and
+//! *when*; the engine does the I/O and reports what it received and sent.
+//!
+//! Life of a channel, as seen by one peer:
+//! - **Handshaking**: a handshake goes out at once, then again after `retry_interval`, the
+//!   gap doubling up to `retry_backoff_max`. With no sign of the peer within
+//!   `handshake_timeout` the machine gives up (**TimedOut**).
+//! - **Established**: the relay paired us with the peer. The peer that allocated the channel
+//!   (A) learns it first, when the relay forwards the joining peer's (B's) handshake; B learns
+//!   it only when a handshake from A comes back through the relay. So on becoming established
+//!   a peer sends one handshake at once, and while established it answers a peer's handshake
+//!   (the peer may still be handshaking) with at most one of its own per answer gap. The gap
+//!   starts at `retry_interval` and doubles with each answer up to `retry_backoff_max`, so
+//!   two peers whose round trip exceeds the interval cannot ping-pong handshakes forever.
+//! - While established and the game sends nothing for `keepalive_interval`, a handshake goes
+//!   out as a keep-alive, holding the relay's channel (and the NAT mapping) open. Only our own
+//!   sends count: many NATs refresh a mapping on outbound traffic only.
+//!
+//! A v0.8 relay forwards nothing to an address it has not paired, so any datagram that reaches
+//! us from the relay while handshaking also proves the channel is up; it is game data and is
+//! handed over, not dropped. Valid handshakes carrying our GUID are never game data.
+
+use std::time::{Duration, Instant};
+
+use crate::protocol::{self, Guid, HANDSHAKE_LEN, HandshakeKey};
+
+/// When handshakes go out and when the machine gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// First gap between handshakes while handshaking, and the shortest answer gap once
+    /// established.
+    pub retry_interval: Duration,
+    /// Largest gap between handshakes (the backoff doubles up to this).
+    pub retry_backoff_max: Duration,
+    /// Give up when the channel is not established this long after the start.
+    pub handshake_timeout: Duration,
+    /// Send a keep-alive handshake after this long without sending anything once
+    /// established; `None` never does. Keep it well inside the relay's inactivity timeout
+    /// (30 s by default).
+    pub keepalive_interval: Option<Duration>,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            retry_interval: Duration::from_millis(250),
+            retry_backoff_max: Duration::from_millis(2_000),
+            handshake_timeout: Duration::from_millis(10_000),
+            keepalive_interval: Some(Duration::from_millis(5_000)),
+        }
+    }
+}
+
+impl Timing {
+    /// Checks the values make sense together; the message says which does not.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.retry_interval.is_zero() {
+            return Err("retry interval must be > 0".into());
+        }
+        if self.retry_backoff_max < self.retry_interval {
+            return Err(format!(
+                "retry backoff max ({:?}) must be >= the retry interval ({:?})",
+                self.retry_backoff_max, self.retry_interval
+            ));
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err("handshake timeout must be > 0".into());
+        }
+        if self.keepalive_interval.is_some_and(|k| k.is_zero()) {
+            return Err("keep-alive interval must be > 0 (or disabled)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Where the machine stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Sending handshakes, no sign of the peer yet.
+    Handshaking,
+    /// The relay paired us with the peer: game datagrams flow.
+    Established,
+    /// No sign of the peer within the handshake timeout. Final.
+    TimedOut,
+    /// Closed by the owner. Final.
+    Closed,
+}
+
+/// What a datagram received from the relay turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// A game datagram from the peer: hand it to the game.
+    Data,
+    /// A valid handshake with our GUID (the peer's handshake or keep-alive): consumed.
+    Handshake,
+    /// Not for the game: a handshake with our GUID that does not verify with our key, or
+    /// anything arriving after a timeout or close.
+    Discarded,
+}
+
+/// Counters of one machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandshakeStats {
+    /// Handshakes handed out by [`HandshakeMachine::poll_transmit`] (retries, answers and
+    /// keep-alives).
+    pub handshakes_sent: u64,
+    /// Valid handshakes with our GUID received.
+    pub handshakes_received: u64,
+    /// Datagrams classified as game data.
+    pub data_received: u64,
+    /// Datagrams classified as [`Received::Discarded`].
+    pub discarded: u64,
+}
+
+/// The handshake state machine. Every method takes the current time explicitly, so it runs on
+/// any clock the caller trusts and is testable with synthetic instants.
+#[derive(Debug, Clone)]
+pub struct HandshakeMachine {
+    guid: Guid,
+    key: Option<HandshakeKey>,
+    /// The handshake, HMAC included, computed once: every one we send is the same.
+    datagram: [u8; HANDSHAKE_LEN],
+    timing: Timing,
+    state: State,
+    deadline: Instant,
+    /// Handshaking: when the next retry is due, and the gap after it.
+    next_retry: Instant,
+    retry_gap: Duration,
+    /// Established: a handshake to send at the next `poll_transmit` (on establishment or as
+    /// an answer), with the time it was asked for.
+    pending: Option<Instant>,
+    answer_gap: Duration,
+    last_handshake_sent: Option<Instant>,
+    last_sent: Instant,
+    last_received: Option<Instant>,
+    stats: HandshakeStats,
+}
+
+/// Why a machine cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineError {
+    /// The GUID is zero: no relay accepts it.
+    ZeroGuid,
+    /// The timing is inconsistent (see the message).
+    Timing(String),
+}
+
+impl std::fmt::Display for MachineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MachineError::ZeroGuid => f.write_str("GUID is zero"),
+            MachineError::Timing(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for MachineError {}
+
+impl HandshakeMachine {
+    /// A machine for `guid`, starting to handshake at `now`. `key` is the relay's raw secret
+    /// key (`None` for an unkeyed relay: the mac field is zero and not checked).
+    pub fn new(
+        guid: Guid,
+        key: Option<&[u8]>,
+        timing: Timing,
+        now: Instant,
+    ) -> Result<HandshakeMachine, MachineError> {
+        timing.validate().map_err(MachineError::Timing)?;
+        let key = key.map(HandshakeKey::new);
+        let mut datagram = [0u8; HANDSHAKE_LEN];
+        protocol::write_handshake(&mut datagram, guid, 0, &[], key.as_ref())
+            .map_err(|_| MachineError::ZeroGuid)?;
+        Ok(HandshakeMachine {
+            guid,
+            key,
+            datagram,
+            timing,
+            state: State::Handshaking,
+            deadline: now + timing.handshake_timeout,
+            next_retry: now,
+            retry_gap: timing.retry_interval,
+            pending: None,
+            answer_gap: timing.retry_interval,
+            last_handshake_sent: None,
+            last_sent: now,
+            last_received: None,
+            stats: HandshakeStats::default(),
+        })
+    }
+
+    pub fn guid(&self) -> Guid {
+        self.guid
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// The state as of the last call (a timeout is noticed by the next call at or after the
+    /// deadline; [`HandshakeMachine::handle_timeout`] checks without doing anything else).
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn stats(&self) -> HandshakeStats {
+        self.stats
+    }
+
+    /// When the last datagram (handshake or data) arrived from the peer.
+    pub fn last_received(&self) -> Option<Instant> {
+        self.last_received
+    }
+
+    /// The handshake this machine sends (56 bytes, HMAC included).
+    pub fn handshake(&self) -> &[u8; HANDSHAKE_LEN] {
+        &self.datagram
+    }
+
+    /// Moves to `TimedOut` if the handshake deadline has passed while handshaking.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Handshaking && now >= self.deadline {
+            self.state = State::TimedOut;
+        }
+    }
+
+    /// The handshake to send now, if one is due; the machine counts it as sent. Call it
+    /// whenever [`HandshakeMachine::next_timeout`] passes and after every received datagram.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<&[u8]> {
+        self.handle_timeout(now);
+        let due = match self.state {
+            State::Handshaking => {
+                if now >= self.next_retry {
+                    self.next_retry = now + self.retry_gap;
+                    self.retry_gap = (self.retry_gap * 2).min(self.timing.retry_backoff_max);
+                    true
+                } else {
+                    false
+                }
+            }
+            State::Established => {
+                let keepalive = self
+                    .timing
+                    .keepalive_interval
+                    .is_some_and(|k| now >= self.last_sent + k);
+                self.pending.take().is_some() || keepalive
+            }
+            State::TimedOut | State::Closed => false,
+        };
+        if !due {
+            return None;
+        }
+        self.last_handshake_sent = Some(now);
+        self.last_sent = now;
+        self.stats.handshakes_sent += 1;
+        Some(&self.datagram)
+    }
+
+    /// When [`HandshakeMachine::poll_transmit`] (or `handle_timeout`) next has something to
+    /// do, or `None` once timed out or closed. It may be in the past: call it at once then.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Handshaking => Some(self.next_retry.min(self.deadline)),
+            State::Established => {
+                let keepalive = self.timing.keepalive_interval.map(|k| self.last_sent + k);
+                match (self.pending, keepalive) {
+                    (Some(p), Some(k)) => Some(p.min(k)),
+                    (p, k) => p.or(k),
+                }
+            }
+            State::TimedOut | State::Closed => None,
+        }
+    }
+
+    /// Classifies a datagram received from the relay's address (the caller checks the
+    /// source) and updates the state. Only [`Received::Data`] goes to the game.
+    pub fn handle_datagram(&mut self, datagram: &[u8], now: Instant) -> Received {
+        self.handle_timeout(now);
+        if matches!(self.state, State::TimedOut | State::Closed) {
+            self.stats.discarded += 1;
+            return Received::Discarded;
+        }
+        let ours = protocol::looks_like_handshake(datagram)
+            && protocol::peek_guid(datagram) == self.guid;
+        if ours {
+            if protocol::parse_handshake(datagram, self.key.as_ref()).is_err() {
+                self.stats.discarded += 1;
+                return Received::Discarded;
+            }
+            self.stats.handshakes_received += 1;
+            self.last_received = Some(now);
+            match self.state {
+                State::Handshaking => self.establish(now),
+                _ => self.answer(now),
+            }
+            return Received::Handshake;
+        }
+        self.stats.data_received += 1;
+        self.last_received = Some(now);
+        if self.state == State::Handshaking {
+            self.establish(now);
+        } else {
+            // The peer sends data, so it is established: the next handshake it sends is a
+            // keep-alive or a fresh retry, and deserves a prompt answer again.
+            self.answer_gap = self.timing.retry_interval;
+        }
+        Received::Data
+    }
+
+    /// Records that the game sent a datagram to the peer, postponing the keep-alive.
+    pub fn on_data_sent(&mut self, now: Instant) {
+        if now > self.last_sent {
+            self.last_sent = now;
+        }
+    }
+
+    /// Stops the machine: nothing more is sent, everything received is discarded.
+    pub fn close(&mut self) {
+        self.state = State::Closed;
+        self.pending = None;
+    }
+
+    fn establish(&mut self, now: Instant) {
+        self.state = State::Established;
+        self.pending = Some(now);
+        self.answer_gap = self.timing.retry_interval;
+    }
+
+    fn answer(&mut self, now: Instant) {
+        if self.pending.is_some() {
+            return;
+        }
+        let quiet_enough = self
+            .last_handshake_sent
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.answer_gap);
+        if quiet_enough {
+            self.pending = Some(now);
+            self.answer_gap = (self.answer_gap * 2).min(self.timing.retry_backoff_max);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUID: Guid = Guid(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn machine(t0: Instant) -> HandshakeMachine {
+        HandshakeMachine::new(GUID, Some(b"key"), Timing::default(), t0).unwrap()
+    }
+
+    fn peer_handshake() -> [u8; HANDSHAKE_LEN] {
+        let mut b = [0u8; HANDSHAKE_LEN];
+        protocol::write_handshake(&mut b, GUID, 0, &[], Some(&HandshakeKey::new(b"key")))
+            .unwrap();
+        b
+    }
+
+    /// Instants (ms after t0) at which `poll_transmit` hands out a handshake, polling every ms.
+    fn sends_until(m: &mut HandshakeMachine, t0: Instant, end_ms: u64) -> Vec<u64> {
+        (0..=end_ms)
+            .filter(|&t| m.poll_transmit(t0 + ms(t)).is_some())
+            .collect()
+    }
+
+    #[test]
+    fn retries_with_backoff_then_times_out() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        assert_eq!(m.next_timeout(), Some(t0));
+        let sends = sends_until(&mut m, t0, 12_000);
+        assert_eq!(
+            sends,
+            [
+                0, 250, 750, 1750, 3750, 5750, 7750, 9750 // 250, 500, 1000, then 2000 max
+            ]
+        );
+        assert_eq!(m.state(), State::TimedOut);
+        assert_eq!(m.next_timeout(), None);
+        assert_eq!(m.stats().handshakes_sent, 8);
+        assert_eq!(
+            m.handle_datagram(&peer_handshake(), t0 + ms(12_001)),
+            Received::Discarded
+        );
+    }
+
+    #[test]
+    fn times_out_exactly_at_the_deadline() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.handle_timeout(t0 + ms(9_999));
+        assert_eq!(m.state(), State::Handshaking);
+        // Never polled: the first handshake is still due.
+        assert_eq!(m.next_timeout(), Some(t0));
+        m.handle_timeout(t0 + ms(10_000));
+        assert_eq!(m.state(), State::TimedOut);
+        // A handshake that arrives after the deadline does not revive it.
+        let mut late = machine(t0);
+        assert_eq!(
+            late.handle_datagram(&peer_handshake(), t0 + ms(10_000)),
+            Received::Discarded
+        );
+        assert_eq!(late.state(), State::TimedOut);
+    }
+
+    #[test]
+    fn peer_handshake_establishes_and_is_answered_once_at_once() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        assert!(m.poll_transmit(t0).is_some());
+        assert_eq!(
+            m.handle_datagram(&peer_handshake(), t0 + ms(100)),
+            Received::Handshake
+        );
+        assert_eq!(m.state(), State::Established);
+        assert_eq!(m.next_timeout(), Some(t0 + ms(100)));
+        assert_eq!(
+            m.poll_transmit(t0 + ms(100)).unwrap(),
+            &peer_handshake()[..]
+        );
+        assert!(m.poll_transmit(t0 + ms(101)).is_none());
+        // Next thing due is the keep-alive, 5 s after that send.
+        assert_eq!(m.next_timeout(), Some(t0 + ms(5_100)));
+        // Established machines never time out.
+        m.handle_timeout(t0 + ms(60_000));
+        assert_eq!(m.state(), State::Established);
+    }
+
+    #[test]
+    fn data_from_the_relay_also_establishes() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        assert_eq!(m.handle_datagram(b"hello", t0 + ms(10)), Received::Data);
+        assert_eq!(m.state(), State::Established);
+        assert!(m.poll_transmit(t0 + ms(10)).is_some());
+        assert_eq!(m.stats().data_received, 1);
+    }
+
+    #[test]
+    fn answers_are_rate_limited_and_back_off() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.poll_transmit(t0);
+        m.handle_datagram(&peer_handshake(), t0);
+        assert!(m.poll_transmit(t0).is_some()); // on establishment
+        // The peer's handshakes arrive every 10 ms: answers go out at most once per gap,
+        // the gap doubling 250, 500, 1000, 2000, 2000.
+        let mut answers = Vec::new();
+        for t in (10..=8_000).step_by(10) {
+            m.handle_datagram(&peer_handshake(), t0 + ms(t));
+            if m.poll_transmit(t0 + ms(t)).is_some() {
+                answers.push(t);
+            }
+        }
+        assert_eq!(answers, [250, 750, 1750, 3750, 5750, 7750]);
+        // Game data from the peer resets the gap to the retry interval.
+        m.handle_datagram(b"data", t0 + ms(8_000));
+        m.handle_datagram(&peer_handshake(), t0 + ms(8_000));
+        assert!(m.poll_transmit(t0 + ms(8_000)).is_some());
+    }
+
+    #[test]
+    fn keepalive_only_when_the_game_is_quiet() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.handle_datagram(&peer_handshake(), t0);
+        assert!(m.poll_transmit(t0).is_some());
+        // The game sends every second for 10 s: no keep-alive.
+        for s in 1..=10 {
+            m.on_data_sent(t0 + ms(s * 1_000));
+            assert!(m.poll_transmit(t0 + ms(s * 1_000)).is_none());
+        }
+        assert_eq!(m.next_timeout(), Some(t0 + ms(15_000)));
+        assert!(m.poll_transmit(t0 + ms(14_999)).is_none());
+        assert!(m.poll_transmit(t0 + ms(15_000)).is_some());
+        assert!(m.poll_transmit(t0 + ms(19_999)).is_none());
+        assert!(m.poll_transmit(t0 + ms(20_000)).is_some());
+        // Received data does not count as our traffic.
+        m.handle_datagram(b"data", t0 + ms(24_000));
+        assert!(m.poll_transmit(t0 + ms(25_000)).is_some());
+    }
+
+    #[test]
+    fn keepalive_can_be_disabled() {
+        let t0 = Instant::now();
+        let timing = Timing {
+            keepalive_interval: None,
+            ..Timing::default()
+        };
+        let mut m = HandshakeMachine::new(GUID, None, timing, t0).unwrap();
+        m.handle_datagram(&peer_handshake(), t0); // unkeyed: the mac is not checked
+        assert!(m.poll_transmit(t0).is_some());
+        assert_eq!(m.next_timeout(), None);
+        assert!(m.poll_transmit(t0 + ms(100_000)).is_none());
+    }
+
+    #[test]
+    fn classifies_datagrams() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        // Our GUID with a wrong mac: neither a handshake nor game data.
+        let mut forged = peer_handshake();
+        forged[40] ^= 1;
+        assert_eq!(m.handle_datagram(&forged, t0), Received::Discarded);
+        assert_eq!(m.state(), State::Handshaking);
+        // A handshake for another GUID is the peer's business: game data.
+        let mut other = [0u8; HANDSHAKE_LEN];
+        protocol::write_handshake(&mut other, Guid(7), 0, &[], None).unwrap();
+        assert_eq!(m.handle_datagram(&other, t0), Received::Data);
+        assert_eq!(
+            m.handle_datagram(&peer_handshake(), t0),
+            Received::Handshake
+        );
+        m.close();
+        assert_eq!(m.state(), State::Closed);
+        assert_eq!(m.handle_datagram(b"x", t0), Received::Discarded);
+        assert!(m.poll_transmit(t0 + ms(60_000)).is_none());
+        assert_eq!(
+            m.stats(),
+            HandshakeStats {
+                handshakes_sent: 0,
+                handshakes_received: 1,
+                data_received: 1,
+                discarded: 2
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_bad_setup() {
+        let t0 = Instant::now();
+        assert_eq!(
+            HandshakeMachine::new(Guid::ZERO, None, Timing::default(), t0).unwrap_err(),
+            MachineError::ZeroGuid
+        );
+        for timing in [
+            Timing {
+                retry_interval: Duration::ZERO,
+                ..Timing::default()
+            },
+            Timing {
+                retry_backoff_max: ms(100),
+                ..Timing::default()
+            },
+            Timing {
+                handshake_timeout: Duration::ZERO,
+                ..Timing::default()
+            },
+            Timing {
+                keepalive_interval: Some(Duration::ZERO),
+                ..Timing::default()
+            },
+        ] {
+            assert!(matches!(
+                HandshakeMachine::new(GUID, None, timing, t0),
+                Err(MachineError::Timing(_))
+            ));
+        }
+    }
+}
