@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
+// Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
+#define RELAY_GUID_STRING_SIZE 37
+
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
 #define RELAY_ABI_VERSION 1
@@ -145,11 +148,126 @@ typedef uint32_t RelayLogLevel;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Where a client (or a `RelayHandshake`) stands. Returned as an `int32_t` by
+// `relay_client_state` / `relay_handshake_state`, next to negative `RelayStatus` values.
+enum RelayClientState
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Sending handshakes; the peer has not shown up yet.
+  RELAY_CLIENT_STATE_HANDSHAKING = 1,
+  // The relay paired us with the peer: datagrams flow.
+  RELAY_CLIENT_STATE_ESTABLISHED = 2,
+  // No sign of the peer within `handshake_timeout_ms`. Final: close and start again.
+  RELAY_CLIENT_STATE_TIMED_OUT = 3,
+  // Closed. Final.
+  RELAY_CLIENT_STATE_CLOSED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayClientState RelayClientState;
+#else
+typedef uint32_t RelayClientState;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What a datagram from the relay is, as `relay_handshake_receive` returns it.
+enum RelayDatagramKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Game data from the peer: hand it to the game.
+  RELAY_DATAGRAM_KIND_DATA = 0,
+  // The peer's handshake or keep-alive: consumed, not for the game. Call
+  // `relay_handshake_poll` next: an answer may be due.
+  RELAY_DATAGRAM_KIND_HANDSHAKE = 1,
+  // Not for the game either: a handshake with our GUID whose HMAC does not verify, or
+  // anything after a timeout.
+  RELAY_DATAGRAM_KIND_DISCARDED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayDatagramKind RelayDatagramKind;
+#else
+typedef uint32_t RelayDatagramKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// A client with its own UDP socket. Opaque: created by `relay_client_connect`, freed by
+// `relay_client_close`.
+//
+// Threading: calls on one handle are serialised by the library (`relay_client_poll` holds
+// the handle while it waits), so drive a client from one thread, e.g. the game thread.
+typedef struct RelayClient RelayClient;
+
 // An embedded relay. Opaque: created by `relay_start`, freed by `relay_stop`.
 //
 // Threading: calls on one handle are serialised by the library, so it may be used from any
 // thread, but it is meant to be ticked from one (the host's game or network thread).
 typedef struct RelayHandle RelayHandle;
+
+// A socket-less handshake state machine for one channel. Opaque: created by
+// `relay_handshake_new`, freed by `relay_handshake_free`.
+//
+// The engine owns the UDP socket and, every tick:
+// 1. passes each datagram received from the relay's address to `relay_handshake_receive`,
+//    and hands it to the game only when that returns `RELAY_DATAGRAM_KIND_DATA`;
+// 2. calls `relay_handshake_poll` and sends what it writes (if anything) to the relay;
+// 3. calls `relay_handshake_on_data_sent` whenever it sent game data, so keep-alives go out
+//    only when the game is quiet.
+//
+// `relay_handshake_next_timeout` says how long the engine may sleep before step 2 is due.
+// Calls on one handle are serialised by the library.
+typedef struct RelayHandshake RelayHandshake;
+
+// A 128-bit channel GUID as two host-order 64-bit halves: the GUID's value is
+// `hi << 64 | lo`, sent on the wire as four big-endian u32 words. Two plain integers keep
+// the struct blittable in every binding.
+typedef struct RelayGuid {
+  uint64_t hi;
+  uint64_t lo;
+} RelayGuid;
+
+// How to join a channel. Fill it with `relay_client_config_default`, then set at least
+// `relay_address` (for `relay_client_connect`) and `guid`.
+typedef struct RelayClientConfig {
+  // `sizeof(RelayClientConfig)` as the caller compiled it; set by
+  // `relay_client_config_default`.
+  uint32_t struct_size;
+  // First gap between handshakes, and the shortest gap between answers to the peer's
+  // handshakes once established. Default 250; must be > 0.
+  uint32_t retry_interval_ms;
+  // The relay as "host:port", "1.2.3.4:port" or "[v6]:port", resolved by the system
+  // resolver. Required by `relay_client_connect`, ignored by `relay_handshake_new`.
+  // Borrowed for the call only. Default NULL.
+  const char *relay_address;
+  // The channel GUID, agreed with the peer (see `relay_guid_new`, `relay_guid_parse`).
+  // Must not be zero (the default).
+  struct RelayGuid guid;
+  // The relay's raw secret key bytes for the handshake HMAC; borrowed for the call only
+  // (the library keeps a copy). Length 0 (the default) for an unkeyed relay.
+  const uint8_t *secret_key;
+  size_t secret_key_len;
+  // The gap between handshakes doubles up to this. Default 2000; must be >=
+  // `retry_interval_ms`.
+  uint32_t retry_backoff_max_ms;
+  // Give up (`RELAY_STATUS_TIMED_OUT`) when not established this long after the start.
+  // Default 10 000; must be > 0.
+  uint32_t handshake_timeout_ms;
+  // Once established, send a keep-alive handshake after this long without sending
+  // anything; keep it well inside the relay's inactivity timeout (30 000 by default).
+  // Default 5000; 0 disables keep-alives.
+  uint32_t keepalive_interval_ms;
+  // Game datagrams the client queues for `relay_client_recv`; when full it stops reading
+  // its socket. Default 1024; must be > 0.
+  uint32_t max_queued_datagrams;
+  // SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
+  // default. Default 1 MiB each.
+  uint32_t recv_buffer_bytes;
+  uint32_t send_buffer_bytes;
+} RelayClientConfig;
 
 // Receives one log record. `message` is NUL-terminated UTF-8, owned by the library and valid
 // only during the call. Called on the thread that made the `relay_*` call which logged,
@@ -214,14 +332,6 @@ typedef struct RelayStats {
   uint64_t events_dropped;
 } RelayStats;
 
-// A 128-bit channel GUID as two host-order 64-bit halves: the GUID's value is
-// `hi << 64 | lo`, sent on the wire as four big-endian u32 words. Two plain integers keep
-// the struct blittable in every binding.
-typedef struct RelayGuid {
-  uint64_t hi;
-  uint64_t lo;
-} RelayGuid;
-
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
 typedef struct RelayChannelCounters {
   uint64_t datagrams_a_to_b;
@@ -260,6 +370,69 @@ typedef struct RelayEvent {
 extern "C" {
 #endif // __cplusplus
 
+// Fills `*out` with the defaults (no relay address, zero GUID, no key, retries every 250 ms
+// backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence, 1024 queued
+// datagrams, 1 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+RelayStatus relay_client_config_default(struct RelayClientConfig *out);
+
+// Opens a non-blocking UDP socket of the relay's address family, sends the first handshake
+// and writes the client's handle to `*out_client`. Then call `relay_client_poll` regularly
+// until `relay_client_state` says established (or the poll reports
+// `RELAY_STATUS_TIMED_OUT`).
+//
+// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
+// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing),
+// `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
+// `*out_client` is written only on success.
+//
+// Ownership: `config` and what it points to are only read during the call. The caller owns
+// the returned handle and must pass it to `relay_client_close` exactly once.
+RelayStatus relay_client_connect(const struct RelayClientConfig *config,
+                                 struct RelayClient **out_client);
+
+// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
+// `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
+// changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
+// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out (the
+// client is then finished: close it), `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+// Call it every frame or in a loop, also while established (keep-alives go out from here).
+int32_t relay_client_poll(struct RelayClient *client, uint32_t timeout_ms);
+
+// The client's `RelayClientState` (>= 1), or a negative `RelayStatus`
+// (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE` once closed).
+int32_t relay_client_state(const struct RelayClient *client);
+
+// Sends `len` bytes from `buf` as one datagram to the peer (at most `RELAY_MAX_DATAGRAM`;
+// `buf` may be NULL only if `len` is 0). Errors: `RELAY_STATUS_NOT_ESTABLISHED` while
+// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_WOULD_BLOCK` when the socket's send
+// buffer is full (try again after the next poll), `RELAY_STATUS_INVALID_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+//
+// Ownership: `buf` is only read during the call.
+RelayStatus relay_client_send(struct RelayClient *client, const uint8_t *buf, size_t len);
+
+// Moves the oldest game datagram from the peer into `buf` (capacity `cap` bytes) and writes
+// its length to `*out_len`. Errors: `RELAY_STATUS_WOULD_BLOCK` when nothing is queued,
+// `RELAY_STATUS_NOT_ESTABLISHED` while handshaking, `RELAY_STATUS_BUFFER_TOO_SMALL` when the
+// datagram is larger than `cap` (it stays queued, untruncated: call again with a larger
+// buffer; the message gives its size and `RELAY_MAX_DATAGRAM` bytes always suffice),
+// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
+// `*out_len` is written only on success.
+//
+// Ownership: `buf` is borrowed for the call; the library keeps no pointer to it.
+RelayStatus relay_client_recv(struct RelayClient *client,
+                              uint8_t *buf,
+                              size_t cap,
+                              size_t *out_len);
+
+// The local UDP port of the client's socket, or 0 if `client` is not valid.
+uint16_t relay_client_local_port(const struct RelayClient *client);
+
+// Closes the socket and frees the client; queued datagrams are dropped. NULL is a no-op
+// returning `RELAY_STATUS_OK`; a handle already closed returns `RELAY_STATUS_INVALID_HANDLE`.
+// The handle must not be used afterwards (doing so is detected and reported, never a crash).
+RelayStatus relay_client_close(struct RelayClient *client);
+
 // The message of the last failed `relay_*` call on the calling thread, or "" if none.
 //
 // Ownership: the string belongs to the library and stays valid until the next `relay_*`
@@ -268,6 +441,105 @@ const char *relay_last_error(void);
 
 // A static, human-readable name for a status code (e.g. "address in use"). Never NULL.
 const char *relay_status_str(int32_t status);
+
+// Writes a new random GUID (from the operating system's random source, never zero) to
+// `*out_guid`. Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_IO` if the system has no
+// randomness to give.
+RelayStatus relay_guid_new(struct RelayGuid *out_guid);
+
+// Parses `text` (NUL-terminated), a GUID in the `8-4-4-4-12` hex form such as
+// "01234567-89ab-cdef-fedc-ba9876543210" (either case, optionally in braces), into
+// `*out_guid`. Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT`.
+// The zero GUID parses, but no relay accepts it.
+//
+// Ownership: `text` is only read during the call.
+RelayStatus relay_guid_parse(const char *text, struct RelayGuid *out_guid);
+
+// Writes `*guid` as lowercase `8-4-4-4-12` text, NUL-terminated, into `buf` of `buf_len`
+// bytes and returns the text length (36), or a negative status:
+// `RELAY_STATUS_BUFFER_TOO_SMALL` below `RELAY_GUID_STRING_SIZE` (37) bytes (nothing is
+// written), `RELAY_STATUS_NULL_ARGUMENT`.
+//
+// Ownership: `buf` is borrowed for the call.
+int32_t relay_guid_format(const struct RelayGuid *guid, char *buf, size_t buf_len);
+
+// Writes the v0.8 handshake for `*guid` (56 bytes, no extension, flags 0) into `buf` of
+// `buf_len` bytes and returns its length (56), or a negative status:
+// `RELAY_STATUS_BUFFER_TOO_SMALL` below `RELAY_HANDSHAKE_LEN` bytes,
+// `RELAY_STATUS_INVALID_ARGUMENT` for a zero GUID, `RELAY_STATUS_NULL_ARGUMENT`.
+// With a key (`secret_key_len > 0`) the HMAC is filled in; without, the mac field is zero,
+// as an unkeyed relay expects.
+//
+// Ownership: `guid` and `secret_key` are only read, `buf` only written, during the call.
+int32_t relay_handshake_write(uint8_t *buf,
+                              size_t buf_len,
+                              const struct RelayGuid *guid,
+                              const uint8_t *secret_key,
+                              size_t secret_key_len);
+
+// Checks whether the `len` bytes at `datagram` are a valid v0.8 handshake for `*guid`:
+// returns `RELAY_STATUS_OK` if so, else `RELAY_STATUS_INVALID_HANDSHAKE` with the reason in
+// `relay_last_error()` (too short, bad magic, zero GUID, another GUID, HMAC does not
+// verify). With a key (`secret_key_len > 0`) the HMAC must verify; without, the mac field is
+// not looked at. Other errors: `RELAY_STATUS_NULL_ARGUMENT`.
+//
+// Ownership: everything is only read during the call.
+RelayStatus relay_handshake_parse(const uint8_t *datagram,
+                                  size_t len,
+                                  const struct RelayGuid *guid,
+                                  const uint8_t *secret_key,
+                                  size_t secret_key_len);
+
+// Starts a handshake state machine for `config->guid` (with `config->secret_key` and the
+// timing fields; `relay_address`, buffer and queue sizes are ignored) and writes its handle
+// to `*out_handshake`. The first handshake is due at once: call `relay_handshake_poll`.
+//
+// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
+// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing).
+//
+// Ownership: `config` and what it points to are only read during the call. The caller owns
+// the returned handle and must pass it to `relay_handshake_free` exactly once.
+RelayStatus relay_handshake_new(const struct RelayClientConfig *config,
+                                struct RelayHandshake **out_handshake);
+
+// If a handshake (first try, retry, answer or keep-alive) is due now, writes it into `buf`
+// and returns its length (56): send those bytes to the relay. Returns 0 when nothing is due,
+// or a negative status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within
+// the timeout (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below
+// `RELAY_HANDSHAKE_LEN` (the due handshake stays due), `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`.
+//
+// Ownership: `buf` is borrowed for the call.
+int32_t relay_handshake_poll(struct RelayHandshake *handshake, uint8_t *buf, size_t buf_len);
+
+// Writes to `*out_ms` how many milliseconds may pass before `relay_handshake_poll` has
+// something to do (rounded up; 0 = call it now), or `UINT32_MAX` when it never will (timed
+// out or no keep-alive configured). Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_handshake_next_timeout(const struct RelayHandshake *handshake, uint32_t *out_ms);
+
+// Classifies one datagram received from the relay's address (the caller filters out other
+// sources) and updates the machine: returns a `RelayDatagramKind` (>= 0) or a negative
+// status (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`). Only
+// `RELAY_DATAGRAM_KIND_DATA` is game data. `datagram` may be NULL only if `len` is 0.
+//
+// Ownership: `datagram` is only read during the call.
+int32_t relay_handshake_receive(struct RelayHandshake *handshake,
+                                const uint8_t *datagram,
+                                size_t len);
+
+// Tells the machine the game just sent a datagram to the peer, postponing the keep-alive.
+// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_handshake_on_data_sent(struct RelayHandshake *handshake);
+
+// The machine's `RelayClientState` (>= 1; a passed handshake deadline counts), or a negative
+// `RelayStatus` (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`).
+int32_t relay_handshake_state(const struct RelayHandshake *handshake);
+
+// Frees the machine. NULL is a no-op returning `RELAY_STATUS_OK`; a handle already freed
+// returns `RELAY_STATUS_INVALID_HANDLE`. The handle must not be used afterwards (doing so is
+// detected and reported, never a crash).
+RelayStatus relay_handshake_free(struct RelayHandshake *handshake);
 
 // Sends the library's log records at `max_level` (a `RelayLogLevel` value) and more severe
 // to `callback`, with `user_data` passed back untouched. A NULL `callback` turns logging off.

@@ -13,13 +13,17 @@
 // of its contract in the header, and every dereference sits in a commented `unsafe` block.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod client;
 mod error;
 mod handle;
+mod handshake;
 mod log;
 mod relay;
 mod types;
 
+pub use client::*;
 pub use error::*;
+pub use handshake::*;
 pub use log::*;
 pub use relay::*;
 pub use types::*;

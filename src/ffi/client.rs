@@ -1,0 +1,383 @@
+//! `relay_client_*`: join a channel with a socket the library owns, then exchange game
+//! datagrams with the peer. Also the client config shared with `relay_handshake_new`.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
+use super::handle::Registry;
+use super::relay::io_status;
+use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
+use crate::client::{self, Client, ClientConfig, ClientError, State, Timing};
+use crate::protocol::Guid;
+
+/// A client with its own UDP socket. Opaque: created by `relay_client_connect`, freed by
+/// `relay_client_close`.
+///
+/// Threading: calls on one handle are serialised by the library (`relay_client_poll` holds
+/// the handle while it waits), so drive a client from one thread, e.g. the game thread.
+pub struct RelayClient {
+    _private: [u8; 0],
+}
+
+static CLIENTS: Registry<Client, RelayClient> = Registry::new("client", 0xC11E_0000);
+
+/// Where a client (or a `RelayHandshake`) stands. Returned as an `int32_t` by
+/// `relay_client_state` / `relay_handshake_state`, next to negative `RelayStatus` values.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayClientState {
+    /// Sending handshakes; the peer has not shown up yet.
+    Handshaking = 1,
+    /// The relay paired us with the peer: datagrams flow.
+    Established = 2,
+    /// No sign of the peer within `handshake_timeout_ms`. Final: close and start again.
+    TimedOut = 3,
+    /// Closed. Final.
+    Closed = 4,
+}
+
+impl From<State> for RelayClientState {
+    fn from(s: State) -> Self {
+        match s {
+            State::Handshaking => RelayClientState::Handshaking,
+            State::Established => RelayClientState::Established,
+            State::TimedOut => RelayClientState::TimedOut,
+            State::Closed => RelayClientState::Closed,
+        }
+    }
+}
+
+/// How to join a channel. Fill it with `relay_client_config_default`, then set at least
+/// `relay_address` (for `relay_client_connect`) and `guid`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RelayClientConfig {
+    /// `sizeof(RelayClientConfig)` as the caller compiled it; set by
+    /// `relay_client_config_default`.
+    pub struct_size: u32,
+    /// First gap between handshakes, and the shortest gap between answers to the peer's
+    /// handshakes once established. Default 250; must be > 0.
+    pub retry_interval_ms: u32,
+    /// The relay as "host:port", "1.2.3.4:port" or "[v6]:port", resolved by the system
+    /// resolver. Required by `relay_client_connect`, ignored by `relay_handshake_new`.
+    /// Borrowed for the call only. Default NULL.
+    pub relay_address: *const c_char,
+    /// The channel GUID, agreed with the peer (see `relay_guid_new`, `relay_guid_parse`).
+    /// Must not be zero (the default).
+    pub guid: RelayGuid,
+    /// The relay's raw secret key bytes for the handshake HMAC; borrowed for the call only
+    /// (the library keeps a copy). Length 0 (the default) for an unkeyed relay.
+    pub secret_key: *const u8,
+    pub secret_key_len: usize,
+    /// The gap between handshakes doubles up to this. Default 2000; must be >=
+    /// `retry_interval_ms`.
+    pub retry_backoff_max_ms: u32,
+    /// Give up (`RELAY_STATUS_TIMED_OUT`) when not established this long after the start.
+    /// Default 10 000; must be > 0.
+    pub handshake_timeout_ms: u32,
+    /// Once established, send a keep-alive handshake after this long without sending
+    /// anything; keep it well inside the relay's inactivity timeout (30 000 by default).
+    /// Default 5000; 0 disables keep-alives.
+    pub keepalive_interval_ms: u32,
+    /// Game datagrams the client queues for `relay_client_recv`; when full it stops reading
+    /// its socket. Default 1024; must be > 0.
+    pub max_queued_datagrams: u32,
+    /// SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
+    /// default. Default 1 MiB each.
+    pub recv_buffer_bytes: u32,
+    pub send_buffer_bytes: u32,
+}
+
+pub(crate) const CLIENT_CONFIG_SIZE: u32 = std::mem::size_of::<RelayClientConfig>() as u32;
+
+fn default_config() -> RelayClientConfig {
+    let d = ClientConfig::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), Guid::ZERO);
+    let ms = |d: Duration| d.as_millis().min(u128::from(u32::MAX)) as u32;
+    RelayClientConfig {
+        struct_size: CLIENT_CONFIG_SIZE,
+        retry_interval_ms: ms(d.timing.retry_interval),
+        relay_address: std::ptr::null(),
+        guid: RelayGuid::default(),
+        secret_key: std::ptr::null(),
+        secret_key_len: 0,
+        retry_backoff_max_ms: ms(d.timing.retry_backoff_max),
+        handshake_timeout_ms: ms(d.timing.handshake_timeout),
+        keepalive_interval_ms: d.timing.keepalive_interval.map_or(0, ms),
+        max_queued_datagrams: d.max_queued_datagrams as u32,
+        recv_buffer_bytes: d.recv_buffer_bytes as u32,
+        send_buffer_bytes: d.send_buffer_bytes as u32,
+    }
+}
+
+/// Fills `*out` with the defaults (no relay address, zero GUID, no key, retries every 250 ms
+/// backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence, 1024 queued
+/// datagrams, 1 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_config_default(out: *mut RelayClientConfig) -> RelayStatus {
+    guard(|| {
+        if out.is_null() {
+            return Err(FfiError::null("relay_client_config_default", "out"));
+        }
+        // SAFETY: `out` is non-NULL and the caller provides a writable RelayClientConfig.
+        unsafe { write_out(out, default_config()) };
+        Ok(())
+    })
+}
+
+/// Reads a caller's config after checking it is non-NULL and of this version.
+pub(crate) fn read_config(
+    config: *const RelayClientConfig,
+    function: &str,
+) -> FfiResult<RelayClientConfig> {
+    if config.is_null() {
+        return Err(FfiError::null(function, "config"));
+    }
+    // SAFETY: non-NULL; the caller passes a readable RelayClientConfig. Only `struct_size` is
+    // read first, so a smaller struct from another version is reported, not over-read.
+    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
+    if size != CLIENT_CONFIG_SIZE {
+        return Err(FfiError::new(
+            RelayStatus::VersionMismatch,
+            format!(
+                "{function}: config.struct_size is {size} but this library's RelayClientConfig \
+                 is {CLIENT_CONFIG_SIZE} bytes (fill it with relay_client_config_default)"
+            ),
+        ));
+    }
+    // SAFETY: same pointer, and the size says it is a whole RelayClientConfig of this version.
+    Ok(unsafe { *config })
+}
+
+/// The handshake part of a config: GUID, key and timing, validated.
+pub(crate) fn handshake_setup(
+    c: &RelayClientConfig,
+    function: &str,
+) -> FfiResult<(Guid, Option<Vec<u8>>, Timing)> {
+    let guid = Guid::from(c.guid);
+    if guid.is_zero() {
+        return Err(FfiError::invalid(format!(
+            "{function}: config.guid is zero (make one with relay_guid_new or relay_guid_parse)"
+        )));
+    }
+    // SAFETY: `secret_key` points to `secret_key_len` bytes (or the length is 0).
+    let key = unsafe { bytes(c.secret_key, c.secret_key_len, "config.secret_key") }?;
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    let timing = Timing {
+        retry_interval: ms(c.retry_interval_ms),
+        retry_backoff_max: ms(c.retry_backoff_max_ms),
+        handshake_timeout: ms(c.handshake_timeout_ms),
+        keepalive_interval: (c.keepalive_interval_ms > 0).then(|| ms(c.keepalive_interval_ms)),
+    };
+    timing
+        .validate()
+        .map_err(|m| FfiError::invalid(format!("{function}: {m}")))?;
+    Ok((guid, (!key.is_empty()).then(|| key.to_vec()), timing))
+}
+
+fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
+    const F: &str = "relay_client_connect";
+    let (guid, secret_key, timing) = handshake_setup(c, F)?;
+    if c.max_queued_datagrams == 0 {
+        return Err(FfiError::invalid(format!(
+            "{F}: max_queued_datagrams must be > 0"
+        )));
+    }
+    // SAFETY: the caller passes a NUL-terminated string or NULL, valid for this call.
+    let text = unsafe { opt_str(c.relay_address, "config.relay_address") }?
+        .ok_or_else(|| FfiError::null(F, "config.relay_address"))?;
+    let relay = client::resolve_relay(text).map_err(|e| {
+        FfiError::new(
+            RelayStatus::InvalidAddress,
+            format!("{F}: relay address {text:?}: {e} (expected \"host:port\" or \"[v6]:port\")"),
+        )
+    })?;
+    Ok(ClientConfig {
+        secret_key,
+        timing,
+        recv_buffer_bytes: c.recv_buffer_bytes as usize,
+        send_buffer_bytes: c.send_buffer_bytes as usize,
+        max_queued_datagrams: c.max_queued_datagrams as usize,
+        ..ClientConfig::new(relay, guid)
+    })
+}
+
+/// Opens a non-blocking UDP socket of the relay's address family, sends the first handshake
+/// and writes the client's handle to `*out_client`. Then call `relay_client_poll` regularly
+/// until `relay_client_state` says established (or the poll reports
+/// `RELAY_STATUS_TIMED_OUT`).
+///
+/// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
+/// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing),
+/// `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
+/// `*out_client` is written only on success.
+///
+/// Ownership: `config` and what it points to are only read during the call. The caller owns
+/// the returned handle and must pass it to `relay_client_close` exactly once.
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_connect(
+    config: *const RelayClientConfig,
+    out_client: *mut *mut RelayClient,
+) -> RelayStatus {
+    guard(|| {
+        let c = read_config(config, "relay_client_connect")?;
+        if out_client.is_null() {
+            return Err(FfiError::null("relay_client_connect", "out_client"));
+        }
+        let core = core_config(&c)?;
+        let relay = core.relay;
+        let client = Client::connect(core).map_err(|e| {
+            FfiError::new(
+                io_status(&e),
+                format!("relay_client_connect: cannot open a socket towards {relay}: {e}"),
+            )
+        })?;
+        let handle = CLIENTS.insert(client);
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out_client, handle) };
+        Ok(())
+    })
+}
+
+fn client_error(function: &str, client: &Client, e: ClientError) -> FfiError {
+    let status = match &e {
+        ClientError::NotEstablished => RelayStatus::NotEstablished,
+        ClientError::TimedOut => return timed_out(function, client),
+        ClientError::Closed => RelayStatus::InvalidHandle,
+        ClientError::WouldBlock => RelayStatus::WouldBlock,
+        ClientError::BufferTooSmall { .. } => RelayStatus::BufferTooSmall,
+        ClientError::TooLarge { .. } => RelayStatus::InvalidArgument,
+        ClientError::Io(io) => io_status(io),
+    };
+    FfiError::new(status, format!("{function}: {e}"))
+}
+
+fn timed_out(function: &str, client: &Client) -> FfiError {
+    FfiError::new(
+        RelayStatus::TimedOut,
+        format!(
+            "{function}: no answer through relay {} for channel {}: check the relay address, \
+             that the peer joined with the same GUID, and the secret key",
+            client.relay_addr(),
+            client.guid()
+        ),
+    )
+}
+
+/// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
+/// `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
+/// changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
+/// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out (the
+/// client is then finished: close it), `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+/// Call it every frame or in a loop, also while established (keep-alives go out from here).
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_poll(client: *mut RelayClient, timeout_ms: u32) -> i32 {
+    guard_count(|| {
+        let client = CLIENTS.get(client, "relay_client_poll")?;
+        let mut client = client.lock();
+        let state = client
+            .poll(Duration::from_millis(u64::from(timeout_ms)))
+            .map_err(|e| FfiError::new(io_status(&e), format!("relay_client_poll: {e}")))?;
+        if state == State::TimedOut && client.queued() == 0 {
+            return Err(timed_out("relay_client_poll", &client));
+        }
+        Ok(client.queued())
+    })
+}
+
+/// The client's `RelayClientState` (>= 1), or a negative `RelayStatus`
+/// (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE` once closed).
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_state(client: *const RelayClient) -> i32 {
+    guard_count(|| {
+        let client = CLIENTS.get(client, "relay_client_state")?;
+        let state = client.lock().state();
+        Ok(RelayClientState::from(state) as usize)
+    })
+}
+
+/// Sends `len` bytes from `buf` as one datagram to the peer (at most `RELAY_MAX_DATAGRAM`;
+/// `buf` may be NULL only if `len` is 0). Errors: `RELAY_STATUS_NOT_ESTABLISHED` while
+/// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_WOULD_BLOCK` when the socket's send
+/// buffer is full (try again after the next poll), `RELAY_STATUS_INVALID_ARGUMENT`,
+/// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+///
+/// Ownership: `buf` is only read during the call.
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_send(
+    client: *mut RelayClient,
+    buf: *const u8,
+    len: usize,
+) -> RelayStatus {
+    guard(|| {
+        let client = CLIENTS.get(client, "relay_client_send")?;
+        // SAFETY: `buf` points to `len` readable bytes (or the length is 0).
+        let data = unsafe { bytes(buf, len, "buf") }?;
+        let mut client = client.lock();
+        client
+            .send(data)
+            .map_err(|e| client_error("relay_client_send", &client, e))
+    })
+}
+
+/// Moves the oldest game datagram from the peer into `buf` (capacity `cap` bytes) and writes
+/// its length to `*out_len`. Errors: `RELAY_STATUS_WOULD_BLOCK` when nothing is queued,
+/// `RELAY_STATUS_NOT_ESTABLISHED` while handshaking, `RELAY_STATUS_BUFFER_TOO_SMALL` when the
+/// datagram is larger than `cap` (it stays queued, untruncated: call again with a larger
+/// buffer; the message gives its size and `RELAY_MAX_DATAGRAM` bytes always suffice),
+/// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
+/// `*out_len` is written only on success.
+///
+/// Ownership: `buf` is borrowed for the call; the library keeps no pointer to it.
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_recv(
+    client: *mut RelayClient,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> RelayStatus {
+    guard(|| {
+        let client = CLIENTS.get(client, "relay_client_recv")?;
+        if out_len.is_null() {
+            return Err(FfiError::null("relay_client_recv", "out_len"));
+        }
+        // SAFETY: `buf` points to `cap` writable bytes (or `cap` is 0).
+        let out = unsafe { bytes_mut(buf, cap, "buf") }?;
+        let mut client = client.lock();
+        let len = client
+            .recv(out)
+            .map_err(|e| client_error("relay_client_recv", &client, e))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out_len, len) };
+        Ok(())
+    })
+}
+
+/// The local UDP port of the client's socket, or 0 if `client` is not valid.
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_local_port(client: *const RelayClient) -> u16 {
+    guard_value(0, || {
+        Ok(CLIENTS
+            .get(client, "relay_client_local_port")?
+            .lock()
+            .local_addr()
+            .port())
+    })
+}
+
+/// Closes the socket and frees the client; queued datagrams are dropped. NULL is a no-op
+/// returning `RELAY_STATUS_OK`; a handle already closed returns `RELAY_STATUS_INVALID_HANDLE`.
+/// The handle must not be used afterwards (doing so is detected and reported, never a crash).
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_client_close(client: *mut RelayClient) -> RelayStatus {
+    guard(|| {
+        if client.is_null() {
+            return Ok(());
+        }
+        let client = CLIENTS.remove(client, "relay_client_close")?;
+        client.lock().close();
+        // The socket closes here, or when a concurrent call on another thread lets go of it.
+        drop(client);
+        Ok(())
+    })
+}
