@@ -1,0 +1,123 @@
+//! Shared by the client tests: an in-process relay ticked on its own thread, and helpers to
+//! bring two clients to an established channel.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use udp_relay::client::{Client, ClientConfig, State};
+use udp_relay::protocol::Guid;
+use udp_relay::relay::{self, Relay, Stats};
+
+/// A relay on a loopback port, polled on a thread until dropped or [`RelayThread::stop`].
+pub struct RelayThread {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Stats>>,
+}
+
+impl RelayThread {
+    pub fn start(bind: &str, inactivity_timeout: Duration, key: Option<&[u8]>) -> RelayThread {
+        let config = relay::Config {
+            bind: bind.parse().unwrap(),
+            inactivity_timeout,
+            secret_key: key.map(<[u8]>::to_vec),
+            ..relay::Config::default()
+        };
+        let mut relay = Relay::bind(config).expect("bind relay");
+        let addr = relay.local_addr();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                relay.poll(Duration::from_millis(5)).expect("relay poll");
+            }
+            relay.stats()
+        });
+        RelayThread {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the relay and returns its counters.
+    pub fn stop(mut self) -> Stats {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().expect("relay thread")
+    }
+}
+
+impl Drop for RelayThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn config(relay: SocketAddr, guid: Guid) -> ClientConfig {
+    ClientConfig::new(relay, guid)
+}
+
+/// Polls both clients until both are established; panics after `limit`.
+pub fn establish(a: &mut Client, b: &mut Client, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let sa = a.poll(Duration::from_millis(5)).unwrap();
+        let sb = b.poll(Duration::from_millis(5)).unwrap();
+        if sa == State::Established && sb == State::Established {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not established after {limit:?}: a {sa:?}, b {sb:?}"
+        );
+    }
+}
+
+/// A datagram carrying `seq` and a recognisable body.
+pub fn datagram(seq: u32, len: usize) -> Vec<u8> {
+    let mut d = vec![0u8; len.max(4)];
+    d[..4].copy_from_slice(&seq.to_be_bytes());
+    for (i, b) in d[4..].iter_mut().enumerate() {
+        *b = (seq as usize + i) as u8;
+    }
+    d
+}
+
+/// The sequence number of a datagram made by [`datagram`], after checking its body.
+pub fn check(d: &[u8]) -> u32 {
+    let seq = u32::from_be_bytes(d[..4].try_into().unwrap());
+    for (i, b) in d[4..].iter().enumerate() {
+        assert_eq!(*b, (seq as usize + i) as u8, "body of datagram {seq}");
+    }
+    seq
+}
+
+/// Records which sequence numbers arrived, refusing duplicates.
+pub struct Arrivals {
+    seen: Vec<bool>,
+    pub count: usize,
+}
+
+impl Arrivals {
+    pub fn new(n: usize) -> Arrivals {
+        Arrivals {
+            seen: vec![false; n],
+            count: 0,
+        }
+    }
+
+    pub fn record(&mut self, d: &[u8]) {
+        let seq = check(d) as usize;
+        assert!(seq < self.seen.len(), "unexpected sequence number {seq}");
+        assert!(!self.seen[seq], "datagram {seq} delivered twice");
+        self.seen[seq] = true;
+        self.count += 1;
+    }
+}
