@@ -1,0 +1,189 @@
+//! Engine-owned sockets: plain std UdpSockets driven by the socket-less handshake state
+//! machine, through the Rust API and through `relay_handshake_*`, exchange 10 000 datagrams
+//! each way through an in-process relay with none lost and no handshake reaching the game.
+
+mod client_support;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use client_support::{Arrivals, RelayThread, datagram};
+use udp_relay::client::{HandshakeMachine, Received, State, Timing};
+use udp_relay::ffi::*;
+use udp_relay::protocol::Guid;
+
+const N: usize = 10_000;
+const WINDOW: usize = 64;
+
+/// What the engine needs from a handshake machine, so both APIs run the same exchange.
+trait Machine {
+    /// True if the datagram is game data.
+    fn receive(&mut self, datagram: &[u8]) -> bool;
+    /// The handshake to send now, written into `buf`.
+    fn poll(&mut self, buf: &mut [u8]) -> Option<usize>;
+    fn data_sent(&mut self);
+    fn established(&mut self) -> bool;
+}
+
+impl Machine for HandshakeMachine {
+    fn receive(&mut self, datagram: &[u8]) -> bool {
+        self.handle_datagram(datagram, Instant::now()) == Received::Data
+    }
+    fn poll(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let h = self.poll_transmit(Instant::now())?;
+        buf[..h.len()].copy_from_slice(h);
+        Some(h.len())
+    }
+    fn data_sent(&mut self) {
+        self.on_data_sent(Instant::now());
+    }
+    fn established(&mut self) -> bool {
+        self.state() == State::Established
+    }
+}
+
+struct CMachine(*mut RelayHandshake);
+
+impl Machine for CMachine {
+    fn receive(&mut self, datagram: &[u8]) -> bool {
+        let kind = relay_handshake_receive(self.0, datagram.as_ptr(), datagram.len());
+        assert!(kind >= 0, "relay_handshake_receive: {kind}");
+        kind == RelayDatagramKind::Data as i32
+    }
+    fn poll(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let n = relay_handshake_poll(self.0, buf.as_mut_ptr(), buf.len());
+        assert!(n >= 0, "relay_handshake_poll: {n}");
+        (n > 0).then_some(n as usize)
+    }
+    fn data_sent(&mut self) {
+        assert_eq!(relay_handshake_on_data_sent(self.0), RelayStatus::Ok);
+    }
+    fn established(&mut self) -> bool {
+        relay_handshake_state(self.0) == RelayClientState::Established as i32
+    }
+}
+
+impl Drop for CMachine {
+    fn drop(&mut self) {
+        assert_eq!(relay_handshake_free(self.0), RelayStatus::Ok);
+    }
+}
+
+/// One game peer: its own socket, a machine, and what it received.
+struct Peer<M> {
+    socket: UdpSocket,
+    relay: SocketAddr,
+    machine: M,
+    arrivals: Arrivals,
+    sent: usize,
+    handshakes_in: usize,
+    buf: Vec<u8>,
+}
+
+impl<M: Machine> Peer<M> {
+    fn new(relay: SocketAddr, machine: M) -> Peer<M> {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        Peer {
+            socket,
+            relay,
+            machine,
+            arrivals: Arrivals::new(N),
+            sent: 0,
+            handshakes_in: 0,
+            buf: vec![0u8; 65_536],
+        }
+    }
+
+    /// One engine tick: read everything, then send a handshake if one is due.
+    fn tick(&mut self) {
+        loop {
+            match self.socket.recv_from(&mut self.buf) {
+                Ok((len, src)) => {
+                    assert_eq!(src, self.relay);
+                    if self.machine.receive(&self.buf[..len]) {
+                        self.arrivals.record(&self.buf[..len]);
+                    } else {
+                        self.handshakes_in += 1;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        let mut out = [0u8; RELAY_HANDSHAKE_LEN];
+        if let Some(n) = self.machine.poll(&mut out) {
+            self.socket.send_to(&out[..n], self.relay).unwrap();
+        }
+    }
+
+    fn send_data(&mut self) {
+        let d = datagram(self.sent as u32, 16 + self.sent % 500);
+        self.socket.send_to(&d, self.relay).unwrap();
+        self.machine.data_sent();
+        self.sent += 1;
+    }
+}
+
+fn run<M: Machine>(relay: SocketAddr, a: M, b: M) {
+    let mut a = Peer::new(relay, a);
+    let mut b = Peer::new(relay, b);
+    let start = Instant::now();
+    while !(a.machine.established() && b.machine.established()) {
+        a.tick();
+        b.tick();
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(start.elapsed() < Duration::from_secs(5), "not established");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while a.arrivals.count < N || b.arrivals.count < N {
+        while a.sent < N && a.sent - b.arrivals.count < WINDOW {
+            a.send_data();
+        }
+        while b.sent < N && b.sent - a.arrivals.count < WINDOW {
+            b.send_data();
+        }
+        a.tick();
+        b.tick();
+        assert!(Instant::now() < deadline, "stalled");
+    }
+    // The handshakes that set the channel up reached the machines, not the game.
+    assert!(a.handshakes_in >= 1 && b.handshakes_in >= 1);
+}
+
+#[test]
+fn rust_machine_over_std_sockets() {
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(b"key"));
+    let guid = Guid::random().unwrap();
+    let now = Instant::now();
+    let m = || HandshakeMachine::new(guid, Some(b"key"), Timing::default(), now).unwrap();
+    run(relay.addr, m(), m());
+    let stats = relay.stop();
+    assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
+}
+
+#[test]
+fn c_machine_over_std_sockets() {
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(b"key"));
+    let mut guid = RelayGuid::default();
+    assert_eq!(relay_guid_new(&mut guid), RelayStatus::Ok);
+    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
+    assert_eq!(relay_client_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
+    // SAFETY: filled by relay_client_config_default.
+    let mut cfg = unsafe { cfg.assume_init() };
+    cfg.guid = guid;
+    cfg.secret_key = b"key".as_ptr();
+    cfg.secret_key_len = 3;
+    let new = || {
+        let mut h = std::ptr::null_mut();
+        assert_eq!(relay_handshake_new(&cfg, &mut h), RelayStatus::Ok);
+        // The first handshake is due at once.
+        let mut wait = u32::MAX;
+        assert_eq!(relay_handshake_next_timeout(h, &mut wait), RelayStatus::Ok);
+        assert_eq!(wait, 0);
+        CMachine(h)
+    };
+    run(relay.addr, new(), new());
+    let stats = relay.stop();
+    assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
+}
