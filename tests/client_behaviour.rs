@@ -33,7 +33,10 @@ fn wrong_key_times_out_through_the_c_abi() {
     let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(b"relay-key"));
     let address = CString::new(relay.addr.to_string()).unwrap();
     let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(relay_client_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
+    assert_eq!(
+        relay_client_config_default(cfg.as_mut_ptr()),
+        RelayStatus::Ok
+    );
     // SAFETY: filled by relay_client_config_default.
     let mut cfg = unsafe { cfg.assume_init() };
     cfg.relay_address = address.as_ptr();
@@ -59,9 +62,15 @@ fn wrong_key_times_out_through_the_c_abi() {
     assert_eq!(status, RelayStatus::TimedOut as i32);
     assert!(start.elapsed() >= Duration::from_millis(400));
     let message = last_error();
-    assert!(message.contains("no answer") && message.contains("secret key"), "{message}");
+    assert!(
+        message.contains("no answer") && message.contains("secret key"),
+        "{message}"
+    );
     assert_eq!(relay_client_state(a), RelayClientState::TimedOut as i32);
-    assert_eq!(relay_client_send(a, b"x".as_ptr(), 1), RelayStatus::TimedOut);
+    assert_eq!(
+        relay_client_send(a, b"x".as_ptr(), 1),
+        RelayStatus::TimedOut
+    );
     let (mut buf, mut len) = ([0u8; 16], 0usize);
     assert_eq!(
         relay_client_recv(a, buf.as_mut_ptr(), buf.len(), &mut len),
@@ -186,12 +195,18 @@ fn too_small_buffer_through_the_c_abi() {
     let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
     let address = CString::new(relay.addr.to_string()).unwrap();
     let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(relay_client_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
+    assert_eq!(
+        relay_client_config_default(cfg.as_mut_ptr()),
+        RelayStatus::Ok
+    );
     // SAFETY: filled by relay_client_config_default.
     let mut cfg = unsafe { cfg.assume_init() };
     cfg.relay_address = address.as_ptr();
     let text = CString::new("0badc0de-0000-4000-8000-00000000beef").unwrap();
-    assert_eq!(relay_guid_parse(text.as_ptr(), &mut cfg.guid), RelayStatus::Ok);
+    assert_eq!(
+        relay_guid_parse(text.as_ptr(), &mut cfg.guid),
+        RelayStatus::Ok
+    );
     let (mut a, mut b) = (std::ptr::null_mut(), std::ptr::null_mut());
     assert_eq!(relay_client_connect(&cfg, &mut a), RelayStatus::Ok);
     let (mut buf, mut len) = ([0u8; 512], 7usize);
@@ -199,7 +214,10 @@ fn too_small_buffer_through_the_c_abi() {
         relay_client_recv(a, buf.as_mut_ptr(), buf.len(), &mut len),
         RelayStatus::NotEstablished
     );
-    assert_eq!(relay_client_send(a, b"x".as_ptr(), 1), RelayStatus::NotEstablished);
+    assert_eq!(
+        relay_client_send(a, b"x".as_ptr(), 1),
+        RelayStatus::NotEstablished
+    );
     assert_eq!(relay_client_connect(&cfg, &mut b), RelayStatus::Ok);
     let start = Instant::now();
     let established = RelayClientState::Established as i32;
@@ -209,7 +227,10 @@ fn too_small_buffer_through_the_c_abi() {
         assert!(start.elapsed() < Duration::from_secs(5));
     }
     let payload = [0x5Au8; 300];
-    assert_eq!(relay_client_send(b, payload.as_ptr(), payload.len()), RelayStatus::Ok);
+    assert_eq!(
+        relay_client_send(b, payload.as_ptr(), payload.len()),
+        RelayStatus::Ok
+    );
     let start = Instant::now();
     while relay_client_poll(a, 10) < 1 {
         assert!(start.elapsed() < Duration::from_secs(5));

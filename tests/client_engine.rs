@@ -168,7 +168,10 @@ fn c_machine_over_std_sockets() {
     let mut guid = RelayGuid::default();
     assert_eq!(relay_guid_new(&mut guid), RelayStatus::Ok);
     let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(relay_client_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
+    assert_eq!(
+        relay_client_config_default(cfg.as_mut_ptr()),
+        RelayStatus::Ok
+    );
     // SAFETY: filled by relay_client_config_default.
     let mut cfg = unsafe { cfg.assume_init() };
     cfg.guid = guid;

@@ -75,13 +75,18 @@ fn ten_thousand_datagrams_each_way_over_ipv4() {
 
     // Only the relay's address is listened to.
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
-    stranger.send_to(b"not from the relay", a.local_addr()).unwrap();
+    stranger
+        .send_to(b"not from the relay", a.local_addr())
+        .unwrap();
 
     exchange(&mut a, &mut b, N);
     assert_eq!(a.stats().foreign_dropped, 1);
     for c in [&a, &b] {
         let s = c.stats();
-        assert_eq!((s.datagrams_sent, s.datagrams_received), (N as u64, N as u64));
+        assert_eq!(
+            (s.datagrams_sent, s.datagrams_received),
+            (N as u64, N as u64)
+        );
         assert_eq!((s.recv_errors, s.send_errors, s.discarded), (0, 0, 0));
     }
     drop((a, b));
@@ -171,7 +176,10 @@ fn last_error() -> String {
 
 fn c_connect(address: &str, guid: RelayGuid) -> *mut RelayClient {
     let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(relay_client_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
+    assert_eq!(
+        relay_client_config_default(cfg.as_mut_ptr()),
+        RelayStatus::Ok
+    );
     // SAFETY: filled by relay_client_config_default.
     let mut cfg = unsafe { cfg.assume_init() };
     let address = CString::new(address).unwrap();

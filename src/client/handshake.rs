@@ -280,8 +280,8 @@ impl HandshakeMachine {
             self.stats.discarded += 1;
             return Received::Discarded;
         }
-        let ours = protocol::looks_like_handshake(datagram)
-            && protocol::peek_guid(datagram) == self.guid;
+        let ours =
+            protocol::looks_like_handshake(datagram) && protocol::peek_guid(datagram) == self.guid;
         if ours {
             if protocol::parse_handshake(datagram, self.key.as_ref()).is_err() {
                 self.stats.discarded += 1;
@@ -356,8 +356,7 @@ mod tests {
 
     fn peer_handshake() -> [u8; HANDSHAKE_LEN] {
         let mut b = [0u8; HANDSHAKE_LEN];
-        protocol::write_handshake(&mut b, GUID, 0, &[], Some(&HandshakeKey::new(b"key")))
-            .unwrap();
+        protocol::write_handshake(&mut b, GUID, 0, &[], Some(&HandshakeKey::new(b"key"))).unwrap();
         b
     }
 

@@ -57,9 +57,13 @@ pub enum ClientError {
     /// Nothing queued right now (receive), or the socket's send buffer is full (send).
     WouldBlock,
     /// The oldest queued datagram needs `needed` bytes; it is still queued.
-    BufferTooSmall { needed: usize },
+    BufferTooSmall {
+        needed: usize,
+    },
     /// A datagram larger than a UDP payload can be.
-    TooLarge { len: usize },
+    TooLarge {
+        len: usize,
+    },
     Io(io::Error),
 }
 
