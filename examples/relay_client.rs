@@ -32,9 +32,14 @@ struct Args {
     /// The channel GUID (8-4-4-4-12 hex), the same for both peers.
     #[arg(long)]
     guid: Guid,
-    /// The relay's secret key, base64. Defaults to the UDP_RELAY_SECRET_KEY environment
-    /// variable; without either, handshakes carry no HMAC (for an unkeyed relay).
-    #[arg(long, value_name = "BASE64")]
+    /// The relay's secret key, base64; without it, handshakes carry no HMAC (for an unkeyed
+    /// relay).
+    #[arg(
+        long,
+        value_name = "BASE64",
+        env = "UDP_RELAY_SECRET_KEY",
+        hide_env_values = true
+    )]
     secret_key: Option<String>,
     /// Give up if the peer has not joined after this many milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
@@ -53,12 +58,7 @@ fn main() -> ExitCode {
 }
 
 fn secret_key(args: &Args) -> Result<Option<Vec<u8>>, String> {
-    let text = match &args.secret_key {
-        Some(k) => Some(k.clone()),
-        None => std::env::var("UDP_RELAY_SECRET_KEY")
-            .ok()
-            .filter(|k| !k.is_empty()),
-    };
+    let text = args.secret_key.as_deref().filter(|k| !k.trim().is_empty());
     text.map(|t| {
         base64::engine::general_purpose::STANDARD
             .decode(t.trim())

@@ -14,27 +14,31 @@ use base64::Engine;
 use client_support::RelayThread;
 use udp_relay::protocol::Guid;
 
-/// The example binary next to this test's (built by `cargo test`; built here otherwise).
+/// The example binary, built for this test's profile and target directory. `cargo test`
+/// builds examples anyway, but not when a single test target is selected, and a stale binary
+/// would test old code; when fresh this build is a no-op.
 fn example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir
-        .join("examples")
-        .join(format!("relay_client{}", std::env::consts::EXE_SUFFIX));
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", "relay_client"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let target_dir = profile_dir.parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--example", "relay_client"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
     }
-    path
+    assert!(build.status().unwrap().success(), "building the example");
+    profile_dir
+        .join("examples")
+        .join(format!("relay_client{}", std::env::consts::EXE_SUFFIX))
 }
 
 fn spawn(args: &[&str], env_key: Option<&str>) -> Child {
-    let mut cmd = Command::new(example());
+    static EXAMPLE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let mut cmd = Command::new(EXAMPLE.get_or_init(example));
     cmd.args(args)
         .env_remove("UDP_RELAY_SECRET_KEY")
         .stdin(Stdio::piped())
