@@ -26,6 +26,11 @@ const EMBEDDED_HOST: CExample = CExample {
     source: "examples/c/embedded_host.c",
 };
 
+const CLIENT_MODES: CExample = CExample {
+    name: "client_modes",
+    source: "examples/c/client_modes.c",
+};
+
 /// How the example gets the library.
 #[derive(Clone, Copy, PartialEq)]
 enum Link {
@@ -221,4 +226,59 @@ fn embedded_host_linked_statically_relays_two_peers() {
 #[test]
 fn embedded_host_relays_two_peers_under_sanitizers() {
     run_variant(&EMBEDDED_HOST, &SANITIZED, embedded_host_scenario);
+}
+
+/// A library-owned client and an engine-owned one exchange 100 datagrams each way, first
+/// through a relay the program starts in-process, then through one this test runs.
+fn client_modes_scenario(exe: &Path, variant: &Variant) {
+    let expect = "library-owned client received 100, engine-owned client received 100";
+    let run = |args: &[&str]| {
+        let mut command = Command::new(exe);
+        command.args(args).envs(variant.env.iter().copied());
+        let out = run_ok(&mut command, "client_modes");
+        assert!(out.contains(expect), "{out}");
+        assert!(
+            !out.contains("Sanitizer") && !out.contains("runtime error"),
+            "sanitizer report:\n{out}"
+        );
+    };
+    run(&[]);
+
+    let config = udp_relay::relay::Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..udp_relay::relay::Config::default()
+    };
+    let mut relay = udp_relay::relay::Relay::bind(config).unwrap();
+    let address = relay.local_addr().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticking = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                relay.poll(Duration::from_millis(5)).unwrap();
+            }
+            relay.stats()
+        })
+    };
+    run(&[&address]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stats = ticking.join().unwrap();
+    assert_eq!(stats.channels_allocated_total, 1, "{stats:?}");
+    assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
+    assert!(stats.datagrams_out >= 200, "{stats:?}");
+}
+
+#[test]
+fn client_modes_exchange_through_a_relay() {
+    run_variant(&CLIENT_MODES, &STRICT, client_modes_scenario);
+}
+
+#[test]
+fn client_modes_linked_statically() {
+    run_variant(&CLIENT_MODES, &STATIC, client_modes_scenario);
+}
+
+#[test]
+fn client_modes_under_sanitizers() {
+    run_variant(&CLIENT_MODES, &SANITIZED, client_modes_scenario);
 }
