@@ -51,16 +51,50 @@ namespace UdpRelay
             return new RelayGuid(hi, ReadUInt64BigEndian(b, 8));
         }
 
-        /// <summary>Parses the 8-4-4-4-12 form (any form System.Guid.Parse accepts).</summary>
+        /// <summary>Parses the 8-4-4-4-12 hex form, e.g.
+        /// "01234567-89ab-cdef-fedc-ba9876543210" (either case, optionally in braces), with
+        /// relay_guid_parse, so it accepts exactly what the C API and the other bindings
+        /// accept. Throws FormatException with the library's explanation (its
+        /// InnerException is the RelayException).</summary>
         public static RelayGuid Parse(string text)
         {
-            return FromGuid(Guid.Parse(text));
+            RelayGuid guid;
+            RelayException error = TryParseCore(text, out guid);
+            if (error != null) throw new FormatException(error.NativeMessage, error);
+            return guid;
         }
 
-        /// <summary>A random (version 4) GUID.</summary>
+        /// <summary>Like <see cref="Parse"/>, but returns false instead of throwing.</summary>
+        public static bool TryParse(string text, out RelayGuid guid)
+        {
+            return TryParseCore(text, out guid) == null;
+        }
+
+        private static unsafe RelayException TryParseCore(string text, out RelayGuid guid)
+        {
+            if (text == null) throw new ArgumentNullException("text");
+            RelayLibrary.EnsureLoaded();
+            guid = default(RelayGuid);
+            // The C API reads up to the first NUL; an embedded one would hide trailing junk.
+            if (text.IndexOf('\0') >= 0)
+                return new RelayException(RelayStatus.InvalidArgument, "GUID text contains a NUL character");
+            byte[] bytes = Utf8.ToNullTerminated(text);
+            RelayStatus status;
+            fixed (byte* p = bytes)
+            {
+                status = Native.relay_guid_parse(p, out guid);
+            }
+            return status == RelayStatus.Ok ? null : RelayException.FromLastError(status);
+        }
+
+        /// <summary>A new random GUID from the operating system's random source (relay_guid_new);
+        /// never zero.</summary>
         public static RelayGuid NewRandom()
         {
-            return FromGuid(Guid.NewGuid());
+            RelayLibrary.EnsureLoaded();
+            RelayGuid guid;
+            RelayException.Check(Native.relay_guid_new(out guid));
+            return guid;
         }
 
         /// <summary>Writes the 16 wire bytes (big-endian) at <paramref name="offset"/>.</summary>
@@ -104,10 +138,15 @@ namespace UdpRelay
         }
 #endif
 
-        /// <summary>The 8-4-4-4-12 text form, lowercase.</summary>
-        public override string ToString()
+        /// <summary>The 8-4-4-4-12 text form, lowercase (relay_guid_format).</summary>
+        public override unsafe string ToString()
         {
-            return ToGuid().ToString("D");
+            RelayLibrary.EnsureLoaded();
+            byte* text = stackalloc byte[Native.GuidStringSize];
+            RelayGuid copy = this;
+            int n = Native.relay_guid_format(ref copy, text, (UIntPtr)(uint)Native.GuidStringSize);
+            if (n < 0) throw RelayException.FromLastError((RelayStatus)n);
+            return System.Text.Encoding.ASCII.GetString(text, n);
         }
 
         public bool Equals(RelayGuid other)

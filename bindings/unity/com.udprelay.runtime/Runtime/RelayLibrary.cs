@@ -20,7 +20,7 @@ namespace UdpRelay
         }
 
         /// <summary>
-        /// Loads the native library and checks its ABI version (and RelayConfig size) against
+        /// Loads the native library and checks its ABI version (and the RelayConfig / RelayClientConfig sizes) against
         /// these bindings. Called by every entry point of the friendly API; call it yourself at
         /// startup to fail early. Throws DllNotFoundException when the library is missing and
         /// RelayException(VersionMismatch) when it does not match.
@@ -62,6 +62,15 @@ namespace UdpRelay
                 throw new RelayException(RelayStatus.VersionMismatch,
                     "native RelayConfig is " + defaults.StructSize + " bytes but the C# mirror is " +
                     managedSize + " bytes (wrong architecture or mismatched bindings)");
+            }
+            RelayClientConfig clientDefaults;
+            RelayException.Check(Native.relay_client_config_default(out clientDefaults));
+            int managedClientSize = Marshal.SizeOf(typeof(RelayClientConfig));
+            if (clientDefaults.StructSize != managedClientSize)
+            {
+                throw new RelayException(RelayStatus.VersionMismatch,
+                    "native RelayClientConfig is " + clientDefaults.StructSize + " bytes but the C# mirror is " +
+                    managedClientSize + " bytes (wrong architecture or mismatched bindings)");
             }
             s_verified = true;
         }

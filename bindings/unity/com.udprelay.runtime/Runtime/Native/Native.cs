@@ -4,7 +4,8 @@
 // try to free memory the library owns.
 //
 // The class is split per concern like src/ffi/: Native.cs (library-wide functions),
-// Native.Relay.cs (relay_*). Further halves of the C API add their own Native.<Part>.cs.
+// Native.Relay.cs (relay_*), Native.Client.cs (relay_client_*), Native.Handshake.cs
+// (relay_guid_*, relay_handshake_*).
 using System;
 using System.Runtime.InteropServices;
 
@@ -28,6 +29,12 @@ namespace UdpRelay
 
         /// <summary>RELAY_MAX_DATAGRAM: largest UDP payload relayed intact.</summary>
         public const int MaxDatagram = 65507;
+
+        /// <summary>RELAY_GUID_STRING_SIZE: bytes relay_guid_format needs (36 characters + NUL).</summary>
+        public const int GuidStringSize = 37;
+
+        /// <summary>relay_handshake_next_timeout's "never" (UINT32_MAX).</summary>
+        public const uint NoTimeout = uint.MaxValue;
 
         /// <summary>RelayLogCallback. Called on the thread that made the logging call.</summary>
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]

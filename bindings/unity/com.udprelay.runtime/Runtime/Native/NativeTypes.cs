@@ -127,4 +127,52 @@ namespace UdpRelay
         public RelayChannelCounters Counters;
         public ulong LifetimeMs;
     }
+
+    /// <summary>RelayClientState: where a RelayClient or a RelayHandshake stands.</summary>
+    public enum RelayClientState : uint
+    {
+        /// <summary>Sending handshakes; the peer has not shown up yet.</summary>
+        Handshaking = 1,
+        /// <summary>The relay paired us with the peer: datagrams flow.</summary>
+        Established = 2,
+        /// <summary>No sign of the peer within the handshake timeout. Final: dispose and start again.</summary>
+        TimedOut = 3,
+        /// <summary>Closed. Final.</summary>
+        Closed = 4,
+    }
+
+    /// <summary>RelayDatagramKind: what a datagram from the relay is (RelayHandshake.Receive).</summary>
+    public enum RelayDatagramKind : uint
+    {
+        /// <summary>Game data from the peer: hand it to the game.</summary>
+        Data = 0,
+        /// <summary>The peer's handshake or keep-alive: consumed, not for the game. Poll next:
+        /// an answer may be due.</summary>
+        Handshake = 1,
+        /// <summary>Not for the game either: a handshake with our GUID whose HMAC does not
+        /// verify, or anything after a timeout.</summary>
+        Discarded = 2,
+    }
+
+    /// <summary>
+    /// RelayClientConfig as the C API takes it (relay_client_connect, relay_handshake_new).
+    /// Pointer fields are borrowed for the call only; RelayClientOptions fills and pins them.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayClientConfig
+    {
+        public uint StructSize;
+        public uint RetryIntervalMs;
+        /// <summary>NUL-terminated UTF-8 "host:port".</summary>
+        public IntPtr RelayAddress;
+        public RelayGuid Guid;
+        public IntPtr SecretKey;
+        public UIntPtr SecretKeyLength;
+        public uint RetryBackoffMaxMs;
+        public uint HandshakeTimeoutMs;
+        public uint KeepaliveIntervalMs;
+        public uint MaxQueuedDatagrams;
+        public uint RecvBufferBytes;
+        public uint SendBufferBytes;
+    }
 }

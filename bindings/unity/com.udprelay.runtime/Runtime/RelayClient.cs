@@ -1,0 +1,227 @@
+// A client of a relay with its own UDP socket, owned by managed code: connect, poll every
+// frame, send and receive game datagrams once the peer has joined.
+using System;
+using System.Runtime.InteropServices;
+
+namespace UdpRelay
+{
+    /// <summary>
+    /// Joins a channel through a relay with a UDP socket the library owns. Connect with
+    /// <see cref="Connect"/>, call <see cref="Poll"/> every frame (it receives, retries
+    /// handshakes and sends keep-alives), and once <see cref="State"/> is
+    /// <see cref="RelayClientState.Established"/> exchange datagrams with <see cref="Send"/>
+    /// and <see cref="TryReceive"/>. Dispose it to close the socket. Nothing here allocates per
+    /// poll or per packet. Drive it from one thread (the game thread).
+    /// </summary>
+    public sealed class RelayClient : IDisposable
+    {
+        private readonly RelayClientSafeHandle _handle;
+
+        private RelayClient(RelayClientSafeHandle handle)
+        {
+            _handle = handle;
+        }
+
+        /// <summary>Opens the socket and sends the first handshake; the client is then
+        /// <see cref="RelayClientState.Handshaking"/> until the peer joins. Throws
+        /// RelayException (status and the library's message) on a bad option (zero GUID,
+        /// inconsistent timing), an address that does not resolve, or a socket error.</summary>
+        public static unsafe RelayClient Connect(RelayClientOptions options)
+        {
+            if (options == null) throw new ArgumentNullException("options");
+            RelayClientConfig config = options.ToConfig();
+            byte[] address = options.RelayAddress == null ? null : Utf8.ToNullTerminated(options.RelayAddress);
+            byte[] key = options.SecretKey;
+            IntPtr client;
+            RelayStatus status;
+            fixed (byte* addressPtr = address)
+            fixed (byte* keyPtr = key)
+            {
+                config.RelayAddress = (IntPtr)addressPtr;
+                config.SecretKey = (IntPtr)keyPtr;
+                config.SecretKeyLength = (UIntPtr)(uint)(key == null ? 0 : key.Length);
+                status = Native.relay_client_connect(ref config, out client);
+            }
+            RelayException.Check(status);
+            return new RelayClient(new RelayClientSafeHandle(client));
+        }
+
+        /// <summary>The owned native handle, for calling <see cref="Native"/> directly.</summary>
+        public RelayClientSafeHandle Handle { get { return _handle; } }
+
+        public bool IsDisposed { get { return _handle.IsClosed; } }
+
+        /// <summary>The local UDP port of the client's socket.</summary>
+        public ushort LocalPort
+        {
+            get
+            {
+                bool added = false;
+                try
+                {
+                    return Native.relay_client_local_port(Acquire(ref added));
+                }
+                finally
+                {
+                    if (added) _handle.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>Where the client stands. TimedOut and Closed are final.</summary>
+        public RelayClientState State
+        {
+            get
+            {
+                bool added = false;
+                try
+                {
+                    int state = Native.relay_client_state(Acquire(ref added));
+                    if (state < 0) throw RelayException.FromLastError((RelayStatus)state);
+                    return (RelayClientState)state;
+                }
+                finally
+                {
+                    if (added) _handle.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>
+        /// Receives what is pending, sends handshakes and keep-alives that are due, waits at
+        /// most <paramref name="timeoutMs"/> (0: never block, for a game loop), and returns the
+        /// number of datagrams ready for <see cref="TryReceive"/>. Call it every frame, also
+        /// once established. Throws RelayException with status
+        /// <see cref="RelayStatus.TimedOut"/> (and the library's explanation) once the peer
+        /// has not shown up within <see cref="RelayClientOptions.HandshakeTimeoutMs"/>: the
+        /// client is finished then; dispose it.
+        /// </summary>
+        public int Poll(uint timeoutMs = 0)
+        {
+            bool added = false;
+            try
+            {
+                int n = Native.relay_client_poll(Acquire(ref added), timeoutMs);
+                if (n < 0) throw RelayException.FromLastError((RelayStatus)n);
+                return n;
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>
+        /// Sends <paramref name="count"/> bytes of <paramref name="buffer"/> from
+        /// <paramref name="offset"/> as one datagram to the peer (at most
+        /// <see cref="Native.MaxDatagram"/>). Returns false, sending nothing, when the socket's
+        /// send buffer is full (try again after the next Poll). Throws RelayException with
+        /// <see cref="RelayStatus.NotEstablished"/> while handshaking,
+        /// <see cref="RelayStatus.TimedOut"/> after a timeout, or on a socket error.
+        /// </summary>
+        public unsafe bool Send(byte[] buffer, int offset, int count)
+        {
+            BufferRange.Check(buffer, offset, count, "buffer");
+            fixed (byte* p = buffer)
+            {
+                return SendRaw(p + offset, count);
+            }
+        }
+
+        /// <summary>
+        /// Moves the oldest datagram from the peer into <paramref name="buffer"/> at
+        /// <paramref name="offset"/> (at most <paramref name="count"/> bytes) and returns true
+        /// with its <paramref name="length"/>; false when none is queued (or the channel is not
+        /// established yet). A datagram larger than <paramref name="count"/> is not truncated:
+        /// RelayException with <see cref="RelayStatus.BufferTooSmall"/> says its size and it
+        /// stays queued for a call with a larger buffer (<see cref="Native.MaxDatagram"/> bytes
+        /// always suffice). Throws RelayException with <see cref="RelayStatus.TimedOut"/> after
+        /// a timeout.
+        /// </summary>
+        public unsafe bool TryReceive(byte[] buffer, int offset, int count, out int length)
+        {
+            BufferRange.Check(buffer, offset, count, "buffer");
+            fixed (byte* p = buffer)
+            {
+                return TryReceiveRaw(p + offset, count, out length);
+            }
+        }
+
+#if UDP_RELAY_SPAN || UNITY_2021_2_OR_NEWER
+        /// <summary>Sends <paramref name="datagram"/> as one datagram; see
+        /// <see cref="Send(byte[], int, int)"/>.</summary>
+        public unsafe bool Send(ReadOnlySpan<byte> datagram)
+        {
+            // C# 7.2 cannot fix a span directly; its first element's reference pins it.
+            fixed (byte* p = &MemoryMarshal.GetReference(datagram))
+            {
+                return SendRaw(p, datagram.Length);
+            }
+        }
+
+        /// <summary>Receives into <paramref name="buffer"/>; see
+        /// <see cref="TryReceive(byte[], int, int, out int)"/>.</summary>
+        public unsafe bool TryReceive(Span<byte> buffer, out int length)
+        {
+            fixed (byte* p = &MemoryMarshal.GetReference(buffer))
+            {
+                return TryReceiveRaw(p, buffer.Length, out length);
+            }
+        }
+#endif
+
+        /// <summary>Closes the socket and frees the client (relay_client_close); queued
+        /// datagrams are dropped. Safe to call twice.</summary>
+        public void Dispose()
+        {
+            _handle.Dispose();
+        }
+
+        private unsafe bool SendRaw(byte* data, int count)
+        {
+            bool added = false;
+            try
+            {
+                RelayStatus status = Native.relay_client_send(Acquire(ref added), data, (UIntPtr)(uint)count);
+                if (status == RelayStatus.WouldBlock) return false;
+                RelayException.Check(status);
+                return true;
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+        }
+
+        private unsafe bool TryReceiveRaw(byte* buffer, int count, out int length)
+        {
+            bool added = false;
+            try
+            {
+                UIntPtr received;
+                RelayStatus status = Native.relay_client_recv(Acquire(ref added), buffer, (UIntPtr)(uint)count, out received);
+                if (status == RelayStatus.WouldBlock || status == RelayStatus.NotEstablished)
+                {
+                    length = 0;
+                    return false;
+                }
+                RelayException.Check(status);
+                length = (int)(uint)received;
+                return true;
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+        }
+
+        // Keeps the handle alive for the duration of one native call, so a Dispose on
+        // another thread cannot close the client underneath it.
+        private IntPtr Acquire(ref bool added)
+        {
+            if (_handle.IsClosed) throw new ObjectDisposedException("RelayClient", "the client was disposed (closed)");
+            _handle.DangerousAddRef(ref added);
+            return _handle.DangerousGetHandle();
+        }
+    }
+}

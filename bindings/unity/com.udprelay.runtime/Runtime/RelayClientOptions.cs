@@ -1,0 +1,73 @@
+// How to join a channel: a managed view of RelayClientConfig with the library's defaults,
+// shared by RelayClient (library-owned socket) and RelayHandshake (engine-owned socket).
+using System;
+
+namespace UdpRelay
+{
+    /// <summary>Settings for <see cref="RelayClient.Connect"/> and
+    /// <see cref="RelayHandshake.Create"/>, pre-filled with the library's defaults (retry every
+    /// 250 ms backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence,
+    /// 1024 queued datagrams, no key). Set at least <see cref="Guid"/> and, for RelayClient,
+    /// <see cref="RelayAddress"/>.</summary>
+    public sealed class RelayClientOptions
+    {
+        /// <summary>The relay as "host:port", "1.2.3.4:port" or "[v6]:port" (resolved by the
+        /// system resolver). Required by RelayClient; ignored by RelayHandshake.</summary>
+        public string RelayAddress;
+        /// <summary>The channel GUID both peers agreed on; must not be zero.</summary>
+        public RelayGuid Guid;
+        /// <summary>The relay's raw HMAC key bytes; null or empty for an unkeyed relay.</summary>
+        public byte[] SecretKey;
+        /// <summary>First gap between handshakes (and shortest gap between answers); &gt; 0.</summary>
+        public uint RetryIntervalMs;
+        /// <summary>The gap between handshakes doubles up to this; &gt;= RetryIntervalMs.</summary>
+        public uint RetryBackoffMaxMs;
+        /// <summary>Give up (state TimedOut) when not established this long after the start; &gt; 0.</summary>
+        public uint HandshakeTimeoutMs;
+        /// <summary>Once established, send a keep-alive after this long without sending
+        /// anything (keep it well inside the relay's inactivity timeout); 0 disables.</summary>
+        public uint KeepaliveIntervalMs;
+        /// <summary>Game datagrams RelayClient queues for TryReceive; when full it stops reading
+        /// its socket. &gt; 0. Ignored by RelayHandshake.</summary>
+        public uint MaxQueuedDatagrams;
+        /// <summary>SO_RCVBUF / SO_SNDBUF to request; 0 keeps the system default. Ignored by
+        /// RelayHandshake.</summary>
+        public uint RecvBufferBytes;
+        public uint SendBufferBytes;
+
+        public RelayClientOptions()
+        {
+            RelayClientConfig c = Defaults();
+            RetryIntervalMs = c.RetryIntervalMs;
+            RetryBackoffMaxMs = c.RetryBackoffMaxMs;
+            HandshakeTimeoutMs = c.HandshakeTimeoutMs;
+            KeepaliveIntervalMs = c.KeepaliveIntervalMs;
+            MaxQueuedDatagrams = c.MaxQueuedDatagrams;
+            RecvBufferBytes = c.RecvBufferBytes;
+            SendBufferBytes = c.SendBufferBytes;
+        }
+
+        internal static RelayClientConfig Defaults()
+        {
+            RelayLibrary.EnsureLoaded();
+            RelayClientConfig c;
+            RelayException.Check(Native.relay_client_config_default(out c));
+            return c;
+        }
+
+        /// <summary>The RelayClientConfig for these options, pointers left for the caller to pin.</summary>
+        internal RelayClientConfig ToConfig()
+        {
+            RelayClientConfig c = Defaults();
+            c.Guid = Guid;
+            c.RetryIntervalMs = RetryIntervalMs;
+            c.RetryBackoffMaxMs = RetryBackoffMaxMs;
+            c.HandshakeTimeoutMs = HandshakeTimeoutMs;
+            c.KeepaliveIntervalMs = KeepaliveIntervalMs;
+            c.MaxQueuedDatagrams = MaxQueuedDatagrams;
+            c.RecvBufferBytes = RecvBufferBytes;
+            c.SendBufferBytes = SendBufferBytes;
+            return c;
+        }
+    }
+}
