@@ -14,7 +14,8 @@ use std::process::Command;
 
 use support::{have_program, native_library_dir, run_ok, scratch_dir};
 use udp_relay::ffi::{
-    RelayAddress, RelayChannelCounters, RelayConfig, RelayEvent, RelayGuid, RelayStats,
+    RelayAddress, RelayChannelCounters, RelayClientConfig, RelayConfig, RelayEvent, RelayGuid,
+    RelayStats,
 };
 
 const RUNTIME_DIR: &str = "bindings/unity/com.udprelay.runtime/Runtime";
@@ -93,6 +94,51 @@ fn native_layout() -> String {
         ("RelayEvent.PeerB", offset_of!(RelayEvent, peer_b)),
         ("RelayEvent.Counters", offset_of!(RelayEvent, counters)),
         ("RelayEvent.LifetimeMs", offset_of!(RelayEvent, lifetime_ms)),
+        ("RelayClientConfig", size_of::<RelayClientConfig>()),
+        (
+            "RelayClientConfig.RetryIntervalMs",
+            offset_of!(RelayClientConfig, retry_interval_ms),
+        ),
+        (
+            "RelayClientConfig.RelayAddress",
+            offset_of!(RelayClientConfig, relay_address),
+        ),
+        (
+            "RelayClientConfig.Guid",
+            offset_of!(RelayClientConfig, guid),
+        ),
+        (
+            "RelayClientConfig.SecretKey",
+            offset_of!(RelayClientConfig, secret_key),
+        ),
+        (
+            "RelayClientConfig.SecretKeyLength",
+            offset_of!(RelayClientConfig, secret_key_len),
+        ),
+        (
+            "RelayClientConfig.RetryBackoffMaxMs",
+            offset_of!(RelayClientConfig, retry_backoff_max_ms),
+        ),
+        (
+            "RelayClientConfig.HandshakeTimeoutMs",
+            offset_of!(RelayClientConfig, handshake_timeout_ms),
+        ),
+        (
+            "RelayClientConfig.KeepaliveIntervalMs",
+            offset_of!(RelayClientConfig, keepalive_interval_ms),
+        ),
+        (
+            "RelayClientConfig.MaxQueuedDatagrams",
+            offset_of!(RelayClientConfig, max_queued_datagrams),
+        ),
+        (
+            "RelayClientConfig.RecvBufferBytes",
+            offset_of!(RelayClientConfig, recv_buffer_bytes),
+        ),
+        (
+            "RelayClientConfig.SendBufferBytes",
+            offset_of!(RelayClientConfig, send_buffer_bytes),
+        ),
     ];
     entries
         .iter()
@@ -139,7 +185,11 @@ fn run_tests(exe: &Path, library_dir: &Path, mode: Option<&str>, min_passed: usi
         .args(mode)
         .env("LD_LIBRARY_PATH", library_dir)
         .env("UDP_RELAY_EXPECTED_VERSION", env!("CARGO_PKG_VERSION"))
-        .env("UDP_RELAY_LAYOUT", native_layout());
+        .env("UDP_RELAY_LAYOUT", native_layout())
+        .env(
+            "UDP_RELAY_VECTORS",
+            support::repo_root().join("tests/vectors/handshake-v08.json"),
+        );
     let output = mono.output().expect("run mono");
     let text = format!(
         "{}{}",
@@ -229,7 +279,7 @@ fn csharp_bindings_on_mono() {
     let out_dir = scratch_dir("csharp");
     let exe = compile(&out_dir);
 
-    run_tests(&exe, &native_library_dir(), None, 11);
+    run_tests(&exe, &native_library_dir(), None, 22);
 
     // A stand-in library that reports another ABI version must be refused on first use.
     let fake_dir = out_dir.join("fake-abi");

@@ -7,7 +7,8 @@
 //   mono RelayTests.exe --expect-missing-library run where no native library can be found
 //
 // Environment (set by tests/csharp.rs): UDP_RELAY_EXPECTED_VERSION (the crate version) and
-// UDP_RELAY_LAYOUT ("Type=size;Type.Field=offset;..." measured on the Rust side).
+// UDP_RELAY_LAYOUT ("Type=size;Type.Field=offset;..." measured on the Rust side) and
+// UDP_RELAY_VECTORS (path of tests/vectors/handshake-v08.json). Client tests: ClientTests.cs.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -43,6 +44,7 @@ namespace UdpRelay.Tests
                 runner.Add("drain with no channel reports drained", DrainReportsDrained);
                 runner.Add("log callback fires and can be turned off", LogCallbackFires);
                 runner.Add("poll, events and stats do not allocate", PollDoesNotAllocate);
+                ClientTests.Register(runner);
             }
             return runner.Run() == 0 ? 0 : 1;
         }
@@ -89,6 +91,7 @@ namespace UdpRelay.Tests
             { "RelayChannelCounters", typeof(RelayChannelCounters) },
             { "RelayAddress", typeof(RelayAddress) },
             { "RelayEvent", typeof(RelayEvent) },
+            { "RelayClientConfig", typeof(RelayClientConfig) },
         };
 
         private static void StructLayoutsMatchNative()

@@ -1,0 +1,591 @@
+// Tests of the client side of the C# bindings (RelayClient, RelayHandshake, RelayGuid's
+// native conversions) against the real native library, on Mono: a C# Relay and clients on
+// 127.0.0.1, all ticked from this thread like a game loop.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace UdpRelay.Tests
+{
+    internal static class ClientTests
+    {
+        public static void Register(TestRunner runner)
+        {
+            runner.Add("two clients exchange 1000 datagrams each way through a relay", ClientsExchangeDatagrams);
+            runner.Add("a client with the wrong key times out with the native message", WrongKeyTimesOut);
+            runner.Add("wrong client options throw RelayException with the native message", WrongClientOptionsThrow);
+            runner.Add("client and handshake dispose twice is safe", ClientDisposeTwiceIsSafe);
+            runner.Add("client and handshake calls after dispose throw ObjectDisposedException", ClientCallsAfterDisposeThrow);
+            runner.Add("too small a receive buffer throws and keeps the datagram", TooSmallReceiveBufferKeepsDatagram);
+            runner.Add("RelayHandshake over a UdpClient pairs with a RelayClient", HandshakeOverUdpClientPairsWithClient);
+            runner.Add("guid parse, format and new round-trip through the native library", GuidNativeRoundTrips);
+            runner.Add("guids and handshakes agree with the shared vectors", GuidsAndHandshakesMatchVectors);
+            runner.Add("client send, receive and poll do not allocate", ClientDoesNotAllocate);
+            runner.Add("handshake poll, receive and state do not allocate", HandshakeDoesNotAllocate);
+        }
+
+        private static RelayOptions LoopbackRelay()
+        {
+            RelayOptions options = new RelayOptions();
+            options.Port = 0;
+            options.BindAddress = "127.0.0.1";
+            return options;
+        }
+
+        /// <summary>Quick retries so the tests do not wait on the defaults' 250 ms.</summary>
+        private static RelayClientOptions ClientOptions(ushort relayPort, RelayGuid guid)
+        {
+            RelayClientOptions options = new RelayClientOptions();
+            options.RelayAddress = "127.0.0.1:" + relayPort;
+            options.Guid = guid;
+            options.RetryIntervalMs = 20;
+            options.RetryBackoffMaxMs = 100;
+            options.HandshakeTimeoutMs = 5000;
+            return options;
+        }
+
+        /// <summary>Ticks the relay and the clients until <paramref name="done"/> holds.</summary>
+        private static void PumpUntil(Relay relay, Func<bool> done, string what, params RelayClient[] clients)
+        {
+            Stopwatch clock = Stopwatch.StartNew();
+            while (!done())
+            {
+                if (clock.ElapsedMilliseconds > 5000) throw new TestFailure(what + ": not within 5 s");
+                relay.Poll(1);
+                foreach (RelayClient client in clients) client.Poll(0);
+            }
+        }
+
+        private static void Establish(Relay relay, RelayClient a, RelayClient b)
+        {
+            PumpUntil(relay, () => a.State == RelayClientState.Established && b.State == RelayClientState.Established,
+                "both clients established", a, b);
+        }
+
+        /// <summary>Datagram <paramref name="seq"/> from <paramref name="sender"/>: 8 to 207
+        /// bytes, the sequence number first, then a pattern both ends can recompute.</summary>
+        private static int WriteDatagram(byte[] buffer, byte sender, int seq)
+        {
+            int length = 8 + seq % 200;
+            BitConverter.GetBytes(seq).CopyTo(buffer, 0);
+            for (int i = 4; i < length; i++) buffer[i] = (byte)(sender + seq + i);
+            return length;
+        }
+
+        private static void CheckDatagram(byte[] buffer, int length, byte sender, int expectedSeq, string what)
+        {
+            int seq = BitConverter.ToInt32(buffer, 0);
+            Assert.Equal(expectedSeq, seq, what + ": sequence number (in order, none lost)");
+            Assert.Equal(8 + seq % 200, length, what + ": length of datagram " + seq);
+            for (int i = 4; i < length; i++)
+            {
+                if (buffer[i] != (byte)(sender + seq + i))
+                    throw new TestFailure(what + ": byte " + i + " of datagram " + seq + " differs");
+            }
+        }
+
+        private static void ClientsExchangeDatagrams()
+        {
+            const int count = 1000;
+            // Datagrams in flight per direction: bounded so a burst never outgrows the kernel's
+            // socket buffers (that would be the kernel dropping, not the relay).
+            const int window = 64;
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(LoopbackRelay()))
+            using (RelayClient a = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            using (RelayClient b = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            {
+                Assert.Equal(RelayClientState.Handshaking, a.State, "state right after Connect");
+                Assert.True(a.LocalPort != 0 && a.LocalPort != b.LocalPort, "clients have their own ports");
+                Establish(relay, a, b);
+
+                byte[] tx = new byte[256];
+                byte[] rx = new byte[Native.MaxDatagram];
+                int sentA = 0, sentB = 0, gotA = 0, gotB = 0;
+                Stopwatch clock = Stopwatch.StartNew();
+                while (gotA < count || gotB < count)
+                {
+                    if (clock.ElapsedMilliseconds > 20000)
+                        throw new TestFailure("A got " + gotA + ", B got " + gotB + " of " + count + " within 20 s");
+                    while (sentA < count && sentA - gotB < window && a.Send(tx, 0, WriteDatagram(tx, 0xA, sentA))) sentA++;
+                    while (sentB < count && sentB - gotA < window && b.Send(tx, 0, WriteDatagram(tx, 0xB, sentB))) sentB++;
+                    relay.Poll(1);
+                    a.Poll(0);
+                    b.Poll(0);
+                    int length;
+                    while (b.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xA, gotB++, "A -> B");
+                    while (a.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xB, gotA++, "B -> A");
+                }
+                Assert.Equal(count, gotB, "datagrams A -> B");
+                Assert.Equal(count, gotA, "datagrams B -> A");
+
+                RelayChannelCounters counters;
+                Assert.True(relay.TryGetChannel(guid, out counters), "the channel is open");
+                // Handshakes (answers, keep-alives) are relayed too, so at least the game data.
+                Assert.True(counters.DatagramsAToB >= count && counters.DatagramsBToA >= count,
+                    "relay counted " + counters.DatagramsAToB + " / " + counters.DatagramsBToA);
+                Assert.Equal(0UL, counters.Dropped, "datagrams the relay dropped");
+                Assert.Equal(0, a.Poll(0), "nothing left queued at A");
+                Assert.Equal(0, b.Poll(0), "nothing left queued at B");
+            }
+        }
+
+        private static void WrongKeyTimesOut()
+        {
+            byte[] relayKey = Encoding.ASCII.GetBytes("the relay's secret key");
+            RelayOptions relayOptions = LoopbackRelay();
+            relayOptions.SecretKey = relayKey;
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(relayOptions))
+            {
+                RelayClientOptions options = ClientOptions(relay.Port, guid);
+                options.SecretKey = Encoding.ASCII.GetBytes("another key");
+                options.HandshakeTimeoutMs = 300;
+                Stopwatch clock = Stopwatch.StartNew();
+                RelayException timedOut = null;
+                using (RelayClient client = RelayClient.Connect(options))
+                {
+                    while (timedOut == null)
+                    {
+                        if (clock.ElapsedMilliseconds > 5000) throw new TestFailure("no timeout within 5 s");
+                        relay.Poll(1);
+                        try
+                        {
+                            client.Poll(5);
+                            Assert.Equal(RelayClientState.Handshaking, client.State, "state before the timeout");
+                        }
+                        catch (RelayException e)
+                        {
+                            timedOut = e;
+                        }
+                    }
+                    Assert.True(clock.ElapsedMilliseconds >= 300, "timed out after " + clock.ElapsedMilliseconds + " ms, before the 300 ms timeout");
+                    Assert.Equal(RelayStatus.TimedOut, timedOut.Status, "status");
+                    Assert.Contains(timedOut.NativeMessage, "no answer through relay 127.0.0.1:" + relay.Port, "native message names the relay");
+                    Assert.Contains(timedOut.NativeMessage, guid.ToString(), "native message names the channel");
+                    Assert.Contains(timedOut.NativeMessage, "secret key", "native message suggests the key");
+                    Assert.Contains(timedOut.Message, "timed out", "exception message names the status");
+                    Assert.Equal(RelayClientState.TimedOut, client.State, "final state");
+                    RelayException e2 = Assert.Throws<RelayException>(() => client.Send(new byte[4], 0, 4), "Send after the timeout");
+                    Assert.Equal(RelayStatus.TimedOut, e2.Status, "Send status after the timeout");
+                    int length;
+                    e2 = Assert.Throws<RelayException>(() => client.TryReceive(new byte[4], 0, 4, out length), "TryReceive after the timeout");
+                    Assert.Equal(RelayStatus.TimedOut, e2.Status, "TryReceive status after the timeout");
+                }
+                // The handshakes did reach the relay, which refused them for their HMAC.
+                RelayStats stats = relay.Stats;
+                Assert.True(stats.HandshakesRejected > 0, "relay rejected the wrongly keyed handshakes");
+                Assert.Equal(0UL, stats.ChannelsOpen, "no channel allocated");
+
+                // Control: with the relay's key the same relay pairs two clients.
+                RelayGuid keyed = RelayGuid.NewRandom();
+                RelayClientOptions right = ClientOptions(relay.Port, keyed);
+                right.SecretKey = relayKey;
+                using (RelayClient a = RelayClient.Connect(right))
+                using (RelayClient b = RelayClient.Connect(right))
+                {
+                    Establish(relay, a, b);
+                }
+            }
+        }
+
+        private static void WrongClientOptionsThrow()
+        {
+            RelayClientOptions zero = ClientOptions(6060, default(RelayGuid));
+            RelayException e = Assert.Throws<RelayException>(() => RelayClient.Connect(zero), "zero GUID");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "status of a zero GUID");
+            Assert.Contains(e.NativeMessage, "config.guid is zero", "native message");
+
+            RelayClientOptions noAddress = ClientOptions(6060, new RelayGuid(1, 2));
+            noAddress.RelayAddress = null;
+            e = Assert.Throws<RelayException>(() => RelayClient.Connect(noAddress), "no relay address");
+            Assert.Equal(RelayStatus.NullArgument, e.Status, "status without an address");
+            Assert.Contains(e.NativeMessage, "relay_address", "native message names the field");
+
+            RelayClientOptions badAddress = ClientOptions(6060, new RelayGuid(1, 2));
+            badAddress.RelayAddress = "no-port-here";
+            e = Assert.Throws<RelayException>(() => RelayClient.Connect(badAddress), "bad relay address");
+            Assert.Equal(RelayStatus.InvalidAddress, e.Status, "status of a bad address");
+            Assert.Contains(e.NativeMessage, "no-port-here", "native message quotes the address");
+
+            RelayClientOptions backwards = ClientOptions(6060, new RelayGuid(1, 2));
+            backwards.RetryBackoffMaxMs = backwards.RetryIntervalMs - 1;
+            e = Assert.Throws<RelayException>(() => RelayClient.Connect(backwards), "backoff below the retry interval");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "status of inconsistent timing");
+            e = Assert.Throws<RelayException>(() => RelayHandshake.Create(zero), "RelayHandshake with a zero GUID");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "RelayHandshake status of a zero GUID");
+
+            Assert.Throws<ArgumentNullException>(() => RelayClient.Connect(null), "null options");
+            Assert.Throws<ArgumentNullException>(() => RelayHandshake.Create(null), "null handshake options");
+        }
+
+        private static void ClientDisposeTwiceIsSafe()
+        {
+            using (Relay relay = Relay.Start(LoopbackRelay()))
+            {
+                RelayClient client = RelayClient.Connect(ClientOptions(relay.Port, RelayGuid.NewRandom()));
+                ushort port = client.LocalPort;
+                client.Dispose();
+                client.Dispose();
+                Assert.True(client.IsDisposed, "IsDisposed");
+                // The socket is really closed: its port can be bound again.
+                using (UdpClient rebound = new UdpClient(new IPEndPoint(IPAddress.Loopback, port)))
+                {
+                    Assert.Equal((int)port, ((IPEndPoint)rebound.Client.LocalEndPoint).Port, "port rebound");
+                }
+            }
+            RelayClientOptions options = new RelayClientOptions();
+            options.Guid = RelayGuid.NewRandom();
+            RelayHandshake handshake = RelayHandshake.Create(options);
+            handshake.Dispose();
+            handshake.Dispose();
+            Assert.True(handshake.IsDisposed, "handshake IsDisposed");
+        }
+
+        private static void ClientCallsAfterDisposeThrow()
+        {
+            RelayClient client = RelayClient.Connect(ClientOptions(6060, RelayGuid.NewRandom()));
+            client.Dispose();
+            byte[] buffer = new byte[64];
+            int length;
+            Assert.Throws<ObjectDisposedException>(() => client.Poll(), "Poll");
+            Assert.Throws<ObjectDisposedException>(() => { RelayClientState s = client.State; }, "State");
+            Assert.Throws<ObjectDisposedException>(() => client.Send(buffer, 0, 8), "Send");
+            Assert.Throws<ObjectDisposedException>(() => client.TryReceive(buffer, 0, buffer.Length, out length), "TryReceive");
+            Assert.Throws<ObjectDisposedException>(() => { ushort p = client.LocalPort; }, "LocalPort");
+
+            RelayClientOptions options = new RelayClientOptions();
+            options.Guid = RelayGuid.NewRandom();
+            RelayHandshake handshake = RelayHandshake.Create(options);
+            handshake.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => handshake.Poll(buffer, 0, buffer.Length), "handshake Poll");
+            Assert.Throws<ObjectDisposedException>(() => handshake.Receive(buffer, 0, 8), "handshake Receive");
+            Assert.Throws<ObjectDisposedException>(() => handshake.OnDataSent(), "handshake OnDataSent");
+            Assert.Throws<ObjectDisposedException>(() => { RelayClientState s = handshake.State; }, "handshake State");
+            Assert.Throws<ObjectDisposedException>(() => { uint ms = handshake.NextTimeoutMs; }, "handshake NextTimeoutMs");
+        }
+
+        private static void TooSmallReceiveBufferKeepsDatagram()
+        {
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(LoopbackRelay()))
+            using (RelayClient a = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            using (RelayClient b = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            {
+                Establish(relay, a, b);
+                byte[] sent = new byte[500];
+                for (int i = 0; i < sent.Length; i++) sent[i] = (byte)(i * 7);
+                Assert.True(a.Send(sent, 0, sent.Length), "sent");
+                PumpUntil(relay, () => b.Poll(0) == 1, "datagram queued at B", a);
+
+                byte[] small = new byte[100];
+                int length = -1;
+                RelayException e = Assert.Throws<RelayException>(() => b.TryReceive(small, 0, small.Length, out length), "100-byte buffer");
+                Assert.Equal(RelayStatus.BufferTooSmall, e.Status, "status");
+                Assert.Contains(e.NativeMessage, "500 bytes", "native message gives the datagram's size");
+                Assert.Equal(1, b.Poll(0), "the datagram is still queued");
+
+                byte[] big = new byte[1000];
+                Assert.True(b.TryReceive(big, 10, 600, out length), "600 bytes at offset 10");
+                Assert.Equal(500, length, "length");
+                Assert.Equal(Convert.ToBase64String(sent), Convert.ToBase64String(big, 10, length), "content");
+                Assert.True(!b.TryReceive(big, 0, big.Length, out length), "nothing more queued");
+                Assert.Equal(0, length, "length when nothing is queued");
+                Assert.Throws<ArgumentOutOfRangeException>(() => b.TryReceive(big, 900, 200, out length), "range past the buffer");
+                Assert.Throws<ArgumentOutOfRangeException>(() => a.Send(big, -1, 10), "negative offset");
+                Assert.Throws<ArgumentNullException>(() => a.Send(null, 0, 0), "null buffer");
+            }
+        }
+
+        private static void HandshakeOverUdpClientPairsWithClient()
+        {
+            const int rounds = 50;
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(LoopbackRelay()))
+            using (RelayClient client = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            using (UdpClient socket = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
+            {
+                IPEndPoint relayEndPoint = new IPEndPoint(IPAddress.Loopback, relay.Port);
+                RelayClientOptions options = new RelayClientOptions();
+                options.Guid = guid;
+                options.RetryIntervalMs = 20;
+                options.RetryBackoffMaxMs = 100;
+                using (RelayHandshake handshake = RelayHandshake.Create(options))
+                {
+                    Assert.Equal(0u, handshake.NextTimeoutMs, "first handshake due at once");
+                    byte[] outgoing = new byte[Native.HandshakeLength];
+                    Queue<string> engineReceived = new Queue<string>();
+                    int handshakesSent = 0, handshakesReceived = 0;
+                    // One tick of the engine that owns `socket`.
+                    Action engineTick = () =>
+                    {
+                        while (socket.Available > 0)
+                        {
+                            IPEndPoint from = null;
+                            byte[] datagram = socket.Receive(ref from);
+                            if (!from.Equals(relayEndPoint)) continue;
+                            RelayDatagramKind kind = handshake.Receive(datagram, 0, datagram.Length);
+                            if (kind == RelayDatagramKind.Data) engineReceived.Enqueue(Encoding.UTF8.GetString(datagram));
+                            else if (kind == RelayDatagramKind.Handshake) handshakesReceived++;
+                            else throw new TestFailure("discarded a datagram from the relay");
+                        }
+                        int n = handshake.Poll(outgoing, 0, outgoing.Length);
+                        if (n > 0)
+                        {
+                            Assert.Equal(Native.HandshakeLength, n, "handshake length");
+                            Assert.True(RelayHandshake.IsValid(outgoing, 0, n, guid, null), "the machine writes valid handshakes");
+                            socket.Send(outgoing, n, relayEndPoint);
+                            handshakesSent++;
+                        }
+                    };
+                    Stopwatch clock = Stopwatch.StartNew();
+                    while (client.State != RelayClientState.Established || handshake.State != RelayClientState.Established)
+                    {
+                        if (clock.ElapsedMilliseconds > 5000) throw new TestFailure("not established within 5 s");
+                        engineTick();
+                        relay.Poll(1);
+                        client.Poll(0);
+                    }
+                    Assert.True(handshakesSent >= 1 && handshakesReceived >= 1,
+                        handshakesSent + " handshakes sent, " + handshakesReceived + " received");
+                    uint next = handshake.NextTimeoutMs;
+                    Assert.True(next <= options.KeepaliveIntervalMs, "keep-alive scheduled, next in " + next + " ms");
+
+                    byte[] rx = new byte[2048];
+                    for (int i = 0; i < rounds; i++)
+                    {
+                        byte[] fromEngine = Encoding.UTF8.GetBytes("engine " + i);
+                        socket.Send(fromEngine, fromEngine.Length, relayEndPoint);
+                        handshake.OnDataSent();
+                        byte[] fromClient = Encoding.UTF8.GetBytes("client " + i);
+                        Assert.True(client.Send(fromClient, 0, fromClient.Length), "client send");
+
+                        int length = 0;
+                        bool clientGot = false;
+                        clock = Stopwatch.StartNew();
+                        while (!clientGot || engineReceived.Count == 0)
+                        {
+                            if (clock.ElapsedMilliseconds > 3000) throw new TestFailure("round " + i + " not delivered within 3 s");
+                            relay.Poll(1);
+                            client.Poll(0);
+                            engineTick();
+                            if (!clientGot) clientGot = client.TryReceive(rx, 0, rx.Length, out length);
+                        }
+                        Assert.Equal("engine " + i, Encoding.UTF8.GetString(rx, 0, length), "engine -> client");
+                        Assert.Equal("client " + i, engineReceived.Dequeue(), "client -> engine");
+                    }
+                    Assert.Equal(RelayClientState.Established, handshake.State, "still established");
+                }
+            }
+        }
+
+        private static void GuidNativeRoundTrips()
+        {
+            HashSet<RelayGuid> seen = new HashSet<RelayGuid>();
+            for (int i = 0; i < 1000; i++)
+            {
+                RelayGuid guid = RelayGuid.NewRandom();
+                Assert.True(!guid.IsZero, "NewRandom is never zero");
+                Assert.True(seen.Add(guid), "NewRandom repeats itself");
+                string text = guid.ToString();
+                Assert.Equal(36, text.Length, "text length");
+                Assert.Equal(guid.ToGuid().ToString("D"), text, "same text as System.Guid");
+                Assert.Equal(guid, RelayGuid.Parse(text), "Parse(ToString())");
+                Assert.Equal(guid, RelayGuid.Parse("{" + text.ToUpperInvariant() + "}"), "braces, upper case");
+            }
+            RelayGuid parsed;
+            FormatException e = Assert.Throws<FormatException>(() => RelayGuid.Parse("not-a-guid"), "garbage");
+            Assert.Contains(e.Message, "not-a-guid", "message quotes the text");
+            RelayException inner = e.InnerException as RelayException;
+            Assert.True(inner != null && inner.Status == RelayStatus.InvalidArgument, "inner RelayException(InvalidArgument)");
+            Assert.True(!RelayGuid.TryParse("01234567-89ab-cdef-fedc-ba987654321", out parsed), "one digit short");
+            Assert.True(!RelayGuid.TryParse("01234567-89ab-cdef-fedc-ba9876543210\0junk", out parsed), "embedded NUL");
+            Assert.True(RelayGuid.TryParse("01234567-89ab-cdef-fedc-ba9876543210", out parsed), "TryParse");
+            Assert.Equal(new RelayGuid(0x0123456789abcdefUL, 0xfedcba9876543210UL), parsed, "TryParse value");
+            Assert.Equal("00000000-0000-0000-0000-000000000000", default(RelayGuid).ToString(), "zero formats");
+            Assert.Throws<ArgumentNullException>(() => RelayGuid.Parse(null), "null");
+        }
+
+        /// <summary>One case of tests/vectors/handshake-v08.json.</summary>
+        private sealed class Vector
+        {
+            public string Name;
+            public uint[] Words;
+            public string GuidText;
+            public byte[] Key;
+            public byte[] Datagram;
+            public bool Valid;
+
+            public RelayGuid Guid
+            {
+                get { return new RelayGuid((ulong)Words[0] << 32 | Words[1], (ulong)Words[2] << 32 | Words[3]); }
+            }
+        }
+
+        /// <summary>Reads the vector file without a JSON library: every case is a flat object
+        /// whose fields are strings, a bool, or a list of numbers.</summary>
+        private static List<Vector> ReadVectors()
+        {
+            string path = Environment.GetEnvironmentVariable("UDP_RELAY_VECTORS");
+            Assert.True(!string.IsNullOrEmpty(path), "UDP_RELAY_VECTORS is set");
+            string json = System.IO.File.ReadAllText(path);
+            List<Vector> vectors = new List<Vector>();
+            string[] cases = json.Substring(json.IndexOf("\"cases\"", StringComparison.Ordinal)).Split('{');
+            for (int i = 1; i < cases.Length; i++)
+            {
+                string c = cases[i];
+                Vector v = new Vector();
+                v.Name = StringField(c, "name");
+                string[] words = RawField(c, "guid_words").Trim('[', ']', ' ', '\n', '\r').Split(',');
+                v.Words = new uint[words.Length];
+                for (int w = 0; w < words.Length; w++) v.Words[w] = uint.Parse(words[w].Trim());
+                v.GuidText = StringField(c, "guid_text");
+                v.Key = Convert.FromBase64String(StringField(c, "key_base64"));
+                v.Datagram = FromHex(StringField(c, "datagram_hex"));
+                v.Valid = RawField(c, "valid").Trim() == "true";
+                Assert.Equal(4, v.Words.Length, v.Name + ": guid_words");
+                vectors.Add(v);
+            }
+            return vectors;
+        }
+
+        private static string RawField(string obj, string name)
+        {
+            int at = obj.IndexOf("\"" + name + "\"", StringComparison.Ordinal);
+            if (at < 0) throw new TestFailure("vector field " + name + " missing in " + obj);
+            int start = obj.IndexOf(':', at) + 1;
+            while (char.IsWhiteSpace(obj[start])) start++;
+            int end;
+            if (obj[start] == '[') end = obj.IndexOf(']', start) + 1;
+            else if (obj[start] == '"') end = obj.IndexOf('"', start + 1) + 1;
+            else end = obj.IndexOfAny(new[] { ',', '}', '\n' }, start);
+            return obj.Substring(start, end - start).Trim();
+        }
+
+        private static string StringField(string obj, string name)
+        {
+            return RawField(obj, name).Trim('"');
+        }
+
+        private static byte[] FromHex(string hex)
+        {
+            byte[] bytes = new byte[hex.Length / 2];
+            for (int i = 0; i < bytes.Length; i++) bytes[i] = Convert.ToByte(hex.Substring(2 * i, 2), 16);
+            return bytes;
+        }
+
+        private static void GuidsAndHandshakesMatchVectors()
+        {
+            List<Vector> vectors = ReadVectors();
+            Assert.True(vectors.Count >= 10, "read " + vectors.Count + " vectors");
+            int written = 0, valid = 0, invalid = 0;
+            byte[] buffer = new byte[Native.HandshakeLength + 8];
+            foreach (Vector v in vectors)
+            {
+                RelayGuid guid = v.Guid;
+                Assert.Equal(guid, RelayGuid.Parse(v.GuidText), v.Name + ": Parse(guid_text)");
+                Assert.Equal(v.GuidText, guid.ToString(), v.Name + ": ToString");
+                byte[] key = v.Key.Length == 0 ? null : v.Key;
+                Assert.Equal(v.Valid, RelayHandshake.IsValid(v.Datagram, 0, v.Datagram.Length, guid, key), v.Name + ": IsValid");
+                if (!v.Valid)
+                {
+                    invalid++;
+                    RelayException e = Assert.Throws<RelayException>(() => RelayHandshake.Validate(v.Datagram, 0, v.Datagram.Length, guid, key), v.Name + ": Validate");
+                    Assert.Equal(RelayStatus.InvalidHandshake, e.Status, v.Name + ": status");
+                    Assert.True(e.NativeMessage.Length > 0, v.Name + ": a reason is given");
+                    continue;
+                }
+                valid++;
+                RelayHandshake.Validate(v.Datagram, 0, v.Datagram.Length, guid, key);
+                // relay_handshake_write writes flags 0 and no extension: compare those cases.
+                bool plain = v.Datagram.Length == Native.HandshakeLength && v.Datagram[4] == 0 && v.Datagram[5] == 0
+                    && v.Datagram[6] == 0 && v.Datagram[7] == 0;
+                if (!plain) continue;
+                int n = RelayHandshake.Write(guid, key, buffer, 8, Native.HandshakeLength);
+                Assert.Equal(Native.HandshakeLength, n, v.Name + ": written length");
+                Assert.Equal(BitConverter.ToString(v.Datagram), BitConverter.ToString(buffer, 8, n), v.Name + ": written bytes");
+                written++;
+            }
+            Assert.True(written >= 3, written + " vectors compared byte for byte");
+            Assert.True(valid >= 5 && invalid >= 5, valid + " valid, " + invalid + " invalid vectors");
+
+            RelayException zero = Assert.Throws<RelayException>(() => RelayHandshake.Write(default(RelayGuid), null, buffer, 0, buffer.Length), "zero GUID");
+            Assert.Equal(RelayStatus.InvalidArgument, zero.Status, "Write status of a zero GUID");
+            RelayException small = Assert.Throws<RelayException>(() => RelayHandshake.Write(new RelayGuid(1, 2), null, buffer, 0, 55), "55 bytes");
+            Assert.Equal(RelayStatus.BufferTooSmall, small.Status, "Write status of a short buffer");
+        }
+
+        private static void ClientDoesNotAllocate()
+        {
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(LoopbackRelay()))
+            using (RelayClient a = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            using (RelayClient b = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            {
+                Establish(relay, a, b);
+                byte[] payload = new byte[64];
+                byte[] rx = new byte[2048];
+                int received = 0;
+                for (int i = 0; i < 200; i++) received += Exchange(relay, a, b, payload, rx);
+                received = 0;
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 2000; i++) received += Exchange(relay, a, b, payload, rx);
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.Equal(0L, allocated, "bytes allocated by 2000 rounds of send, poll and receive");
+                Assert.True(received >= 2000, "only " + received + " datagrams received while measuring");
+            }
+        }
+
+        private static int Exchange(Relay relay, RelayClient a, RelayClient b, byte[] payload, byte[] rx)
+        {
+            int received = 0, length;
+            a.Send(payload, 0, payload.Length);
+            b.Send(payload, 0, 32);
+            relay.Poll(1);
+            a.Poll(0);
+            b.Poll(0);
+            while (a.TryReceive(rx, 0, rx.Length, out length)) received++;
+            while (b.TryReceive(rx, 0, rx.Length, out length)) received++;
+#if UDP_RELAY_SPAN
+            a.Send(new ReadOnlySpan<byte>(payload, 0, 16));
+            relay.Poll(1);
+            b.Poll(0);
+            while (b.TryReceive(new Span<byte>(rx), out length)) received++;
+#endif
+            if (a.State != RelayClientState.Established || b.LocalPort == 0) throw new TestFailure("lost the channel");
+            return received;
+        }
+
+        private static void HandshakeDoesNotAllocate()
+        {
+            RelayClientOptions options = new RelayClientOptions();
+            options.Guid = RelayGuid.NewRandom();
+            using (RelayHandshake handshake = RelayHandshake.Create(options))
+            {
+                byte[] buffer = new byte[Native.HandshakeLength];
+                byte[] data = new byte[100];
+                for (int i = 0; i < 100; i++) HandshakeTick(handshake, buffer, data);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10000; i++) HandshakeTick(handshake, buffer, data);
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.Equal(0L, allocated, "bytes allocated by 10000 handshake ticks");
+                Assert.Equal(RelayClientState.Established, handshake.State, "data from the peer established the machine");
+            }
+        }
+
+        private static void HandshakeTick(RelayHandshake handshake, byte[] buffer, byte[] data)
+        {
+            handshake.Poll(buffer, 0, buffer.Length);
+            if (handshake.Receive(data, 0, data.Length) != RelayDatagramKind.Data) throw new TestFailure("not data");
+            handshake.OnDataSent();
+            if (handshake.NextTimeoutMs == 0 && handshake.State == RelayClientState.Closed) throw new TestFailure("closed");
+#if UDP_RELAY_SPAN
+            handshake.Poll(new Span<byte>(buffer));
+            handshake.Receive(new ReadOnlySpan<byte>(data, 0, 10));
+#endif
+        }
+    }
+}
