@@ -152,9 +152,21 @@ fn manifest_and_assembly_definition_are_valid() {
         env!("CARGO_PKG_VERSION"),
         "package version follows the crate"
     );
+    let mut listed = Vec::new();
     for sample in manifest["samples"].as_array().unwrap() {
         let path = root.join(sample["path"].as_str().unwrap());
         assert!(path.is_dir(), "sample {path:?}");
+        listed.push(path);
+    }
+    // A sample folder the manifest does not list is invisible in the Package Manager.
+    for entry in std::fs::read_dir(root.join("Samples~")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert!(
+                listed.contains(&path),
+                "{path:?} is not in package.json's samples"
+            );
+        }
     }
     let asmdef: Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("Runtime/UdpRelay.Runtime.asmdef")).unwrap(),
