@@ -22,6 +22,7 @@ const RUNTIME_DIR: &str = "bindings/unity/com.udprelay.runtime/Runtime";
 const TESTS_DIR: &str = "bindings/csharp/tests";
 const SAMPLES_DIR: &str = "bindings/unity/com.udprelay.runtime/Samples~";
 const UNITY_STUB_DIR: &str = "bindings/csharp/unity-stub";
+const SAMPLE_DRIVER_DIR: &str = "bindings/csharp/sample-driver";
 
 /// Returns false (after a loud warning) when Mono is missing outside CI.
 fn mono_available() -> bool {
@@ -267,6 +268,59 @@ fn unity_sources_compile_with_unity_defines() {
             } else {
                 "udp_relay"
             }
+        );
+    }
+}
+
+/// The RelayClient sample runs as Unity would run it (OnEnable, Update per frame, OnDisable,
+/// called by a driver): two components join one channel through a relay and each logs the
+/// hello the other sent once established.
+#[test]
+fn unity_client_sample_joins_a_channel() {
+    if !mono_available() {
+        return;
+    }
+    let root = support::repo_root();
+    let out_dir = scratch_dir("csharp-sample");
+    let exe = out_dir.join("RunClientSample.exe");
+    let mut mcs = Command::new("mcs");
+    mcs.args(["-langversion:7.2", "-unsafe", "-warnaserror"])
+        .arg("-define:UNITY_5_3_OR_NEWER;UNITY_2021_2_OR_NEWER")
+        .arg(format!("-out:{}", exe.display()))
+        .args(cs_files(&root.join(RUNTIME_DIR)))
+        .args(cs_files(&root.join(SAMPLES_DIR)))
+        .args(cs_files(&root.join(UNITY_STUB_DIR)))
+        .args(cs_files(&root.join(SAMPLE_DRIVER_DIR)));
+    run_ok(&mut mcs, "compiling the Unity samples with their driver");
+    let output = Command::new("mono")
+        .arg(&exe)
+        .env("LD_LIBRARY_PATH", native_library_dir())
+        .output()
+        .expect("run mono");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{text}");
+    assert!(output.status.success(), "driver failed:\n{text}");
+    assert!(
+        !text.contains("[Error]"),
+        "the sample logged an error:\n{text}"
+    );
+    // "[Log] udp-relay: joining channel <guid> through <relay> from UDP port <port>"
+    let ports: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("[Log] udp-relay: joining channel "))
+        .filter_map(|l| l.rsplit(' ').next())
+        .collect();
+    assert_eq!(ports.len(), 2, "two components joined:\n{text}");
+    for port in ports {
+        let hello = format!("bytes: hello from UDP port {port}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("[Log] udp-relay: received ") && l.ends_with(&hello)),
+            "the hello from port {port} was not logged by the other component:\n{text}"
         );
     }
 }

@@ -1,6 +1,7 @@
-// The few UnityEngine types the package's sample uses, so tests/csharp.rs can compile the
-// Runtime sources with Unity's defines (UNITY_5_3_OR_NEWER, UNITY_IOS) and the sample on
-// Mono. Declarations only: nothing here runs.
+// The few UnityEngine types the package's samples use, so tests/csharp.rs can compile the
+// Runtime sources with Unity's defines (UNITY_5_3_OR_NEWER, UNITY_IOS) and the samples on
+// Mono, and run them from a driver (sample-driver/). Debug writes each message to stdout
+// with its level, so the driver can see what a sample logged; the rest is declarations.
 using System;
 
 namespace UnityEngine
@@ -24,9 +25,9 @@ namespace UnityEngine
 
     public static class Debug
     {
-        public static void Log(object message) { }
-        public static void LogWarning(object message) { }
-        public static void LogError(object message) { }
+        public static void Log(object message) { Console.WriteLine("[Log] " + message); }
+        public static void LogWarning(object message) { Console.WriteLine("[Warning] " + message); }
+        public static void LogError(object message) { Console.WriteLine("[Error] " + message); }
     }
 
     [AttributeUsage(AttributeTargets.Field)]
