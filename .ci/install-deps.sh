@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the C example and C# binding tests need on a fresh Debian machine:
 #   - a C compiler with headers and the ASan/UBSan runtimes (tests/c_examples.rs),
+#   - a C++ compiler and standard library headers (tests/cpp_wrapper.rs),
 #   - Mono's C# compiler and runtime (tests/csharp.rs).
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 
-packages=(gcc libc6-dev mono-mcs mono-runtime)
+packages=(gcc g++ libc6-dev mono-mcs mono-runtime)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -22,6 +23,6 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-for tool in cc mcs mono; do
+for tool in cc c++ mcs mono; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done

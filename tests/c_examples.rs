@@ -76,21 +76,9 @@ const STATIC: Variant = Variant {
 
 const SANITIZED: Variant = Variant {
     name: "sanitized",
-    cflags: &[
-        "-O1",
-        "-g",
-        "-fsanitize=address,undefined",
-        "-fno-sanitize-recover=all",
-        "-fno-omit-frame-pointer",
-    ],
+    cflags: support::SANITIZER_FLAGS,
     link: Link::Shared,
-    env: &[
-        (
-            "ASAN_OPTIONS",
-            "detect_leaks=1:abort_on_error=0:exitcode=23",
-        ),
-        ("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
-    ],
+    env: support::SANITIZER_ENV,
 };
 
 /// Compiles `example` as `variant` and returns the executable.
@@ -109,9 +97,7 @@ fn build(example: &CExample, variant: &Variant) -> PathBuf {
         .arg(&exe);
     match variant.link {
         Link::Shared => {
-            cc.arg(format!("-L{}", lib_dir.display()))
-                .arg("-ludp_relay")
-                .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+            cc.args(support::shared_library_link_args());
         }
         Link::Static => {
             // The static library is built next to the shared one (crate-type staticlib).
@@ -212,7 +198,7 @@ fn embedded_host_scenario(exe: &Path, variant: &Variant) {
     assert_eq!(out.last().map(String::as_str), Some("stopped cleanly"));
     let stderr = host.stderr();
     assert!(
-        !stderr.contains("Sanitizer") && !stderr.contains("runtime error"),
+        !support::has_sanitizer_report(&stderr),
         "sanitizer report:\n{stderr}"
     );
     // The host routes the library's log to stderr: the bind message proves the callback ran.
@@ -247,7 +233,7 @@ fn client_modes_scenario(exe: &Path, variant: &Variant) {
         let out = run_ok(&mut command, "client_modes");
         assert!(out.contains(expect), "{out}");
         assert!(
-            !out.contains("Sanitizer") && !out.contains("runtime error"),
+            !support::has_sanitizer_report(&out),
             "sanitizer report:\n{out}"
         );
     };

@@ -288,6 +288,40 @@ pub fn run_ok(command: &mut Command, what: &str) -> String {
     text
 }
 
+/// Compiler flags of an AddressSanitizer + UndefinedBehaviorSanitizer build (C and C++).
+pub const SANITIZER_FLAGS: &[&str] = &[
+    "-O1",
+    "-g",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+];
+
+/// Environment a sanitized program runs with: leaks are checked and any report fails it.
+pub const SANITIZER_ENV: &[(&str, &str)] = &[
+    (
+        "ASAN_OPTIONS",
+        "detect_leaks=1:abort_on_error=0:exitcode=23",
+    ),
+    ("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
+];
+
+/// Whether `output` holds a sanitizer report.
+pub fn has_sanitizer_report(output: &str) -> bool {
+    output.contains("Sanitizer") || output.contains("runtime error")
+}
+
+/// Compiler arguments linking the shared library cargo built for this test run, found at
+/// run time through the rpath.
+pub fn shared_library_link_args() -> Vec<String> {
+    let lib_dir = native_library_dir();
+    vec![
+        format!("-L{}", lib_dir.display()),
+        "-ludp_relay".to_string(),
+        format!("-Wl,-rpath,{}", lib_dir.display()),
+    ]
+}
+
 /// A scratch directory under `target/<profile>/`, emptied first.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = profile_dir().join("lang-tests").join(name);
