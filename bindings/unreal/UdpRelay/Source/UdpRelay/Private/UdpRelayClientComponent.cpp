@@ -1,0 +1,180 @@
+#include "UdpRelayClientComponent.h"
+
+#include "UdpRelayLog.h"
+#include "UdpRelayModule.h"
+#include "UdpRelaySettings.h"
+
+UUdpRelayClientComponent::UUdpRelayClientComponent()
+{
+	PrimaryComponentTick.bCanEverTick = true;
+	PrimaryComponentTick.bStartWithTickEnabled = false;
+}
+
+bool UUdpRelayClientComponent::JoinChannel(const FString& InChannelGuid)
+{
+	Leave();
+	if (!FUdpRelayModule::IsLibraryReady())
+	{
+		Fail(TEXT("the udp_relay library is not loaded (see the log)"), EUdpRelayClientState::Failed);
+		return false;
+	}
+
+	const udp_relay::Result<udp_relay::Guid> ParsedGuid = udp_relay::Guid::parse(TCHAR_TO_UTF8(*InChannelGuid));
+	if (!ParsedGuid)
+	{
+		Fail(UdpRelayNative::ToFString(ParsedGuid.status()), EUdpRelayClientState::Failed);
+		return false;
+	}
+
+	const UUdpRelaySettings* Settings = GetDefault<UUdpRelaySettings>();
+	const FString Address = RelayAddress.IsEmpty() ? Settings->DefaultRelayAddress : RelayAddress;
+	if (Address.IsEmpty())
+	{
+		Fail(TEXT("no relay address: set RelayAddress or the settings' DefaultRelayAddress"), EUdpRelayClientState::Failed);
+		return false;
+	}
+	TArray<uint8> Key;
+	FString KeyError;
+	if (!UUdpRelaySettings::DecodeKey(SecretKeyBase64.IsEmpty() ? Settings->GetSecretKeyBase64() : SecretKeyBase64, Key, KeyError))
+	{
+		Fail(KeyError, EUdpRelayClientState::Failed);
+		return false;
+	}
+
+	udp_relay::ClientConfigBuilder Config;
+	Config.relayAddress(TCHAR_TO_UTF8(*Address))
+		.guid(*ParsedGuid)
+		.secretKey(UdpRelayNative::ToByteView(Key))
+		.handshakeTimeoutMs(static_cast<uint32_t>(FMath::Max(HandshakeTimeoutMs, 1)))
+		.keepaliveIntervalMs(static_cast<uint32_t>(FMath::Max(KeepaliveIntervalMs, 0)));
+	FMemory::Memzero(Key.GetData(), Key.Num());
+
+	udp_relay::Result<udp_relay::Client> Connected = udp_relay::Client::connect(Config);
+	if (!Connected)
+	{
+		Fail(UdpRelayNative::ToFString(Connected.status()), EUdpRelayClientState::Failed);
+		return false;
+	}
+	Client = MoveTemp(Connected).value();
+	ChannelGuid = *ParsedGuid;
+	LastError.Reset();
+	if (ReceiveBuffer.Num() == 0)
+	{
+		ReceiveBuffer.SetNumUninitialized(RELAY_MAX_DATAGRAM);
+	}
+	SetComponentTickEnabled(true);
+	UE_LOG(LogUdpRelay, Log, TEXT("Joining channel %s via %s"), *InChannelGuid, *Address);
+	SetState(EUdpRelayClientState::Handshaking);
+	return true;
+}
+
+void UUdpRelayClientComponent::Leave()
+{
+	SetComponentTickEnabled(false);
+	Client.close();
+	ChannelGuid = udp_relay::Guid();
+	SetState(EUdpRelayClientState::Idle);
+}
+
+bool UUdpRelayClientComponent::Send(const TArray<uint8>& Datagram)
+{
+	return SendBytes(Datagram.GetData(), Datagram.Num());
+}
+
+bool UUdpRelayClientComponent::SendBytes(const uint8* Data, int32 Size)
+{
+	if (Size < 0 || (Data == nullptr && Size > 0))
+	{
+		LastError = TEXT("SendBytes: no data");
+		return false;
+	}
+	const udp_relay::Status Sent = Client.send(udp_relay::ByteView(Data, static_cast<size_t>(Size)));
+	if (!Sent)
+	{
+		// Would-block (socket buffer full) is not a failure: the caller retries next tick.
+		LastError = UdpRelayNative::ToFString(Sent);
+		return false;
+	}
+	return true;
+}
+
+FString UUdpRelayClientComponent::GetChannelGuid() const
+{
+	return Client.valid() ? UdpRelayNative::ToFString(ChannelGuid) : FString();
+}
+
+FString UUdpRelayClientComponent::NewChannelGuid()
+{
+	if (!FUdpRelayModule::IsLibraryReady())
+	{
+		return FString();
+	}
+	const udp_relay::Result<udp_relay::Guid> Generated = udp_relay::Guid::generate();
+	return Generated ? UdpRelayNative::ToFString(*Generated) : FString();
+}
+
+void UUdpRelayClientComponent::TickComponent(float DeltaTime, ELevelTick TickType, FActorComponentTickFunction* ThisTickFunction)
+{
+	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
+	if (!Client.valid())
+	{
+		return;
+	}
+
+	// Never waits (timeout 0): receives what arrived, sends due handshakes and keep-alives.
+	const udp_relay::Result<uint32_t> Polled = Client.poll(0);
+	if (!Polled)
+	{
+		const bool bTimedOut = Polled.status().is(RELAY_STATUS_TIMED_OUT);
+		Fail(UdpRelayNative::ToFString(Polled.status()),
+			bTimedOut ? EUdpRelayClientState::TimedOut : EUdpRelayClientState::Failed);
+		return;
+	}
+	if (Client.established())
+	{
+		SetState(EUdpRelayClientState::Established);
+	}
+
+	while (State == EUdpRelayClientState::Established && Client.valid())
+	{
+		const udp_relay::Result<size_t> Got =
+			Client.recv(udp_relay::MutableByteView(ReceiveBuffer.GetData(), static_cast<size_t>(ReceiveBuffer.Num())));
+		if (!Got)
+		{
+			if (!Got.status().wouldBlock())
+			{
+				Fail(UdpRelayNative::ToFString(Got.status()), EUdpRelayClientState::Failed);
+			}
+			break;
+		}
+		Received.Reset();
+		Received.Append(ReceiveBuffer.GetData(), static_cast<int32>(*Got));
+		// A handler may call Leave() or JoinChannel(): the loop re-checks the client.
+		OnDatagramReceived.Broadcast(Received);
+	}
+}
+
+void UUdpRelayClientComponent::EndPlay(const EEndPlayReason::Type EndPlayReason)
+{
+	Leave();
+	Super::EndPlay(EndPlayReason);
+}
+
+void UUdpRelayClientComponent::SetState(EUdpRelayClientState NewState)
+{
+	if (State == NewState)
+	{
+		return;
+	}
+	State = NewState;
+	OnStateChanged.Broadcast(NewState);
+}
+
+void UUdpRelayClientComponent::Fail(const FString& Message, EUdpRelayClientState NewState)
+{
+	LastError = Message;
+	UE_LOG(LogUdpRelay, Warning, TEXT("Relay client: %s"), *Message);
+	SetComponentTickEnabled(false);
+	Client.close();
+	SetState(NewState);
+}

@@ -1,0 +1,174 @@
+#include "UdpRelaySubsystem.h"
+
+#include "UdpRelayLog.h"
+#include "UdpRelayModule.h"
+#include "UdpRelaySettings.h"
+
+void UUdpRelaySubsystem::Initialize(FSubsystemCollectionBase& Collection)
+{
+	Super::Initialize(Collection);
+
+	const UUdpRelaySettings* Settings = GetDefault<UUdpRelaySettings>();
+	bLogChannelEvents = Settings->bLogChannelEvents;
+	if ((Settings->bEnableOnDedicatedServer && IsRunningDedicatedServer()) || Settings->bForceEmbeddedRelay)
+	{
+		StartRelay();
+	}
+}
+
+void UUdpRelaySubsystem::Deinitialize()
+{
+	StopRelay();
+	Super::Deinitialize();
+}
+
+bool UUdpRelaySubsystem::StartRelay()
+{
+	if (EmbeddedRelay.valid())
+	{
+		return true;
+	}
+	if (!FUdpRelayModule::IsLibraryReady())
+	{
+		LastError = TEXT("the udp_relay library is not loaded (see the log)");
+		UE_LOG(LogUdpRelay, Error, TEXT("Embedded relay not started: %s"), *LastError);
+		return false;
+	}
+
+	const UUdpRelaySettings* Settings = GetDefault<UUdpRelaySettings>();
+	TArray<uint8> Key;
+	FString KeyError;
+	if (!UUdpRelaySettings::DecodeKey(Settings->GetSecretKeyBase64(), Key, KeyError))
+	{
+		LastError = KeyError;
+		UE_LOG(LogUdpRelay, Error, TEXT("Embedded relay not started: %s"), *LastError);
+		return false;
+	}
+
+	udp_relay::RelayConfigBuilder Config;
+	Config.port(static_cast<uint16_t>(FMath::Clamp(Settings->Port, 0, 65535)))
+		.inactivityTimeoutMs(static_cast<uint32_t>(FMath::Max(Settings->InactivityTimeoutMs, 1)))
+		.maxChannels(static_cast<uint32_t>(FMath::Max(Settings->MaxChannels, 1)))
+		.secretKey(UdpRelayNative::ToByteView(Key));
+	if (!Settings->BindAddress.IsEmpty())
+	{
+		Config.bindAddress(TCHAR_TO_UTF8(*Settings->BindAddress));
+	}
+	// The builder copied the key: do not keep it around longer than needed.
+	FMemory::Memzero(Key.GetData(), Key.Num());
+
+	udp_relay::Result<udp_relay::Relay> Started = udp_relay::Relay::start(Config);
+	if (!Started)
+	{
+		LastError = UdpRelayNative::ToFString(Started.status());
+		UE_LOG(LogUdpRelay, Error, TEXT("Embedded relay not started: %s"), *LastError);
+		return false;
+	}
+	EmbeddedRelay = MoveTemp(Started).value();
+	LastError.Reset();
+	UE_LOG(LogUdpRelay, Log, TEXT("Embedded relay listening on UDP port %d%s"), GetRelayPort(),
+		Key.Num() > 0 ? TEXT(" (keyed)") : TEXT(""));
+	return true;
+}
+
+void UUdpRelaySubsystem::StopRelay()
+{
+	if (!EmbeddedRelay.valid())
+	{
+		return;
+	}
+	udp_relay::Result<udp_relay::Stats> Stats = EmbeddedRelay.stats();
+	if (Stats)
+	{
+		UE_LOG(LogUdpRelay, Log, TEXT("Embedded relay stopping: %llu datagrams in, %llu out, %llu dropped, %llu channels allocated"),
+			static_cast<unsigned long long>(Stats->datagrams_in), static_cast<unsigned long long>(Stats->datagrams_out),
+			static_cast<unsigned long long>(Stats->datagrams_dropped),
+			static_cast<unsigned long long>(Stats->channels_allocated_total));
+	}
+	EmbeddedRelay.stop();
+}
+
+bool UUdpRelaySubsystem::IsRelayRunning() const
+{
+	return EmbeddedRelay.valid();
+}
+
+int32 UUdpRelaySubsystem::GetRelayPort() const
+{
+	return EmbeddedRelay.localPort();
+}
+
+int32 UUdpRelaySubsystem::GetOpenChannelCount() const
+{
+	const udp_relay::Result<udp_relay::Stats> Stats = EmbeddedRelay.stats();
+	return Stats ? static_cast<int32>(FMath::Min<uint64>(Stats->channels_open, MAX_int32)) : 0;
+}
+
+void UUdpRelaySubsystem::Tick(float DeltaTime)
+{
+	// Never waits (timeout 0): at most max_datagrams_per_poll datagrams per frame.
+	const udp_relay::Result<uint32_t> Polled = EmbeddedRelay.poll(0);
+	if (!Polled)
+	{
+		LastError = UdpRelayNative::ToFString(Polled.status());
+		UE_LOG(LogUdpRelay, Error, TEXT("Embedded relay poll failed, stopping it: %s"), *LastError);
+		StopRelay();
+		return;
+	}
+
+	udp_relay::EventRange Events = EmbeddedRelay.events();
+	for (const udp_relay::Event& Event : Events)
+	{
+		if (bLogChannelEvents)
+		{
+			LogEvent(Event);
+		}
+		OnRelayEvent.Broadcast(Event);
+	}
+	if (!Events.status())
+	{
+		UE_LOG(LogUdpRelay, Warning, TEXT("Reading relay events failed: %s"), *UdpRelayNative::ToFString(Events.status()));
+	}
+}
+
+void UUdpRelaySubsystem::LogEvent(const udp_relay::Event& Event) const
+{
+	const FString Guid = UdpRelayNative::ToFString(Event.guid());
+	switch (Event.kind())
+	{
+	case udp_relay::EventKind::ChannelAllocated:
+		UE_LOG(LogUdpRelay, Log, TEXT("Channel %s allocated by %s"), *Guid, *UdpRelayNative::ToFString(Event.peerA()));
+		break;
+	case udp_relay::EventKind::ChannelEstablished:
+		UE_LOG(LogUdpRelay, Log, TEXT("Channel %s established: %s <-> %s"), *Guid,
+			*UdpRelayNative::ToFString(Event.peerA()), *UdpRelayNative::ToFString(Event.peerB()));
+		break;
+	case udp_relay::EventKind::ChannelClosed:
+		UE_LOG(LogUdpRelay, Log, TEXT("Channel %s closed (%s) after %llu ms: %llu datagrams A->B, %llu B->A, %llu dropped"),
+			*Guid, Event.closeReason() == udp_relay::CloseReason::PeerMoved ? TEXT("peer moved") : TEXT("expired"),
+			static_cast<unsigned long long>(Event.lifetimeMs()),
+			static_cast<unsigned long long>(Event.counters().datagrams_a_to_b),
+			static_cast<unsigned long long>(Event.counters().datagrams_b_to_a),
+			static_cast<unsigned long long>(Event.counters().dropped));
+		break;
+	case udp_relay::EventKind::Drained:
+		UE_LOG(LogUdpRelay, Log, TEXT("Relay drained: no channel left"));
+		break;
+	}
+}
+
+ETickableTickType UUdpRelaySubsystem::GetTickableTickType() const
+{
+	// The class default object never ticks; instances tick while the relay runs.
+	return IsTemplate() ? ETickableTickType::Never : ETickableTickType::Conditional;
+}
+
+bool UUdpRelaySubsystem::IsTickable() const
+{
+	return EmbeddedRelay.valid();
+}
+
+TStatId UUdpRelaySubsystem::GetStatId() const
+{
+	RETURN_QUICK_DECLARE_CYCLE_STAT(UUdpRelaySubsystem, STATGROUP_Tickables);
+}

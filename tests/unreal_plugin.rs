@@ -1,0 +1,587 @@
+//! What can be checked of the Unreal plugin `bindings/unreal/UdpRelay` without Unreal Engine:
+//! the `.uplugin` descriptor, the module layout UnrealBuildTool expects, the library file
+//! names agreeing between the Build.cs, the module's loader and the staging script, textual
+//! engine conventions of the C++ sources, and that `stage_library.sh` turns the plugin folder
+//! into one that can be copied into a project. The plugin's C++ is not compiled here (no
+//! engine); the engine-independent wrapper it uses is compiled and run by `cpp_wrapper.rs`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::{native_library_dir, repo_root, scratch_dir};
+
+fn plugin_dir() -> PathBuf {
+    repo_root().join("bindings/unreal/UdpRelay")
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn descriptor() -> Value {
+    let path = plugin_dir().join("UdpRelay.uplugin");
+    serde_json::from_str(&read(&path))
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The plugin's own C++ files (not the staged third-party headers), sorted.
+fn unreal_sources() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["Public", "Private"] {
+        let dir = plugin_dir().join("Source/UdpRelay").join(dir);
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if matches!(path.extension().and_then(|e| e.to_str()), Some("h" | "cpp")) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(!files.is_empty(), "no sources in Source/UdpRelay");
+    files
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// The identifier starting at `text` (letters, digits, `_`).
+fn identifier(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The first line after the macro invocation at `at`, skipping the macro's own line.
+fn declaration_after(text: &str, at: usize) -> &str {
+    let rest = &text[at..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    rest[line_end..].trim_start().lines().next().unwrap_or("")
+}
+
+#[test]
+fn uplugin_has_the_fields_unreal_reads() {
+    let plugin = descriptor();
+    assert_eq!(plugin["FileVersion"], 3, "FileVersion");
+    assert!(
+        plugin["Version"].as_u64().is_some(),
+        "Version must be an integer"
+    );
+    assert_eq!(
+        plugin["VersionName"].as_str(),
+        Some(env!("CARGO_PKG_VERSION")),
+        "VersionName follows the library version"
+    );
+    for field in ["FriendlyName", "Description", "Category", "CreatedBy"] {
+        assert!(
+            plugin[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field} must be a non-empty string"
+        );
+    }
+    for field in ["CanContainContent", "IsBetaVersion", "Installed"] {
+        assert!(plugin[field].is_boolean(), "{field} must be a boolean");
+    }
+    let modules = plugin["Modules"].as_array().expect("Modules array");
+    assert!(!modules.is_empty());
+    const TYPES: &[&str] = &[
+        "Runtime",
+        "RuntimeNoCommandlet",
+        "RuntimeAndProgram",
+        "ServerOnly",
+        "ClientOnly",
+        "Editor",
+        "EditorNoCommandlet",
+        "DeveloperTool",
+        "Program",
+    ];
+    const PHASES: &[&str] = &[
+        "EarliestPossible",
+        "PostConfigInit",
+        "PostSplashScreen",
+        "PreEarlyLoadingScreen",
+        "PreLoadingScreen",
+        "PreDefault",
+        "Default",
+        "PostDefault",
+        "PostEngineInit",
+    ];
+    for module in modules {
+        let name = module["Name"].as_str().expect("module Name");
+        let kind = module["Type"].as_str().expect("module Type");
+        let phase = module["LoadingPhase"]
+            .as_str()
+            .expect("module LoadingPhase");
+        assert!(TYPES.contains(&kind), "{name}: unknown Type {kind}");
+        assert!(
+            PHASES.contains(&phase),
+            "{name}: unknown LoadingPhase {phase}"
+        );
+        if let Some(platforms) = module["PlatformAllowList"].as_array() {
+            for platform in platforms {
+                assert!(
+                    matches!(platform.as_str(), Some("Win64" | "Linux" | "Mac")),
+                    "{name}: the library is staged only for Win64, Linux and Mac, not {platform}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_module_has_its_build_rules() {
+    let source = plugin_dir().join("Source");
+    let plugin = descriptor();
+    let mut wanted: BTreeSet<String> = plugin["Modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .collect();
+    // The external module is not listed in the .uplugin (UBT finds it as a dependency).
+    wanted.insert("ThirdParty/UdpRelayLibrary".into());
+    for module in &wanted {
+        let name = module.rsplit('/').next().unwrap();
+        let rules = source.join(module).join(format!("{name}.Build.cs"));
+        let text = read(&rules);
+        assert!(
+            text.contains(&format!("public class {name} : ModuleRules")),
+            "{}: no `public class {name} : ModuleRules`",
+            rules.display()
+        );
+        assert!(
+            text.contains(&format!(
+                "public {name}(ReadOnlyTargetRules Target) : base(Target)"
+            )),
+            "{}: no ModuleRules constructor",
+            rules.display()
+        );
+    }
+    // The runtime module depends on the library module and on what its sources use.
+    let runtime = read(&source.join("UdpRelay/UdpRelay.Build.cs"));
+    for dependency in [
+        "\"Core\"",
+        "\"CoreUObject\"",
+        "\"Engine\"",
+        "\"DeveloperSettings\"",
+        "\"Projects\"",
+        "\"UdpRelayLibrary\"",
+    ] {
+        assert!(
+            runtime.contains(dependency),
+            "UdpRelay.Build.cs lacks {dependency}"
+        );
+    }
+}
+
+/// The library file names must agree between the Build.cs, the module that loads the
+/// library at startup, the staging script and the README.
+#[test]
+fn library_file_names_agree_everywhere() {
+    let module = plugin_dir().join("Source/ThirdParty/UdpRelayLibrary");
+    let rules = read(&module.join("UdpRelayLibrary.Build.cs"));
+    let loader = read(&plugin_dir().join("Source/UdpRelay/Private/UdpRelayModule.cpp"));
+    let stage = read(&repo_root().join("bindings/unreal/stage_library.sh"));
+    let readme = read(&plugin_dir().join("README.md"));
+
+    assert!(rules.contains("Type = ModuleType.External;"));
+    assert!(
+        rules.contains("PublicSystemIncludePaths.Add(Path.Combine(ModuleDirectory, \"include\"))")
+    );
+    for (platform, link, runtime) in [
+        ("Win64", "udp_relay.dll.lib", "udp_relay.dll"),
+        ("Linux", "libudp_relay.so", "libudp_relay.so"),
+        ("Mac", "libudp_relay.dylib", "libudp_relay.dylib"),
+    ] {
+        let branch_start = rules
+            .find(&format!("UnrealTargetPlatform.{platform})"))
+            .unwrap_or_else(|| panic!("no {platform} branch in UdpRelayLibrary.Build.cs"));
+        let branch = &rules[branch_start..];
+        let branch = &branch[..branch[1..]
+            .find("UnrealTargetPlatform.")
+            .map_or(branch.len(), |i| i + 1)];
+        assert!(
+            branch.contains(&format!("\"{platform}\"")),
+            "{platform}: lib/{platform}"
+        );
+        assert!(
+            branch.contains(&format!("\"{link}\"")),
+            "{platform}: links {link}"
+        );
+        assert!(
+            branch.contains("RuntimeDependencies.Add("),
+            "{platform}: stages {runtime}"
+        );
+        assert!(
+            stage.contains(&format!("{platform}) files=(")) && stage.contains(runtime),
+            "stage_library.sh does not stage {runtime} for {platform}"
+        );
+        assert!(
+            readme.contains(&format!("lib/{platform}/")) && readme.contains(runtime),
+            "README does not say where {runtime} goes"
+        );
+    }
+    let win = &rules[rules.find("Win64)").unwrap()..];
+    assert!(win.contains("PublicDelayLoadDLLs.Add(\"udp_relay.dll\")"));
+    assert!(
+        rules.contains("PublicDelayLoadDLLs.Add(SharedLibrary)"),
+        "Mac delay-loads the dylib"
+    );
+    // Delay-loaded on Windows and macOS: the module loads them from where they are staged.
+    assert!(loader.contains("TEXT(\"Source/ThirdParty/UdpRelayLibrary/lib\")"));
+    assert!(loader.contains("TEXT(\"Win64/udp_relay.dll\")"));
+    assert!(loader.contains("TEXT(\"Mac/libudp_relay.dylib\")"));
+    assert!(loader.contains("FPlatformProcess::GetDllHandle"));
+}
+
+#[test]
+fn unreal_sources_follow_engine_conventions() {
+    let mut reflected = 0;
+    for path in unreal_sources() {
+        let text = read(&path);
+        let file = name_of(&path);
+        let stem = file.rsplit_once('.').unwrap().0.to_string();
+        let is_header = file.ends_with(".h");
+
+        if is_header {
+            assert!(text.contains("#pragma once"), "{file}: no #pragma once");
+        } else {
+            // IWYU: a source file includes its own header first.
+            let first = text
+                .lines()
+                .find(|l| l.starts_with("#include"))
+                .unwrap_or("");
+            assert_eq!(
+                first,
+                format!("#include \"{stem}.h\""),
+                "{file}: own header first"
+            );
+        }
+
+        let uses_reflection = ["UCLASS(", "USTRUCT(", "UENUM("]
+            .iter()
+            .any(|m| text.contains(m));
+        if uses_reflection {
+            reflected += 1;
+            assert!(is_header, "{file}: reflected types belong in headers");
+            let includes: Vec<&str> = text.lines().filter(|l| l.starts_with("#include")).collect();
+            assert_eq!(
+                includes.last().copied(),
+                Some(format!("#include \"{stem}.generated.h\"").as_str()),
+                "{file}: the .generated.h include must be the last include"
+            );
+        }
+
+        let mut bodies = 0;
+        for (at, _) in text.match_indices("UCLASS(") {
+            let declaration = declaration_after(&text, at);
+            let rest = declaration
+                .strip_prefix("class UDPRELAY_API ")
+                .unwrap_or_else(|| panic!("{file}: UCLASS not exported: {declaration}"));
+            let name = identifier(rest);
+            assert!(
+                name.starts_with('U') || name.starts_with('A'),
+                "{file}: {name} needs a U/A prefix"
+            );
+            let base = rest
+                .split_once(": public ")
+                .map(|(_, b)| identifier(b))
+                .unwrap_or("");
+            assert!(
+                base.starts_with('U'),
+                "{file}: {name} must derive from a UObject type, not {base:?}"
+            );
+            bodies += 1;
+        }
+        for (at, _) in text.match_indices("USTRUCT(") {
+            let declaration = declaration_after(&text, at);
+            let name = identifier(declaration.trim_start_matches("struct UDPRELAY_API "));
+            assert!(
+                name.starts_with('F'),
+                "{file}: struct {name} needs an F prefix"
+            );
+            bodies += 1;
+        }
+        assert_eq!(
+            text.matches("GENERATED_BODY()").count(),
+            bodies,
+            "{file}: one GENERATED_BODY() per UCLASS/USTRUCT"
+        );
+        for (at, _) in text.match_indices("UENUM(") {
+            let declaration = declaration_after(&text, at);
+            let name = identifier(declaration.trim_start_matches("enum class "));
+            assert!(
+                name.starts_with('E'),
+                "{file}: enum {name} needs an E prefix"
+            );
+            assert!(
+                declaration.ends_with(": uint8"),
+                "{file}: Blueprint enums are uint8"
+            );
+        }
+        for macro_name in [
+            "DECLARE_DYNAMIC_MULTICAST_DELEGATE_",
+            "DECLARE_MULTICAST_DELEGATE_",
+        ] {
+            for (at, _) in text.match_indices(macro_name) {
+                let args = &text[at..];
+                let args = &args[args.find('(').unwrap() + 1..];
+                let name = identifier(args);
+                assert!(
+                    name.starts_with('F'),
+                    "{file}: delegate {name} needs an F prefix"
+                );
+            }
+        }
+        // Plain classes: F (or I for interfaces), exported when public.
+        for line in text.lines().filter(|l| l.starts_with("class ")) {
+            let rest = line.trim_start_matches("class ");
+            if rest.starts_with("UDPRELAY_API U") {
+                continue;
+            }
+            let name = identifier(rest.trim_start_matches("UDPRELAY_API "));
+            assert!(
+                name.starts_with('F') || name.starts_with('I'),
+                "{file}: class {name} needs an F or I prefix"
+            );
+            if path.parent().unwrap().ends_with("Public") {
+                assert!(
+                    rest.starts_with("UDPRELAY_API "),
+                    "{file}: {name} not exported"
+                );
+            }
+        }
+        for (at, _) in text.match_indices("UPROPERTY(") {
+            let declaration = declaration_after(&text, at);
+            let words: Vec<&str> = declaration.split_whitespace().collect();
+            assert!(words.len() >= 2, "{file}: UPROPERTY without declaration");
+            let (ty, name) = (words[0], identifier(words[1]));
+            if ty == "bool" {
+                assert!(
+                    name.starts_with('b'),
+                    "{file}: bool {name} needs a b prefix"
+                );
+            }
+            let macro_args = &text[at..at + text[at..].find('\n').unwrap()];
+            if macro_args.contains("BlueprintAssignable") {
+                assert!(ty.starts_with('F'), "{file}: {name} is not a delegate");
+            }
+        }
+        for (at, _) in text.match_indices("UFUNCTION(") {
+            let declaration = declaration_after(&text, at);
+            assert!(
+                declaration.contains('(') && declaration.contains(')'),
+                "{file}: UFUNCTION not followed by a function: {declaration}"
+            );
+            assert!(
+                text[at..].lines().next().unwrap().contains("Category"),
+                "{file}: UFUNCTION without a Category"
+            );
+        }
+        // The third-party headers come in through UdpRelayNative.h only, wrapped so engine
+        // warnings do not apply to them.
+        if text.contains("#include \"udp_relay.hpp\"") || text.contains("#include \"udp_relay.h\"")
+        {
+            assert_eq!(
+                file, "UdpRelayNative.h",
+                "{file}: include UdpRelayNative.h instead"
+            );
+            assert!(
+                text.contains("THIRD_PARTY_INCLUDES_START")
+                    && text.contains("THIRD_PARTY_INCLUDES_END")
+            );
+        }
+    }
+    assert!(reflected >= 3, "settings, subsystem and component headers");
+}
+
+#[test]
+fn unreal_sources_provide_what_the_plugin_promises() {
+    let public = plugin_dir().join("Source/UdpRelay/Public");
+    let private = plugin_dir().join("Source/UdpRelay/Private");
+    let settings = read(&public.join("UdpRelaySettings.h"));
+    assert!(settings.contains("UCLASS(config = Game, defaultconfig"));
+    assert!(settings.contains("public UDeveloperSettings"));
+    for field in [
+        "bool bEnableOnDedicatedServer",
+        "bool bForceEmbeddedRelay",
+        "int32 Port",
+        "FString BindAddress",
+        "int32 InactivityTimeoutMs",
+        "FString SecretKeyBase64",
+        "int32 MaxChannels",
+    ] {
+        let at = settings
+            .find(field)
+            .unwrap_or_else(|| panic!("settings lack {field}"));
+        let before = &settings[..at];
+        let property = &before[before.rfind("UPROPERTY(").unwrap()..];
+        assert!(
+            property.starts_with("UPROPERTY(config,"),
+            "{field} is not a config property"
+        );
+    }
+
+    let subsystem = read(&public.join("UdpRelaySubsystem.h"));
+    assert!(subsystem.contains("public UGameInstanceSubsystem, public FTickableGameObject"));
+    let subsystem_cpp = read(&private.join("UdpRelaySubsystem.cpp"));
+    assert!(subsystem_cpp.contains("IsRunningDedicatedServer()"));
+    assert!(
+        subsystem_cpp.contains("EmbeddedRelay.poll(0)"),
+        "ticks the relay without waiting"
+    );
+    assert!(subsystem_cpp.contains("EmbeddedRelay.events()"));
+    assert!(subsystem_cpp.contains("IsTemplate() ? ETickableTickType::Never"));
+
+    let component = read(&public.join("UdpRelayClientComponent.h"));
+    assert!(component.contains("public UActorComponent"));
+    assert!(component.contains("meta = (BlueprintSpawnableComponent)"));
+    assert!(component.contains("bool JoinChannel(const FString& InChannelGuid);"));
+    assert!(component.contains("bool Send(const TArray<uint8>& Datagram);"));
+    assert_eq!(
+        component.matches("UPROPERTY(BlueprintAssignable").count(),
+        2
+    );
+
+    let log = read(&public.join("UdpRelayLog.h"));
+    assert!(log.contains("UDPRELAY_API DECLARE_LOG_CATEGORY_EXTERN(LogUdpRelay, Log, All);"));
+    let module = read(&private.join("UdpRelayModule.cpp"));
+    assert!(module.contains("DEFINE_LOG_CATEGORY(LogUdpRelay);"));
+    assert!(module.contains("IMPLEMENT_MODULE(FUdpRelayModule, UdpRelay)"));
+    assert!(module.contains("udp_relay::setLogCallback(&ForwardLibraryLog"));
+    assert!(module.contains("relay_abi_version() != RELAY_ABI_VERSION"));
+}
+
+/// Every `udp_relay::Name` and `RELAY_*` constant the plugin uses exists in the wrapper or
+/// the C header, so a rename there cannot silently break the plugin.
+#[test]
+fn unreal_sources_use_only_names_the_headers_declare() {
+    let hpp = read(&repo_root().join("bindings/cpp/udp_relay.hpp"));
+    let h = read(&repo_root().join("include/udp_relay.h"));
+    let mut checked = 0;
+    for path in unreal_sources() {
+        let text = read(&path);
+        for (at, _) in text.match_indices("udp_relay::") {
+            let name = identifier(&text[at + "udp_relay::".len()..]);
+            let declared = [
+                format!("class {name} "),
+                format!("class {name} {{"),
+                format!("enum class {name} "),
+                format!("using {name} ="),
+                format!(" {name}("),
+                format!("*{name}("),
+                format!("&{name}("),
+            ]
+            .iter()
+            .any(|form| hpp.contains(form.as_str()));
+            assert!(
+                declared,
+                "{}: udp_relay::{name} is not in udp_relay.hpp",
+                name_of(&path)
+            );
+            checked += 1;
+        }
+        for (at, _) in text.match_indices("RELAY_") {
+            if at > 0 && text.as_bytes()[at - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            let name = identifier(&text[at..]);
+            assert!(
+                h.contains(&format!("{name} ")) || h.contains(&format!("{name}\n")),
+                "{}: {name} is not in udp_relay.h",
+                name_of(&path)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} names found");
+}
+
+/// Copies the plugin somewhere else, stages the library cargo built into the copy and checks
+/// it holds what the Build.cs needs: the repository's headers, byte for byte, and a Linux
+/// shared library that programs will look up by its soname, not by its build path.
+#[test]
+fn stage_library_makes_a_self_contained_plugin() {
+    let copy = scratch_dir("unreal-plugin").join("UdpRelay");
+    copy_tree(&plugin_dir(), &copy);
+    let module = copy.join("Source/ThirdParty/UdpRelayLibrary");
+    let _ = fs::remove_dir_all(module.join("include"));
+    let _ = fs::remove_dir_all(module.join("lib"));
+    let script = repo_root().join("bindings/unreal/stage_library.sh");
+
+    let output = Command::new("bash")
+        .arg(&script)
+        .args(["--platform", "Linux", "--plugin"])
+        .arg(&copy)
+        .arg("--lib-dir")
+        .arg(native_library_dir())
+        .output()
+        .expect("run stage_library.sh");
+    assert!(
+        output.status.success(),
+        "stage_library.sh failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (staged, original) in [
+        ("include/udp_relay.h", "include/udp_relay.h"),
+        ("include/udp_relay.hpp", "bindings/cpp/udp_relay.hpp"),
+        ("lib/Linux/libudp_relay.so", ""),
+    ] {
+        let staged_bytes =
+            fs::read(module.join(staged)).unwrap_or_else(|e| panic!("{staged}: {e}"));
+        if !original.is_empty() {
+            assert!(
+                staged_bytes == fs::read(repo_root().join(original)).unwrap(),
+                "{staged} differs from {original}"
+            );
+        }
+    }
+    let dynamic = Command::new("readelf")
+        .arg("-d")
+        .arg(module.join("lib/Linux/libudp_relay.so"))
+        .output()
+        .expect("run readelf (binutils)");
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+    assert!(
+        dynamic.contains("Library soname: [libudp_relay.so]"),
+        "libudp_relay.so has no soname, so linking it by path would bake in the build path:\n{dynamic}"
+    );
+
+    // A platform whose files were not built fails, naming the missing file.
+    let output = Command::new("bash")
+        .arg(&script)
+        .args(["--platform", "Win64", "--plugin"])
+        .arg(&copy)
+        .arg("--lib-dir")
+        .arg(native_library_dir())
+        .output()
+        .expect("run stage_library.sh");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "staging Win64 from a Linux build must fail"
+    );
+    assert!(stderr.contains("udp_relay.dll not found"), "{stderr}");
+    assert!(
+        !module.join("lib/Win64").exists(),
+        "nothing staged on failure"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
