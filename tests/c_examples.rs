@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Peer, Process, field, guid_text, handshake, native_library_dir, run_ok};
+use support::{
+    Peer, Process, field, guid_text, handshake, native_library_dir, native_program, run_ok,
+};
 
 /// A single-file C program in `examples/c/`.
 struct CExample {
@@ -112,15 +114,6 @@ fn build(example: &CExample, variant: &Variant) -> PathBuf {
     exe
 }
 
-/// A command running a built C program. `cargo test` puts `target/<profile>` (which may hold
-/// a stale copy of the library) on LD_LIBRARY_PATH, which would win over the rpath: point it
-/// at the library this run built instead.
-fn c_program(exe: &Path) -> Command {
-    let mut command = Command::new(exe);
-    command.env("LD_LIBRARY_PATH", native_library_dir());
-    command
-}
-
 fn run_variant(example: &CExample, variant: &Variant, scenario: fn(&Path, &Variant)) {
     let exe = build(example, variant);
     scenario(&exe, variant);
@@ -133,7 +126,7 @@ fn embedded_host_scenario(exe: &Path, variant: &Variant) {
     let guid: u128 = 0x8f1d_2c3b_4a59_6877_a1b2_c3d4_e5f6_0718;
     let wait = Duration::from_secs(5);
 
-    let mut command = c_program(exe);
+    let mut command = native_program(exe);
     command.args(["--port", "0", "--bind", "127.0.0.1", "--idle-ms", "10000"]);
     command.envs(variant.env.iter().copied());
     let mut host = Process::spawn(command);
@@ -228,7 +221,7 @@ fn embedded_host_relays_two_peers_under_sanitizers() {
 fn client_modes_scenario(exe: &Path, variant: &Variant) {
     let expect = "library-owned client received 100, engine-owned client received 100";
     let run = |args: &[&str]| {
-        let mut command = c_program(exe);
+        let mut command = native_program(exe);
         command.args(args).envs(variant.env.iter().copied());
         let out = run_ok(&mut command, "client_modes");
         assert!(out.contains(expect), "{out}");

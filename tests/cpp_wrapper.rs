@@ -8,12 +8,12 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::{
-    SANITIZER_ENV, SANITIZER_FLAGS, has_sanitizer_report, repo_root, run_ok, scratch_dir,
-    shared_library_link_args,
+    SANITIZER_ENV, SANITIZER_FLAGS, has_sanitizer_report, native_program, repo_root, run_ok,
+    scratch_dir, shared_library_link_args,
 };
 
 /// Flags every build uses: what an engine's strict build would.
@@ -63,8 +63,8 @@ fn compile(variant: &str, extra_flags: &[&str]) -> PathBuf {
 }
 
 /// Runs the program and checks its verdict line `N passed, M failed`.
-fn run(exe: &PathBuf, env: &[(&str, &str)]) {
-    let output = Command::new(exe)
+fn run(exe: &Path, env: &[(&str, &str)]) {
+    let output = native_program(exe)
         .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));

@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
@@ -268,6 +268,15 @@ impl Drop for Process {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A command running a program linked against the shared library. `cargo test` puts
+/// `target/<profile>` (which may hold a stale copy of the library) on LD_LIBRARY_PATH, which
+/// would win over the program's rpath: point it at the library this run built instead.
+pub fn native_program(exe: &Path) -> Command {
+    let mut command = Command::new(exe);
+    command.env("LD_LIBRARY_PATH", native_library_dir());
+    command
 }
 
 /// Runs `command` to completion, panicking with its output if it fails.
