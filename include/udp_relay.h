@@ -17,6 +17,18 @@
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
+// Size of a seat token written by `relay_token_mint`.
+#define RELAY_TOKEN_LEN 60
+
+// Size of a handshake written by `relay_handshake_write_with_token`.
+#define RELAY_TOKEN_HANDSHAKE_LEN 76
+
+// Token role of the seat A (`relay_token_mint`'s `role`).
+#define RELAY_TOKEN_ROLE_A 0
+
+// Token role of the seat B.
+#define RELAY_TOKEN_ROLE_B 1
+
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
 #define RELAY_ABI_VERSION 1
@@ -305,6 +317,24 @@ typedef struct RelayConfig {
   // Most queued events kept for `relay_next_event`; the rest are counted in
   // `RelayStats::events_dropped`. Default 4096.
   uint32_t max_pending_events;
+  // Handshakes per second one source (an IPv4 address, or an IPv6 /64) may have
+  // verified, sustained; the excess is dropped unverified and counted in
+  // `RelayStats::handshakes_rate_limited`. 0 = unlimited. Default 50.
+  uint32_t handshake_rate_per_source;
+  // Handshakes one source may send in a burst. Default 100; must be > 0 when limiting.
+  uint32_t handshake_burst_per_source;
+  // Half-open (one-peer) channels one source may hold; more are refused and counted in
+  // `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 64.
+  uint32_t max_pending_per_source;
+  // Sources whose handshake rate is tracked at once, bounding that table's memory
+  // (about 64 bytes each). Default 65 536; must be > 0.
+  uint32_t max_tracked_sources;
+  // Bytes per second each direction of a channel may carry; the excess is dropped and
+  // counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap.
+  uint32_t channel_bandwidth_bytes_per_sec;
+  // 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
+  // `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too.
+  uint32_t require_tokens;
 } RelayConfig;
 
 // Relay-wide counters since start. Filled by `relay_get_stats`.
@@ -330,6 +360,27 @@ typedef struct RelayStats {
   uint64_t recv_errors;
   uint64_t send_errors;
   uint64_t events_dropped;
+  // Handshakes over their source's rate, dropped before verification.
+  uint64_t handshakes_rate_limited;
+  // New GUIDs refused because max_channels channels were open (in handshakes_refused).
+  uint64_t handshakes_refused_full;
+  // New GUIDs refused because their source held max_pending_per_source half-open
+  // channels (in handshakes_refused).
+  uint64_t handshakes_refused_pending;
+  // Handshakes let through untracked because the rate-limit table was full.
+  uint64_t rate_limit_untracked;
+  // Datagrams over their channel's bandwidth cap (in datagrams_dropped).
+  uint64_t datagrams_over_bandwidth;
+  // Seat tokens malformed, not verifying, or missing where required (in
+  // handshakes_rejected).
+  uint64_t tokens_invalid;
+  // Seat tokens past their expiry (in handshakes_rejected).
+  uint64_t tokens_expired;
+  // Valid tokens for a seat held elsewhere without a fresh sequence (in
+  // handshakes_refused).
+  uint64_t tokens_replayed;
+  // Seats moved to a new address by a fresh token handshake (NAT rebinding).
+  uint64_t peers_rebound;
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -551,7 +602,8 @@ RelayStatus relay_handshake_free(struct RelayHandshake *handshake);
 RelayStatus relay_set_log_callback(RelayLogCallback callback, void *user_data, uint32_t max_level);
 
 // Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
-// key, 100 000 channels, 4 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if
+// key, 100 000 channels, 4 MiB socket buffers, 50 handshakes/s (burst 100) and 64 half-open
+// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
 // `out` is NULL.
 RelayStatus relay_config_default(struct RelayConfig *out);
 
@@ -602,6 +654,42 @@ RelayStatus relay_drain(struct RelayHandle *relay);
 // `RELAY_STATUS_BUFFER_TOO_SMALL` (64 bytes always suffice), `RELAY_STATUS_INVALID_ARGUMENT`
 // for a family other than 4 or 6.
 int32_t relay_address_format(const struct RelayAddress *addr, char *buf, size_t buf_len);
+
+// Mints the seat token of one peer: the matchmaker calls this with the relay's secret and
+// hands the token to that peer only. `role` is `RELAY_TOKEN_ROLE_A` or `RELAY_TOKEN_ROLE_B`
+// (each peer of a channel gets its own); the token is accepted while the relay's wall clock
+// is before `expiry_unix_secs`. Writes `RELAY_TOKEN_LEN` bytes to `out` (of `out_len`
+// bytes) and returns that count, or a negative status: `RELAY_STATUS_NULL_ARGUMENT`
+// (`guid` or `out`), `RELAY_STATUS_INVALID_ARGUMENT` (empty secret, zero GUID, unknown
+// role), `RELAY_STATUS_BUFFER_TOO_SMALL`.
+//
+// Ownership: `secret` (`secret_len` bytes) and `guid` are only read during the call; the
+// caller owns `out`. The token is a secret of its peer: send it over an authenticated,
+// encrypted channel.
+int32_t relay_token_mint(const uint8_t *secret,
+                         size_t secret_len,
+                         const struct RelayGuid *guid,
+                         uint32_t role,
+                         uint64_t expiry_unix_secs,
+                         uint8_t *out,
+                         size_t out_len);
+
+// Writes a handshake carrying the seat token `token` (`token_len` must be
+// `RELAY_TOKEN_LEN`) into `out` of `out_len` bytes and returns its length
+// (`RELAY_TOKEN_HANDSHAKE_LEN`), or a negative status: `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_ARGUMENT` (not a token), `RELAY_STATUS_BUFFER_TOO_SMALL`.
+//
+// `sequence` must be larger with every handshake sent with this token, for its whole life
+// (a counter starting at 1, or a millisecond clock): when the peer's address changes (NAT
+// rebinding) the relay moves its seat only for a sequence it has not seen, and treats
+// anything else as a replay. The client needs no relay secret.
+//
+// Ownership: `token` is only read during the call; the caller owns `out`.
+int32_t relay_handshake_write_with_token(const uint8_t *token,
+                                         size_t token_len,
+                                         uint64_t sequence,
+                                         uint8_t *out,
+                                         size_t out_len);
 
 // The library version as a static string such as "0.1.0". Never NULL; do not free.
 const char *relay_version(void);

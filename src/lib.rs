@@ -6,8 +6,10 @@
 //! (socket plumbing). [`ffi`] is the C ABI over them; its declarations are
 //! generated into `include/udp_relay.h`.
 
+pub mod admission;
 pub mod client;
 pub mod ffi;
 pub mod net;
 pub mod protocol;
 pub mod relay;
+pub mod token;

@@ -13,8 +13,13 @@ use std::io;
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use crate::admission::{Admission, Limits};
 use crate::net;
-use crate::protocol::{self, Guid, HandshakeKey};
+use crate::protocol::{self, Guid};
+use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError, Verified};
+
+mod admit;
+mod sans_io;
 
 /// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`.
 #[derive(Debug, Clone)]
@@ -36,6 +41,12 @@ pub struct Config {
     pub max_expiries_per_poll: usize,
     /// Events kept for [`Relay::next_event`]; beyond this they are counted and dropped.
     pub max_pending_events: usize,
+    /// Per-source handshake rate and half-open cap, per-channel bandwidth cap (see
+    /// `SECURITY.md`).
+    pub limits: Limits,
+    /// Admit only handshakes carrying a valid seat token (see [`crate::token`]); needs
+    /// `secret_key`. When false, plain v0.8 handshakes are admitted too.
+    pub require_tokens: bool,
 }
 
 impl Default for Config {
@@ -50,6 +61,8 @@ impl Default for Config {
             max_datagrams_per_poll: 4096,
             max_expiries_per_poll: 1024,
             max_pending_events: 4096,
+            limits: Limits::default(),
+            require_tokens: false,
         }
     }
 }
@@ -121,6 +134,27 @@ pub struct Stats {
     pub recv_errors: u64,
     pub send_errors: u64,
     pub events_dropped: u64,
+    /// Handshakes over their source's rate, dropped before any verification.
+    pub handshakes_rate_limited: u64,
+    /// New GUIDs refused because `max_channels` channels were open (in `handshakes_refused`).
+    pub handshakes_refused_full: u64,
+    /// New GUIDs refused because their source held `max_pending_per_source` half-open
+    /// channels (in `handshakes_refused`).
+    pub handshakes_refused_pending: u64,
+    /// Handshakes let through untracked because the rate-limit table was full of active
+    /// sources.
+    pub rate_limit_untracked: u64,
+    /// Datagrams over their channel's bandwidth cap (in `datagrams_dropped`).
+    pub datagrams_over_bandwidth: u64,
+    /// Token malformed or not verifying, or missing where required (in `handshakes_rejected`).
+    pub tokens_invalid: u64,
+    /// Token expired (in `handshakes_rejected`).
+    pub tokens_expired: u64,
+    /// Valid token for a seat held elsewhere with no fresh sequence, or for the other seat
+    /// of the sender (in `handshakes_refused`).
+    pub tokens_replayed: u64,
+    /// Seats moved to a new address by a fresh token handshake (NAT rebinding).
+    pub peers_rebound: u64,
 }
 
 /// A snapshot of one channel.
@@ -152,13 +186,48 @@ struct Slot {
 /// Size of the receive buffer: any UDP payload fits, so nothing is truncated.
 const RECV_BUFFER: usize = 65_536;
 
+/// What the relay logic decided for one datagram; the socket loop carries it out. The
+/// decision never depends on I/O, which is what lets tests and fuzzers drive the logic
+/// through [`Relay::sans_io_datagram`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the datagram, unchanged, to the sender's paired peer.
+    Forward(Forward),
+    /// A handshake the relay took (allocated, refreshed or re-seated a pending channel).
+    Absorbed,
+    /// Not forwarded; counted in `datagrams_dropped` and under its reason.
+    Dropped,
+}
+
+/// Where a datagram goes, and which channel's counters it belongs to.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    /// Always the sender's paired peer, never the sender.
+    pub to: SocketAddr,
+    slot: u32,
+    generation: u32,
+    a_to_b: bool,
+}
+
+/// Why a handshake-looking datagram did not pass [`Relay::screen`].
+enum Screen {
+    RateLimited,
+    Rejected(Rejection),
+}
+
 /// The relay. See the module documentation for its rules.
 pub struct Relay {
     socket: UdpSocket,
     socket_is_v6: bool,
     local_addr: SocketAddr,
     effective_buffers: (usize, usize),
-    key: Option<HandshakeKey>,
+    verifier: HandshakeVerifier,
+    admission: Admission,
+    seats: SeatBook,
+    /// Wall-clock time at `epoch`, for token expiry.
+    epoch_unix_ms: u64,
     config: Config,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
@@ -200,6 +269,12 @@ impl Relay {
                 "max_channels and max_datagrams_per_poll must be > 0",
             ));
         }
+        if config.require_tokens && config.secret_key.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "require_tokens needs a secret_key to check tokens with",
+            ));
+        }
         let bound = net::bind_udp(
             config.bind,
             config.recv_buffer_bytes,
@@ -221,7 +296,12 @@ impl Relay {
             socket_is_v6: bound.is_v6,
             local_addr: bound.local_addr,
             effective_buffers: (bound.recv_buffer, bound.send_buffer),
-            key: config.secret_key.as_deref().map(HandshakeKey::new),
+            verifier: HandshakeVerifier::new(config.secret_key.as_deref(), config.require_tokens),
+            admission: Admission::new(&config.limits),
+            seats: SeatBook::default(),
+            epoch_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             config,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -329,11 +409,23 @@ impl Relay {
 
     fn receive_batch(&mut self, now: u64) -> usize {
         let mut handled = 0;
+        // Lent out for the batch so the decision logic can borrow the relay mutably.
+        let mut buf = std::mem::take(&mut self.buf);
         while handled < self.config.max_datagrams_per_poll {
-            match self.socket.recv_from(&mut self.buf) {
+            match self.socket.recv_from(&mut buf) {
                 Ok((len, src)) => {
                     handled += 1;
-                    self.on_datagram(len, net::normalize(src), now);
+                    let src = net::normalize(src);
+                    if let Verdict::Forward(fwd) = self.on_datagram(&buf[..len], src, now) {
+                        let sent = send(
+                            &self.socket,
+                            &buf[..len],
+                            fwd.to,
+                            self.socket_is_v6,
+                            &mut self.stats,
+                        );
+                        self.record_forward(fwd, len, sent);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -346,15 +438,20 @@ impl Relay {
                 }
             }
         }
+        self.buf = buf;
         handled
     }
 
-    fn on_datagram(&mut self, len: usize, src: SocketAddr, now: u64) {
+    fn unix_now_secs(&self, now: u64) -> u64 {
+        (self.epoch_unix_ms + now) / 1000
+    }
+
+    /// The decision logic for one datagram from `src` (normalised).
+    fn on_datagram(&mut self, datagram: &[u8], src: SocketAddr, now: u64) -> Verdict {
         self.stats.datagrams_in += 1;
-        self.stats.bytes_in += len as u64;
+        self.stats.bytes_in += datagram.len() as u64;
         let Some(&slot) = self.by_addr.get(&src) else {
-            self.on_unpaired(len, src, now);
-            return;
+            return self.on_unpaired(datagram, src, now);
         };
         let (guid, established) = {
             let ch = self.slots[slot as usize]
@@ -363,30 +460,47 @@ impl Relay {
                 .expect("address index points at an open channel");
             (ch.guid, ch.peer_b.is_some())
         };
-        let datagram = &self.buf[..len];
-        if protocol::looks_like_handshake(datagram) && protocol::peek_guid(datagram) != guid {
-            // A member announcing another GUID (e.g. a client restarted its session): if the
-            // handshake is valid it leaves its channel and is handled as a newcomer; if not,
-            // it is ordinary payload of its channel.
-            if protocol::parse_handshake(datagram, self.key.as_ref()).is_ok() {
+        let handshake_like = protocol::looks_like_handshake(datagram);
+        let same_guid = handshake_like && protocol::peek_guid(datagram) == guid;
+        // Handshakes a member sends are checked when they could change something: another
+        // GUID (the member moves), a pending channel (A's keepalive), or a token handshake
+        // whose sequence must be recorded before the partner sees a copy of it.
+        let screened = (handshake_like
+            && (!same_guid
+                || !established
+                || (token::has_token_flag(datagram) && self.seats.has(guid))))
+        .then(|| self.screen(datagram, src, now));
+        match screened {
+            Some(Ok(v)) if !same_guid => {
+                // A member announcing another GUID (e.g. a client restarted its session)
+                // leaves its channel and is handled as a newcomer. An invalid one is
+                // ordinary payload of its channel.
                 self.close(slot, CloseReason::PeerMoved, now);
-                self.on_unpaired(len, src, now);
-                return;
+                return self.admit(v, datagram, src, now);
             }
+            Some(Ok(Verified {
+                token: Some(claim), ..
+            })) => {
+                self.seats.note(guid, &claim, src);
+            }
+            Some(Err(Screen::RateLimited)) if same_guid => {
+                return self.rate_limited(datagram.len(), src, now);
+            }
+            _ => {}
         }
         if !established {
             // Only peer A is here: a repeated handshake keeps the channel alive; anything
             // else has no one to go to.
-            let ok = protocol::parse_handshake(&self.buf[..len], self.key.as_ref()).is_ok();
             let ch = self.slots[slot as usize].channel.as_mut().expect("open");
-            if ok {
+            return if same_guid && matches!(screened, Some(Ok(_))) {
                 ch.last_seen_ms = now;
                 self.stats.handshakes_accepted += 1;
+                Verdict::Absorbed
             } else {
                 ch.counters.dropped += 1;
                 self.stats.datagrams_dropped += 1;
-            }
-            return;
+                Verdict::Dropped
+            };
         }
         let ch = self.slots[slot as usize].channel.as_mut().expect("open");
         ch.last_seen_ms = now;
@@ -396,15 +510,51 @@ impl Relay {
         } else {
             ch.peer_a
         };
-        let sent = send(
-            &self.socket,
-            &self.buf[..len],
-            dst,
-            self.socket_is_v6,
-            &mut self.stats,
-        );
+        if !self
+            .admission
+            .meters
+            .allow(slot, from_a, datagram.len(), now)
+        {
+            ch.counters.dropped += 1;
+            self.stats.datagrams_over_bandwidth += 1;
+            self.stats.datagrams_dropped += 1;
+            let guid = ch.guid;
+            self.admission.log.refusal(
+                now,
+                format_args!("{guid}: datagram from {src} over the channel's bandwidth cap"),
+            );
+            return Verdict::Dropped;
+        }
+        self.forward(slot, src, dst, from_a)
+    }
+
+    /// A decision to forward to `to`, the sender's partner; never back to the sender.
+    fn forward(&mut self, slot: u32, src: SocketAddr, to: SocketAddr, a_to_b: bool) -> Verdict {
+        if to == src {
+            debug_assert!(false, "relay logic chose to send a datagram back to {src}");
+            self.stats.datagrams_dropped += 1;
+            return Verdict::Dropped;
+        }
+        Verdict::Forward(Forward {
+            to,
+            slot,
+            generation: self.slots[slot as usize].generation,
+            a_to_b,
+        })
+    }
+
+    /// Counts a forward the socket loop carried out (or failed to) on its channel.
+    fn record_forward(&mut self, fwd: Forward, len: usize, sent: bool) {
+        let entry = &mut self.slots[fwd.slot as usize];
+        let Some(ch) = entry
+            .channel
+            .as_mut()
+            .filter(|_| entry.generation == fwd.generation)
+        else {
+            return; // closed since the decision (a batched send)
+        };
         let c = &mut ch.counters;
-        match (sent, from_a) {
+        match (sent, fwd.a_to_b) {
             (true, true) => {
                 c.datagrams_a_to_b += 1;
                 c.bytes_a_to_b += len as u64;
@@ -417,37 +567,58 @@ impl Relay {
         }
     }
 
-    fn on_unpaired(&mut self, len: usize, src: SocketAddr, now: u64) {
-        let guid = match protocol::parse_handshake(&self.buf[..len], self.key.as_ref()) {
-            Ok(h) => h.guid,
-            Err(e) => {
+    fn on_unpaired(&mut self, datagram: &[u8], src: SocketAddr, now: u64) -> Verdict {
+        match self.screen(datagram, src, now) {
+            Ok(v) => self.admit(v, datagram, src, now),
+            Err(Screen::RateLimited) => self.rate_limited(datagram.len(), src, now),
+            Err(Screen::Rejected(why)) => {
                 self.stats.handshakes_rejected += 1;
                 self.stats.datagrams_dropped += 1;
-                log::trace!("dropped {len} B from unpaired {src}: {e}");
-                return;
+                match why {
+                    Rejection::Token(TokenError::Expired) => self.stats.tokens_expired += 1,
+                    Rejection::Token(_) | Rejection::TokenRequired => {
+                        self.stats.tokens_invalid += 1
+                    }
+                    Rejection::Handshake(_) => {}
+                }
+                let len = datagram.len();
+                self.admission.log.refusal(
+                    now,
+                    format_args!("dropped {len} B from unpaired {src}: {why}"),
+                );
+                Verdict::Dropped
             }
-        };
-        match self.by_guid.get(&guid).copied() {
-            Some(slot) => self.join(slot, len, src, now),
-            None => self.allocate(guid, src, now),
         }
     }
 
-    fn refuse(&mut self, why: std::fmt::Arguments<'_>) {
+    fn refuse(&mut self, now: u64, why: std::fmt::Arguments<'_>) -> Verdict {
         self.stats.handshakes_refused += 1;
         self.stats.datagrams_dropped += 1;
-        log::debug!("handshake refused: {why}");
+        self.admission
+            .log
+            .refusal(now, format_args!("handshake refused: {why}"));
+        Verdict::Dropped
     }
 
-    fn allocate(&mut self, guid: Guid, src: SocketAddr, now: u64) {
+    fn allocate(&mut self, guid: Guid, src: SocketAddr, now: u64) -> Verdict {
         if self.draining {
-            return self.refuse(format_args!("{guid} from {src}: relay is draining"));
+            return self.refuse(now, format_args!("{guid} from {src}: relay is draining"));
         }
         if self.stats.channels_open as usize >= self.config.max_channels {
+            self.stats.handshakes_refused_full += 1;
             let max = self.config.max_channels;
-            return self.refuse(format_args!(
-                "{guid} from {src}: max_channels ({max}) reached"
-            ));
+            return self.refuse(
+                now,
+                format_args!("{guid} from {src}: max_channels ({max}) reached"),
+            );
+        }
+        if !self.admission.pending.may_open(src.ip()) {
+            self.stats.handshakes_refused_pending += 1;
+            let max = self.config.limits.max_pending_per_source;
+            return self.refuse(
+                now,
+                format_args!("{guid} from {src}: its source holds {max} half-open channels"),
+            );
         }
         let slot = match self.free_slots.pop() {
             Some(s) => s,
@@ -470,52 +641,40 @@ impl Relay {
         self.by_addr.insert(src, slot);
         self.deadlines
             .push(Reverse((now + self.timeout_ms(), slot, generation)));
+        self.admission.pending.opened(src.ip());
+        self.admission.meters.reset(slot, now);
         self.stats.handshakes_accepted += 1;
         self.stats.channels_open += 1;
         self.stats.channels_allocated_total += 1;
         log::debug!("channel {guid} allocated by {src}");
         self.push_event(Event::Allocated { guid, peer_a: src });
+        Verdict::Absorbed
     }
 
-    fn join(&mut self, slot: u32, len: usize, src: SocketAddr, now: u64) {
+    fn join(&mut self, slot: u32, len: usize, src: SocketAddr, now: u64) -> Verdict {
         let ch = self.slots[slot as usize].channel.as_mut().expect("open");
         if ch.peer_b.is_some() {
             let guid = ch.guid;
-            return self.refuse(format_args!(
-                "{guid} from {src}: channel already has two peers"
-            ));
+            return self.refuse(
+                now,
+                format_args!("{guid} from {src}: channel already has two peers"),
+            );
         }
         ch.peer_b = Some(src);
         ch.last_seen_ms = now;
         let (guid, peer_a) = (ch.guid, ch.peer_a);
         self.by_addr.insert(src, slot);
+        self.admission.pending.settled(peer_a.ip());
         self.stats.handshakes_accepted += 1;
         self.stats.channels_established += 1;
-        log::debug!("channel {guid} established: {peer_a} <-> {src}");
+        log::debug!("channel {guid} established: {peer_a} <-> {src} ({len} B handshake)");
         self.push_event(Event::Established {
             guid,
             peer_a,
             peer_b: src,
         });
         // B's handshake goes on to A: that is how A learns the channel is up.
-        let sent = send(
-            &self.socket,
-            &self.buf[..len],
-            peer_a,
-            self.socket_is_v6,
-            &mut self.stats,
-        );
-        let c = &mut self.slots[slot as usize]
-            .channel
-            .as_mut()
-            .expect("open")
-            .counters;
-        if sent {
-            c.datagrams_b_to_a += 1;
-            c.bytes_b_to_a += len as u64;
-        } else {
-            c.dropped += 1;
-        }
+        self.forward(slot, src, peer_a, false)
     }
 
     fn timeout_ms(&self) -> u64 {
@@ -555,6 +714,7 @@ impl Relay {
                 log::debug!("{closed} idle channels expired");
             }
         }
+        self.admission.maintain(now);
         self.report_drained();
     }
 
@@ -569,7 +729,10 @@ impl Relay {
         if let Some(b) = ch.peer_b {
             self.by_addr.remove(&b);
             self.stats.channels_established -= 1;
+        } else {
+            self.admission.pending.settled(ch.peer_a.ip());
         }
+        self.seats.remove(ch.guid);
         self.stats.channels_open -= 1;
         let lifetime = Duration::from_millis(now.saturating_sub(ch.created_ms));
         log::debug!(
@@ -598,6 +761,7 @@ impl Relay {
             self.deadlines = BinaryHeap::new();
             self.by_guid.shrink_to_fit();
             self.by_addr.shrink_to_fit();
+            self.admission.meters.clear();
         }
     }
 
@@ -626,17 +790,22 @@ fn send(
     socket_is_v6: bool,
     stats: &mut Stats,
 ) -> bool {
-    match socket.send_to(datagram, net::to_socket_family(dst, socket_is_v6)) {
-        Ok(_) => {
-            stats.datagrams_out += 1;
-            stats.bytes_out += datagram.len() as u64;
-            true
-        }
-        Err(e) => {
-            stats.send_errors += 1;
-            stats.datagrams_dropped += 1;
-            log::trace!("send to {dst} failed (counted): {e}");
-            false
-        }
+    let result = socket.send_to(datagram, net::to_socket_family(dst, socket_is_v6));
+    if let Err(e) = &result {
+        // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
+        log::trace!("send to {dst} failed (counted): {e}");
     }
+    count_send(stats, datagram.len(), result.is_ok())
+}
+
+/// Counts one send the kernel took (or refused); returns `sent`.
+fn count_send(stats: &mut Stats, len: usize, sent: bool) -> bool {
+    if sent {
+        stats.datagrams_out += 1;
+        stats.bytes_out += len as u64;
+    } else {
+        stats.send_errors += 1;
+        stats.datagrams_dropped += 1;
+    }
+    sent
 }

@@ -19,6 +19,7 @@ mod handle;
 mod handshake;
 mod log;
 mod relay;
+mod token;
 mod types;
 
 pub use client::*;
@@ -26,4 +27,5 @@ pub use error::*;
 pub use handshake::*;
 pub use log::*;
 pub use relay::*;
+pub use token::*;
 pub use types::*;

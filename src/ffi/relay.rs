@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
 use super::handle::Registry;
 use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
+use crate::admission::Limits;
 use crate::protocol::Guid;
 use crate::relay::{self, CloseReason, Event, Relay};
 
@@ -52,6 +53,24 @@ pub struct RelayConfig {
     /// Most queued events kept for `relay_next_event`; the rest are counted in
     /// `RelayStats::events_dropped`. Default 4096.
     pub max_pending_events: u32,
+    /// Handshakes per second one source (an IPv4 address, or an IPv6 /64) may have
+    /// verified, sustained; the excess is dropped unverified and counted in
+    /// `RelayStats::handshakes_rate_limited`. 0 = unlimited. Default 50.
+    pub handshake_rate_per_source: u32,
+    /// Handshakes one source may send in a burst. Default 100; must be > 0 when limiting.
+    pub handshake_burst_per_source: u32,
+    /// Half-open (one-peer) channels one source may hold; more are refused and counted in
+    /// `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 64.
+    pub max_pending_per_source: u32,
+    /// Sources whose handshake rate is tracked at once, bounding that table's memory
+    /// (about 64 bytes each). Default 65 536; must be > 0.
+    pub max_tracked_sources: u32,
+    /// Bytes per second each direction of a channel may carry; the excess is dropped and
+    /// counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap.
+    pub channel_bandwidth_bytes_per_sec: u32,
+    /// 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
+    /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too.
+    pub require_tokens: u32,
 }
 
 /// Relay-wide counters since start. Filled by `relay_get_stats`.
@@ -79,6 +98,27 @@ pub struct RelayStats {
     pub recv_errors: u64,
     pub send_errors: u64,
     pub events_dropped: u64,
+    /// Handshakes over their source's rate, dropped before verification.
+    pub handshakes_rate_limited: u64,
+    /// New GUIDs refused because max_channels channels were open (in handshakes_refused).
+    pub handshakes_refused_full: u64,
+    /// New GUIDs refused because their source held max_pending_per_source half-open
+    /// channels (in handshakes_refused).
+    pub handshakes_refused_pending: u64,
+    /// Handshakes let through untracked because the rate-limit table was full.
+    pub rate_limit_untracked: u64,
+    /// Datagrams over their channel's bandwidth cap (in datagrams_dropped).
+    pub datagrams_over_bandwidth: u64,
+    /// Seat tokens malformed, not verifying, or missing where required (in
+    /// handshakes_rejected).
+    pub tokens_invalid: u64,
+    /// Seat tokens past their expiry (in handshakes_rejected).
+    pub tokens_expired: u64,
+    /// Valid tokens for a seat held elsewhere without a fresh sequence (in
+    /// handshakes_refused).
+    pub tokens_replayed: u64,
+    /// Seats moved to a new address by a fresh token handshake (NAT rebinding).
+    pub peers_rebound: u64,
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -216,6 +256,15 @@ impl From<relay::Stats> for RelayStats {
             recv_errors: s.recv_errors,
             send_errors: s.send_errors,
             events_dropped: s.events_dropped,
+            handshakes_rate_limited: s.handshakes_rate_limited,
+            handshakes_refused_full: s.handshakes_refused_full,
+            handshakes_refused_pending: s.handshakes_refused_pending,
+            rate_limit_untracked: s.rate_limit_untracked,
+            datagrams_over_bandwidth: s.datagrams_over_bandwidth,
+            tokens_invalid: s.tokens_invalid,
+            tokens_expired: s.tokens_expired,
+            tokens_replayed: s.tokens_replayed,
+            peers_rebound: s.peers_rebound,
         }
     }
 }
@@ -289,11 +338,18 @@ fn default_config() -> RelayConfig {
         send_buffer_bytes: d.send_buffer_bytes as u32,
         max_datagrams_per_poll: d.max_datagrams_per_poll as u32,
         max_pending_events: d.max_pending_events as u32,
+        handshake_rate_per_source: d.limits.handshake_rate_per_source,
+        handshake_burst_per_source: d.limits.handshake_burst_per_source,
+        max_pending_per_source: d.limits.max_pending_per_source,
+        max_tracked_sources: d.limits.max_tracked_sources as u32,
+        channel_bandwidth_bytes_per_sec: d.limits.channel_bandwidth_bytes_per_sec as u32,
+        require_tokens: u32::from(d.require_tokens),
     }
 }
 
 /// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
-/// key, 100 000 channels, 4 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if
+/// key, 100 000 channels, 4 MiB socket buffers, 50 handshakes/s (burst 100) and 64 half-open
+/// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
 /// `out` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_config_default(out: *mut RelayConfig) -> RelayStatus {
@@ -350,6 +406,25 @@ fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
     if c.reserved != 0 {
         return Err(FfiError::invalid("relay_start: reserved must be 0"));
     }
+    if c.require_tokens > 1 {
+        return Err(FfiError::invalid(format!(
+            "relay_start: require_tokens must be 0 or 1, not {}",
+            c.require_tokens
+        )));
+    }
+    if c.require_tokens == 1 && c.secret_key_len == 0 {
+        return Err(FfiError::invalid(
+            "relay_start: require_tokens = 1 needs a secret_key to check tokens with",
+        ));
+    }
+    if c.max_tracked_sources == 0
+        || (c.handshake_rate_per_source > 0 && c.handshake_burst_per_source == 0)
+    {
+        return Err(FfiError::invalid(
+            "relay_start: max_tracked_sources must be > 0, and handshake_burst_per_source > 0 \
+             when handshake_rate_per_source is set",
+        ));
+    }
     // SAFETY: the caller passes a NUL-terminated string or NULL, valid for this call.
     let ip = parse_bind_ip(unsafe { opt_str(c.bind_address, "bind_address") }?)?;
     // SAFETY: `secret_key` points to `secret_key_len` bytes (or the length is 0).
@@ -363,6 +438,14 @@ fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
         send_buffer_bytes: c.send_buffer_bytes as usize,
         max_datagrams_per_poll: c.max_datagrams_per_poll as usize,
         max_pending_events: c.max_pending_events as usize,
+        limits: Limits {
+            handshake_rate_per_source: c.handshake_rate_per_source,
+            handshake_burst_per_source: c.handshake_burst_per_source,
+            max_pending_per_source: c.max_pending_per_source,
+            max_tracked_sources: c.max_tracked_sources as usize,
+            channel_bandwidth_bytes_per_sec: u64::from(c.channel_bandwidth_bytes_per_sec),
+        },
+        require_tokens: c.require_tokens == 1,
         ..relay::Config::default()
     })
 }
