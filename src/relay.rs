@@ -483,7 +483,7 @@ impl Relay {
             })) => {
                 self.seats.note(guid, &claim, src);
             }
-            Some(Err(Screen::RateLimited)) if same_guid => {
+            Some(Err(Screen::RateLimited)) if same_guid || !established => {
                 return self.rate_limited(datagram.len(), src, now);
             }
             _ => {}
