@@ -70,10 +70,18 @@ fn native_layout() -> String {
             "RelayConfig.MaxPendingEvents",
             offset_of!(RelayConfig, max_pending_events),
         ),
+        (
+            "RelayConfig.RequireTokens",
+            offset_of!(RelayConfig, require_tokens),
+        ),
         ("RelayStats", size_of::<RelayStats>()),
         (
             "RelayStats.EventsDropped",
             offset_of!(RelayStats, events_dropped),
+        ),
+        (
+            "RelayStats.PeersRebound",
+            offset_of!(RelayStats, peers_rebound),
         ),
         ("RelayGuid", size_of::<RelayGuid>()),
         ("RelayGuid.Lo", offset_of!(RelayGuid, lo)),

@@ -24,6 +24,18 @@ namespace UdpRelay
         public uint MaxDatagramsPerPoll;
         /// <summary>Most queued events; the rest are counted in RelayStats.EventsDropped.</summary>
         public uint MaxPendingEvents;
+        /// <summary>Handshakes per second one source (IPv4 address or IPv6 /64) may have verified; 0 = unlimited.</summary>
+        public uint HandshakeRatePerSource;
+        /// <summary>Handshakes one source may send in a burst; must be &gt; 0 when limiting.</summary>
+        public uint HandshakeBurstPerSource;
+        /// <summary>Half-open channels one source may hold; 0 = unlimited.</summary>
+        public uint MaxPendingPerSource;
+        /// <summary>Sources whose handshake rate is tracked at once; must be &gt; 0.</summary>
+        public uint MaxTrackedSources;
+        /// <summary>Bytes per second each direction of a channel may carry; 0 = no cap.</summary>
+        public uint ChannelBandwidthBytesPerSec;
+        /// <summary>Admit only handshakes carrying a valid seat token (needs SecretKey).</summary>
+        public bool RequireTokens;
 
         public RelayOptions()
         {
@@ -35,6 +47,12 @@ namespace UdpRelay
             SendBufferBytes = c.SendBufferBytes;
             MaxDatagramsPerPoll = c.MaxDatagramsPerPoll;
             MaxPendingEvents = c.MaxPendingEvents;
+            HandshakeRatePerSource = c.HandshakeRatePerSource;
+            HandshakeBurstPerSource = c.HandshakeBurstPerSource;
+            MaxPendingPerSource = c.MaxPendingPerSource;
+            MaxTrackedSources = c.MaxTrackedSources;
+            ChannelBandwidthBytesPerSec = c.ChannelBandwidthBytesPerSec;
+            RequireTokens = c.RequireTokens != 0;
         }
 
         internal static RelayConfig Defaults()
@@ -56,6 +74,12 @@ namespace UdpRelay
             c.SendBufferBytes = SendBufferBytes;
             c.MaxDatagramsPerPoll = MaxDatagramsPerPoll;
             c.MaxPendingEvents = MaxPendingEvents;
+            c.HandshakeRatePerSource = HandshakeRatePerSource;
+            c.HandshakeBurstPerSource = HandshakeBurstPerSource;
+            c.MaxPendingPerSource = MaxPendingPerSource;
+            c.MaxTrackedSources = MaxTrackedSources;
+            c.ChannelBandwidthBytesPerSec = ChannelBandwidthBytesPerSec;
+            c.RequireTokens = RequireTokens ? 1u : 0u;
             return c;
         }
     }

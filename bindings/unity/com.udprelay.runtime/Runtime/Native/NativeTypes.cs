@@ -77,6 +77,13 @@ namespace UdpRelay
         public uint SendBufferBytes;
         public uint MaxDatagramsPerPoll;
         public uint MaxPendingEvents;
+        public uint HandshakeRatePerSource;
+        public uint HandshakeBurstPerSource;
+        public uint MaxPendingPerSource;
+        public uint MaxTrackedSources;
+        public uint ChannelBandwidthBytesPerSec;
+        /// <summary>0 or 1 (no bool in ABI structs).</summary>
+        public uint RequireTokens;
     }
 
     /// <summary>Relay-wide counters since start (RelayStats).</summary>
@@ -102,6 +109,24 @@ namespace UdpRelay
         public ulong RecvErrors;
         public ulong SendErrors;
         public ulong EventsDropped;
+        /// <summary>Handshakes over their source's rate, dropped before verification.</summary>
+        public ulong HandshakesRateLimited;
+        /// <summary>New GUIDs refused because MaxChannels channels were open.</summary>
+        public ulong HandshakesRefusedFull;
+        /// <summary>New GUIDs refused because their source held MaxPendingPerSource half-open channels.</summary>
+        public ulong HandshakesRefusedPending;
+        /// <summary>Handshakes let through untracked because the rate-limit table was full.</summary>
+        public ulong RateLimitUntracked;
+        /// <summary>Datagrams over their channel's bandwidth cap.</summary>
+        public ulong DatagramsOverBandwidth;
+        /// <summary>Seat tokens malformed, not verifying, or missing where required.</summary>
+        public ulong TokensInvalid;
+        /// <summary>Seat tokens past their expiry.</summary>
+        public ulong TokensExpired;
+        /// <summary>Valid tokens for a seat held elsewhere without a fresh sequence.</summary>
+        public ulong TokensReplayed;
+        /// <summary>Seats moved to a new address by a fresh token handshake (NAT rebinding).</summary>
+        public ulong PeersRebound;
     }
 
     /// <summary>Traffic of one channel. "A" allocated it, "B" joined it.</summary>
