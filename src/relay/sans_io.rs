@@ -89,6 +89,13 @@ impl Relay {
         if self.seats.len() > self.by_guid.len() {
             return Err("token seats outlive their channels".into());
         }
+        if self.admission.limiter.tracked() > self.config.limits.max_tracked_sources.max(1) {
+            return Err(format!(
+                "{} sources tracked, limit {}",
+                self.admission.limiter.tracked(),
+                self.config.limits.max_tracked_sources
+            ));
+        }
         if self.admission.pending.total() != open - established {
             return Err(format!(
                 "{} half-open channels counted per source, {} in the table",
@@ -97,5 +104,15 @@ impl Relay {
             ));
         }
         Ok(())
+    }
+
+    /// The address `addr` is paired with, if it is a member of an established channel.
+    #[doc(hidden)]
+    pub fn partner_of(&self, addr: SocketAddr) -> Option<SocketAddr> {
+        let addr = net::normalize(addr);
+        let slot = *self.by_addr.get(&addr)?;
+        let ch = self.slots[slot as usize].channel.as_ref()?;
+        let b = ch.peer_b?;
+        Some(if ch.peer_a == addr { b } else { ch.peer_a })
     }
 }

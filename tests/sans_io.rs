@@ -1,0 +1,293 @@
+//! Property tests over the relay logic without sockets (`Relay::sans_io_datagram`): random
+//! datagrams from random addresses (IPv4 and IPv6, many sources) at random times, with
+//! tokens, replays, garbage and failing sends. After every datagram:
+//! - nothing is forwarded to an address other than the sender's paired peer, never back to
+//!   the sender;
+//! - a channel never has more than two peers, and the relay's indexes agree with its table;
+//! - the counters add up (in = out + dropped + absorbed, one datagram at a time);
+//! - the table, the per-source half-open counts and the rate-limit table stay within their
+//!   limits.
+//!
+//! And an honest token pair keeps relaying every one of its datagrams whatever the others
+//! send. The same entry point is what `fuzz/` drives for longer runs.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proptest::prelude::*;
+use udp_relay::admission::Limits;
+use udp_relay::protocol::{Guid, HandshakeKey, write_handshake};
+use udp_relay::relay::{Config, Relay, Stats, Verdict};
+use udp_relay::token::{Role, TokenKey, write_handshake_with_token};
+
+const SECRET: &[u8] = b"sans-io property test secret";
+
+/// Twelve sources: four IPv4 hosts with three ports each, some IPv6 hosts sharing a /64.
+fn address(i: u8) -> SocketAddr {
+    let port = 1000 + u16::from(i % 3);
+    match i % 12 / 3 {
+        0 => SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port),
+        1 => SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 9)), port),
+        2 => SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, u16::from(i))),
+            port,
+        ),
+        _ => SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1)),
+            port,
+        ),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Plain {
+        guid: u8,
+        key: u8,
+    },
+    Token {
+        guid: u8,
+        role: bool,
+        seq: u8,
+        expired: bool,
+        wrong_secret: bool,
+    },
+    Payload {
+        len: u16,
+    },
+    Garbage(Vec<u8>),
+    /// Resend an earlier datagram, from this op's address.
+    Replay(u8),
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    from: u8,
+    kind: Kind,
+    advance_ms: u16,
+    send_ok: bool,
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        (1..5u8, 0..3u8).prop_map(|(guid, key)| Kind::Plain { guid, key }),
+        (
+            1..5u8,
+            any::<bool>(),
+            0..6u8,
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.1)
+        )
+            .prop_map(|(guid, role, seq, expired, wrong_secret)| Kind::Token {
+                guid,
+                role,
+                seq,
+                expired,
+                wrong_secret
+            }),
+        (0..1500u16).prop_map(|len| Kind::Payload { len }),
+        prop::collection::vec(any::<u8>(), 0..120).prop_map(Kind::Garbage),
+        any::<u8>().prop_map(Kind::Replay),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    (0..12u8, kind(), 0..400u16, prop::bool::weighted(0.95)).prop_map(
+        |(from, kind, advance_ms, send_ok)| Op {
+            from,
+            kind,
+            advance_ms,
+            send_ok,
+        },
+    )
+}
+
+fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>]) -> Vec<u8> {
+    let mut buf = vec![0u8; 128];
+    match kind {
+        Kind::Plain { guid, key } => {
+            let key = match key {
+                0 => None,
+                1 => Some(HandshakeKey::new(SECRET)),
+                _ => Some(HandshakeKey::new(b"wrong")),
+            };
+            let n =
+                write_handshake(&mut buf, Guid(u128::from(*guid)), 0, &[], key.as_ref()).unwrap();
+            buf.truncate(n);
+        }
+        Kind::Token {
+            guid,
+            role,
+            seq,
+            expired,
+            wrong_secret,
+        } => {
+            let secret: &[u8] = if *wrong_secret { b"wrong" } else { SECRET };
+            let role = if *role { Role::B } else { Role::A };
+            let expiry = if *expired { 1 } else { expiry };
+            let t = TokenKey::new(secret).mint(Guid(u128::from(*guid)), role, expiry);
+            let n = write_handshake_with_token(&mut buf, &t, u64::from(*seq)).unwrap();
+            buf.truncate(n);
+        }
+        Kind::Payload { len } => buf = vec![0x5A; usize::from(*len)],
+        Kind::Garbage(g) => buf = g.clone(),
+        Kind::Replay(i) if !sent.is_empty() => buf = sent[usize::from(*i) % sent.len()].clone(),
+        Kind::Replay(_) => buf.clear(),
+    }
+    buf
+}
+
+fn limits() -> Limits {
+    Limits {
+        handshake_rate_per_source: 20,
+        handshake_burst_per_source: 6,
+        max_pending_per_source: 2,
+        max_tracked_sources: 5,
+        channel_bandwidth_bytes_per_sec: 20_000,
+    }
+}
+
+/// Feeds one datagram and checks every per-datagram invariant; returns the verdict.
+fn feed(relay: &mut Relay, d: &[u8], src: SocketAddr, now: Duration, send_ok: bool) -> Verdict {
+    let before: Stats = relay.stats();
+    let verdict = relay.sans_io_datagram(d, src, now, send_ok);
+    let after = relay.stats();
+    relay.check_invariants().unwrap();
+    assert_eq!(after.datagrams_in, before.datagrams_in + 1);
+    let out = after.datagrams_out - before.datagrams_out;
+    let dropped = after.datagrams_dropped - before.datagrams_dropped;
+    match verdict {
+        Verdict::Forward(f) => {
+            assert_ne!(f.to, src, "forwarded back to its sender");
+            assert_eq!(
+                relay.partner_of(src),
+                Some(f.to),
+                "forwarded to an address that is not the sender's peer"
+            );
+            if send_ok {
+                assert_eq!((out, dropped), (1, 0));
+            } else {
+                assert_eq!((out, dropped), (0, 1));
+                assert_eq!(after.send_errors, before.send_errors + 1);
+            }
+        }
+        Verdict::Dropped => assert_eq!((out, dropped), (0, 1), "{before:?} -> {after:?}"),
+        Verdict::Absorbed => assert_eq!((out, dropped), (0, 0)),
+    }
+    verdict
+}
+
+fn run(ops: &[Op], require_tokens: bool) {
+    let mut relay = Relay::sans_io(Config {
+        secret_key: Some(SECRET.to_vec()),
+        require_tokens,
+        max_channels: 3,
+        inactivity_timeout: Duration::from_secs(5),
+        limits: limits(),
+        ..Config::default()
+    })
+    .unwrap();
+    let expiry = unix_now() + 3600;
+    let mut now = Duration::ZERO;
+    let mut sent = Vec::new();
+    let mut absorbed = 0u64;
+    for op in ops {
+        now += Duration::from_millis(u64::from(op.advance_ms));
+        if op.advance_ms > 300 {
+            relay.sans_io_tick(now);
+            relay.check_invariants().unwrap();
+        }
+        let d = encode(&op.kind, expiry, &sent);
+        if feed(&mut relay, &d, address(op.from), now, op.send_ok) == Verdict::Absorbed {
+            absorbed += 1;
+        }
+        let s = relay.stats();
+        assert!(s.channels_open <= 3);
+        assert_eq!(
+            s.datagrams_in,
+            s.datagrams_out + s.datagrams_dropped + absorbed,
+            "counters add up: {s:?}"
+        );
+        sent.push(d);
+    }
+    relay.sans_io_tick(now + Duration::from_secs(60));
+    relay.check_invariants().unwrap();
+    assert_eq!(relay.stats().channels_open, 0, "everything expires");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+
+    #[test]
+    fn relay_invariants_hold_for_any_traffic(
+        ops in prop::collection::vec(op(), 1..160),
+        require_tokens in any::<bool>(),
+    ) {
+        run(&ops, require_tokens);
+    }
+
+    #[test]
+    fn honest_token_pair_loses_nothing_whatever_others_send(
+        attack in prop::collection::vec(op(), 1..120),
+    ) {
+        let mut relay = Relay::sans_io(Config {
+            secret_key: Some(SECRET.to_vec()),
+            require_tokens: true,
+            max_channels: 3,
+            limits: limits(),
+            ..Config::default()
+        })
+        .unwrap();
+        let key = TokenKey::new(SECRET);
+        let guid = Guid(0x600D);
+        let (ta, tb) = (
+            key.mint(guid, Role::A, unix_now() + 3600),
+            key.mint(guid, Role::B, unix_now() + 3600),
+        );
+        // Honest peers on addresses no attacker op uses.
+        let a: SocketAddr = "203.0.113.10:4000".parse().unwrap();
+        let b: SocketAddr = "[2001:db8:ffff::b]:4000".parse().unwrap();
+        let mut hs = [0u8; 76];
+        let mut captured = Vec::new();
+        let mut now = Duration::ZERO;
+        write_handshake_with_token(&mut hs, &ta, 1).unwrap();
+        assert_eq!(feed(&mut relay, &hs, a, now, true), Verdict::Absorbed);
+        captured.push(hs.to_vec());
+        write_handshake_with_token(&mut hs, &tb, 1).unwrap();
+        assert!(matches!(feed(&mut relay, &hs, b, now, true), Verdict::Forward(f) if f.to == a));
+        captured.push(hs.to_vec());
+        let mut seq = 1;
+        for (i, op) in attack.iter().enumerate() {
+            now += Duration::from_millis(20 + u64::from(op.advance_ms % 50));
+            // Attackers may replay anything the honest peers sent, or send their own.
+            let d = match op.kind {
+                Kind::Replay(j) => captured[usize::from(j) % captured.len()].clone(),
+                ref k => encode(k, unix_now() + 3600, &captured),
+            };
+            feed(&mut relay, &d, address(op.from), now, true);
+            // Honest traffic both ways, and now and then a fresh handshake from A.
+            let payload = format!("honest {i}").into_bytes();
+            for (src, dst) in [(a, b), (b, a)] {
+                let v = feed(&mut relay, &payload, src, now, true);
+                prop_assert!(matches!(v, Verdict::Forward(f) if f.to == dst), "{v:?}");
+            }
+            if i % 10 == 0 {
+                seq += 1;
+                write_handshake_with_token(&mut hs, &ta, seq).unwrap();
+                let v = feed(&mut relay, &hs, a, now, true);
+                prop_assert!(matches!(v, Verdict::Forward(f) if f.to == b), "{v:?}");
+                captured.push(hs.to_vec());
+            }
+        }
+        prop_assert_eq!(relay.partner_of(a), Some(b));
+        let info = relay.channel(guid).unwrap();
+        prop_assert_eq!((info.peer_a, info.peer_b), (a, Some(b)));
+    }
+}
