@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+#[cfg(windows)]
+mod connreset;
+
 /// A bound, non-blocking UDP socket and what the kernel granted.
 #[derive(Debug)]
 pub struct BoundSocket {
@@ -41,6 +44,13 @@ pub fn bind_udp(
     }
     socket.bind(&addr.into())?;
     socket.set_nonblocking(true)?;
+    #[cfg(windows)]
+    if let Err(e) = connreset::disable_udp_connreset(&socket) {
+        // Not fatal: receive errors are counted and skipped by the relay loop anyway.
+        log::warn!(
+            "cannot disable SIO_UDP_CONNRESET ({e}); departed peers will show up as receive errors"
+        );
+    }
     let recv_buffer = socket.recv_buffer_size().unwrap_or(0);
     let send_buffer = socket.send_buffer_size().unwrap_or(0);
     let socket: UdpSocket = socket.into();
