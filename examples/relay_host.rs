@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use clap::Parser;
+use udp_relay::admission::Limits;
 use udp_relay::relay::{CloseReason, Config, Event, Relay};
 
 /// UDP relay for game peers behind NAT (v0.8 handshake).
@@ -41,6 +42,25 @@ struct Args {
     /// Seconds between stats summaries (0 = never).
     #[arg(long, default_value_t = 10)]
     stats_interval_secs: u64,
+    /// Handshakes per second one source (IPv4 address or IPv6 /64) may have verified
+    /// (0 = unlimited).
+    #[arg(long, default_value_t = Limits::default().handshake_rate_per_source)]
+    handshake_rate_per_source: u32,
+    /// Handshakes one source may send in a burst.
+    #[arg(long, default_value_t = Limits::default().handshake_burst_per_source)]
+    handshake_burst_per_source: u32,
+    /// Half-open channels one source may hold (0 = unlimited).
+    #[arg(long, default_value_t = Limits::default().max_pending_per_source)]
+    max_pending_per_source: u32,
+    /// Sources whose handshake rate is tracked at once.
+    #[arg(long, default_value_t = Limits::default().max_tracked_sources)]
+    max_tracked_sources: usize,
+    /// Bytes per second each direction of a channel may carry (0 = no cap).
+    #[arg(long, default_value_t = 0)]
+    channel_bandwidth_bytes_per_sec: u64,
+    /// Admit only handshakes carrying a valid seat token (needs --secret-key).
+    #[arg(long)]
+    require_tokens: bool,
 }
 
 fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
@@ -99,11 +119,23 @@ fn main() -> ExitCode {
         eprintln!("error: --inactivity-timeout-ms and --max-channels must be > 0");
         return ExitCode::from(2);
     }
+    if args.require_tokens && secret_key.is_none() {
+        eprintln!("error: --require-tokens needs --secret-key (tokens are checked with it)");
+        return ExitCode::from(2);
+    }
     let config = Config {
         bind: SocketAddr::new(args.bind, args.port),
         inactivity_timeout: Duration::from_millis(args.inactivity_timeout_ms),
         secret_key,
         max_channels: args.max_channels,
+        limits: Limits {
+            handshake_rate_per_source: args.handshake_rate_per_source,
+            handshake_burst_per_source: args.handshake_burst_per_source,
+            max_pending_per_source: args.max_pending_per_source,
+            max_tracked_sources: args.max_tracked_sources,
+            channel_bandwidth_bytes_per_sec: args.channel_bandwidth_bytes_per_sec,
+        },
+        require_tokens: args.require_tokens,
         ..Config::default()
     };
     let mut relay = match Relay::bind(config) {
@@ -205,7 +237,8 @@ fn log_stats(relay: &Relay) {
     let s = relay.stats();
     log::info!(
         "stats: channels {} open / {} established / {} total, in {} dgrams {} B, out {} dgrams {} B, \
-         dropped {}, handshakes ok {} rejected {} refused {}, errors recv {} send {}",
+         dropped {}, handshakes ok {} rejected {} refused {} rate-limited {}, \
+         tokens invalid {} expired {} replayed {}, rebinds {}, errors recv {} send {}",
         s.channels_open,
         s.channels_established,
         s.channels_allocated_total,
@@ -217,6 +250,11 @@ fn log_stats(relay: &Relay) {
         s.handshakes_accepted,
         s.handshakes_rejected,
         s.handshakes_refused,
+        s.handshakes_rate_limited,
+        s.tokens_invalid,
+        s.tokens_expired,
+        s.tokens_replayed,
+        s.peers_rebound,
         s.recv_errors,
         s.send_errors
     );
