@@ -483,6 +483,28 @@ public:
         config_.max_pending_events = value;
         return *this;
     }
+    // Per-source and per-channel limits and seat tokens: see SECURITY.md.
+    RelayConfigBuilder &handshakeRatePerSource(uint32_t perSecond, uint32_t burst) noexcept {
+        config_.handshake_rate_per_source = perSecond;
+        config_.handshake_burst_per_source = burst;
+        return *this;
+    }
+    RelayConfigBuilder &maxPendingPerSource(uint32_t value) noexcept {
+        config_.max_pending_per_source = value;
+        return *this;
+    }
+    RelayConfigBuilder &maxTrackedSources(uint32_t value) noexcept {
+        config_.max_tracked_sources = value;
+        return *this;
+    }
+    RelayConfigBuilder &channelBandwidthBytesPerSec(uint32_t value) noexcept {
+        config_.channel_bandwidth_bytes_per_sec = value;
+        return *this;
+    }
+    RelayConfigBuilder &requireTokens(bool value) noexcept {
+        config_.require_tokens = value ? 1u : 0u;
+        return *this;
+    }
 
     // The C config, pointing into this builder: valid while the builder lives unchanged.
     RelayConfig native() const noexcept {

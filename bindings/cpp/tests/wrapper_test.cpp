@@ -128,6 +128,20 @@ static void relayErrors() {
     expectError(zeroTimeout.status(), RELAY_STATUS_INVALID_ARGUMENT,
                 "zero inactivity timeout gives INVALID_ARGUMENT");
 
+    Result<Relay> tokensWithoutKey =
+        Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1").requireTokens(true));
+    expectError(tokensWithoutKey.status(), RELAY_STATUS_INVALID_ARGUMENT,
+                "requireTokens without a secret key gives INVALID_ARGUMENT");
+    Result<Relay> limited = Relay::start(RelayConfigBuilder()
+                                             .port(0)
+                                             .bindAddress("127.0.0.1")
+                                             .handshakeRatePerSource(10, 20)
+                                             .maxPendingPerSource(4)
+                                             .maxTrackedSources(128)
+                                             .channelBandwidthBytesPerSec(100000));
+    expect(limited.has_value(), "relay starts with per-source limits and a bandwidth cap",
+           limited.status().toString());
+
     Result<Relay> first = Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1"));
     expect(first.has_value() && first->localPort() != 0, "relay binds an ephemeral port");
     if (!first) return;
