@@ -1,8 +1,9 @@
 //! Builds `tests/c/ffi_misuse.c` with the system C compiler under AddressSanitizer and
 //! UndefinedBehaviorSanitizer against the shared library cargo just built, and runs it: every
-//! `relay_*` entry point called with NULL, zero-length and too-short buffers, bad config
-//! values, stopped, double-stopped and forged handles must return its status, write nothing
-//! out of bounds, and leave the library usable.
+//! relay-side entry point, the token functions and the GUID/handshake buffer helpers, called
+//! with NULL, zero-length and too-short buffers, bad config values, stopped, double-stopped
+//! and forged handles, must return its status, write nothing out of bounds, and leave the
+//! library usable.
 
 use std::path::PathBuf;
 use std::process::Command;

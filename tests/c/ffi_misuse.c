@@ -1,9 +1,12 @@
 /*
- * Calls every relay_* entry point the wrong way from C -- NULL pointers, zero-length and
- * too-short buffers, bad config values, stopped, double-stopped and forged handles -- and
- * checks that each returns its documented status with a message, writes nothing it should
- * not (canary bytes around every output), and leaves the library usable. Built and run under
- * AddressSanitizer + UndefinedBehaviorSanitizer by tests/c_misuse.rs.
+ * Calls every relay-side entry point (relay_config_default .. relay_abi_version), the token
+ * functions and the buffer-writing GUID/handshake helpers the wrong way from C -- NULL
+ * pointers, zero-length and too-short buffers, bad config values, stopped, double-stopped
+ * and forged handles -- and checks that each returns its documented status with a message,
+ * writes nothing it should not (canary bytes after every output), and leaves the library
+ * usable. Built and run under AddressSanitizer + UndefinedBehaviorSanitizer by
+ * tests/c_misuse.rs. (The client handle functions, relay_client_* and
+ * relay_handshake_new..free, have their own tests.)
  *
  * Prints one line per failed check and "misuse checks: N passed, M failed" at the end;
  * exits 0 only if every check passed.
@@ -337,6 +340,61 @@ static void token_misuse(void) {
     free(tok);
 }
 
+/* The buffer-writing helpers shared with clients, and how they see a token handshake. */
+static void helper_misuse(void) {
+    static const uint8_t secret[16] = {9};
+    RelayGuid guid = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    RelayGuid zero = {0, 0};
+    RelayGuid parsed;
+    unsigned char *buf;
+    unsigned char token[RELAY_TOKEN_LEN];
+    unsigned char hs[RELAY_TOKEN_HANDSHAKE_LEN];
+    size_t len;
+
+    CHECK_STATUS(relay_guid_new(NULL), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_guid_parse(NULL, &parsed), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_guid_parse("01234567-89ab-cdef-fedc-ba9876543210", NULL),
+                 RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_guid_parse("01234567-89ab-cdef-fedc-ba987654321", &parsed),
+                 RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(relay_guid_format(NULL, (char *)token, sizeof token), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_guid_format(&guid, NULL, 64), RELAY_STATUS_NULL_ARGUMENT);
+    for (len = 0; len < RELAY_GUID_STRING_SIZE; len++) {
+        buf = guarded(len, 8);
+        CHECK_STATUS(relay_guid_format(&guid, (char *)buf, len), RELAY_STATUS_BUFFER_TOO_SMALL);
+        CHECK(untouched(buf, len + 8));
+        free(buf);
+    }
+    CHECK_STATUS(relay_handshake_write(NULL, 56, &guid, NULL, 0), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_handshake_write(token, 56, NULL, NULL, 0), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_handshake_write(hs, sizeof hs, &zero, NULL, 0), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(relay_handshake_write(hs, sizeof hs, &guid, NULL, 4), RELAY_STATUS_INVALID_ARGUMENT);
+    for (len = 0; len < RELAY_HANDSHAKE_LEN; len++) {
+        buf = guarded(len, 8);
+        CHECK_STATUS(relay_handshake_write(buf, len, &guid, secret, sizeof secret),
+                     RELAY_STATUS_BUFFER_TOO_SMALL);
+        CHECK(untouched(buf, len + 8));
+        free(buf);
+    }
+    CHECK_STATUS(relay_handshake_parse(NULL, 56, &guid, NULL, 0), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_handshake_parse(hs, 56, NULL, NULL, 0), RELAY_STATUS_NULL_ARGUMENT);
+    for (len = 0; len < RELAY_HANDSHAKE_LEN; len++) {
+        buf = guarded(len, 0);
+        memset(buf, 0, len);
+        CHECK_STATUS(relay_handshake_parse(buf, len, &guid, NULL, 0), RELAY_STATUS_INVALID_HANDSHAKE);
+        free(buf);
+    }
+    /* A token handshake is a well-formed v0.8 handshake to a peer without the relay secret
+       (clients see their partner's), and does not verify as keyed with the secret. */
+    CHECK(relay_token_mint(secret, sizeof secret, &guid, RELAY_TOKEN_ROLE_A, 4000000000u, token,
+                           sizeof token) == RELAY_TOKEN_LEN);
+    CHECK(relay_handshake_write_with_token(token, sizeof token, 1, hs, sizeof hs) ==
+          RELAY_TOKEN_HANDSHAKE_LEN);
+    CHECK(relay_handshake_parse(hs, sizeof hs, &guid, NULL, 0) == RELAY_STATUS_OK);
+    CHECK_STATUS(relay_handshake_parse(hs, sizeof hs, &guid, secret, sizeof secret),
+                 RELAY_STATUS_INVALID_HANDSHAKE);
+}
+
 static void misc_misuse(void) {
     int32_t s;
     CHECK_STATUS(relay_set_log_callback(on_log, NULL, 6), RELAY_STATUS_INVALID_ARGUMENT);
@@ -357,6 +415,7 @@ int main(void) {
     handle_misuse();
     address_misuse();
     token_misuse();
+    helper_misuse();
     misc_misuse();
     printf("misuse checks: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
