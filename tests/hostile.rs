@@ -373,6 +373,10 @@ fn handshake_flood_from_many_ports_is_limited_and_bounded() {
             f.send_to(&plain((round << 32) | (i as u128 + 1), None), h.addr)
                 .unwrap();
             sent += 1;
+            if i % 50 == 49 {
+                // Keep within a default-sized socket buffer: the count below is exact.
+                h.pump_until_idle();
+            }
         }
         honest.exchange(&mut h, 10);
     }
@@ -407,6 +411,7 @@ fn garbage_of_every_length_gets_no_answer() {
     lengths.extend((301..65_507).step_by(251));
     lengths.push(65_507);
     let mut sent = 0;
+    let mut unread_bytes = 0;
     for (k, &len) in lengths.iter().enumerate() {
         let mut d: Vec<u8> = (0..len).map(|i| (i * 31 + k) as u8).collect();
         match k % 3 {
@@ -416,6 +421,12 @@ fn garbage_of_every_length_gets_no_answer() {
         }
         x.send_to(&d, h.addr).unwrap();
         sent += 1;
+        unread_bytes += len + 1024;
+        if unread_bytes > 128 * 1024 {
+            // Keep within a default-sized socket buffer: the count below is exact.
+            h.pump_until_idle();
+            unread_bytes = 0;
+        }
         if sent % 100 == 0 {
             honest.exchange(&mut h, 5);
         }
@@ -492,20 +503,24 @@ fn bandwidth_cap_drops_the_excess_and_counts_it() {
     let mut honest = Honest::new(&mut h, 0xB0B);
     // Burst: one second's worth (100 000 B) gets through, the rest of 200 KB is dropped.
     let big = vec![7u8; 10_000];
-    for _ in 0..20 {
+    for i in 0..20 {
         honest.a.send_to(&big, h.addr).unwrap();
+        if i % 5 == 4 {
+            h.pump_until_idle(); // within a default-sized socket buffer
+        }
     }
-    h.pump_until_idle();
-    let got = drain(&honest.b).len();
+    let got = drain(&honest.b).len() as u64;
     let s = h.stats();
-    assert_eq!(got, 10, "exactly the burst passes");
-    assert_eq!(s.datagrams_over_bandwidth, 10, "{s:?}");
+    // The burst passes (plus what refilled if the relay thread was descheduled for 100 ms
+    // or more mid-batch); the rest is dropped and counted.
+    assert!((10..=11).contains(&got), "{got} of 20 passed");
+    assert_eq!(s.datagrams_over_bandwidth, 20 - got, "{s:?}");
     // The other direction was untouched by A's excess; small traffic flows again after a
     // short refill.
     h.pump(50);
     honest.exchange(&mut h, 5);
     let c = h.relay.channel(Guid(0xB0B)).unwrap().counters;
-    assert_eq!(c.dropped, 10);
+    assert_eq!(c.dropped, 20 - got);
 }
 
 #[test]
