@@ -160,6 +160,7 @@ fn main() -> ExitCode {
         signal_hook::flag::register(SIGTERM, Arc::clone(&drain)).expect("SIGTERM handler");
     }
 
+    let mut event_budget = LogBudget::new(EVENT_LINES_PER_SECOND);
     let stats_every = Duration::from_secs(args.stats_interval_secs);
     let mut next_stats = Instant::now() + stats_every;
     loop {
@@ -178,8 +179,12 @@ fn main() -> ExitCode {
         }
         let mut drained = false;
         while let Some(event) = relay.next_event() {
-            drained |= log_event(&event);
+            drained |= matches!(event, Event::Drained);
+            if event_budget.admit() {
+                log_event(&event);
+            }
         }
+        event_budget.summarise();
         if drained {
             break;
         }
@@ -192,8 +197,58 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Logs one event; returns true for the end of a drain.
-fn log_event(event: &Event) -> bool {
+/// Channel-event lines logged per second at most; beyond that (a flood of new channels) one
+/// summary line per second says how many were left out, so the log cannot be flooded.
+const EVENT_LINES_PER_SECOND: u32 = 50;
+
+struct LogBudget {
+    per_second: u32,
+    window_start: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl LogBudget {
+    fn new(per_second: u32) -> LogBudget {
+        LogBudget {
+            per_second,
+            window_start: Instant::now(),
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+
+    fn admit(&mut self) -> bool {
+        if self.logged < self.per_second {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+
+    /// Once a second: reports what was left out and opens a new window.
+    fn summarise(&mut self) {
+        if self.window_start.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        if self.suppressed > 0 {
+            log::info!(
+                "{} more channel events in the last {:.1}s not logged (more than {}/s)",
+                self.suppressed,
+                self.window_start.elapsed().as_secs_f64(),
+                self.per_second
+            );
+        }
+        self.window_start = Instant::now();
+        self.logged = 0;
+        self.suppressed = 0;
+    }
+}
+
+/// Logs one event.
+fn log_event(event: &Event) {
     match event {
         Event::Allocated { guid, peer_a } => log::info!("channel {guid} allocated by {peer_a}"),
         Event::Established {
@@ -225,12 +280,8 @@ fn log_event(event: &Event) -> bool {
                 c.dropped
             );
         }
-        Event::Drained => {
-            log::info!("drained: all channels closed, exiting");
-            return true;
-        }
+        Event::Drained => log::info!("drained: all channels closed, exiting"),
     }
-    false
 }
 
 fn log_stats(relay: &Relay) {
