@@ -14,6 +14,7 @@ use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::net;
+use crate::net::batch::{self, DatagramBatch};
 use crate::protocol::{self, Guid, HandshakeKey};
 
 /// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`.
@@ -149,9 +150,6 @@ struct Slot {
     channel: Option<Channel>,
 }
 
-/// Size of the receive buffer: any UDP payload fits, so nothing is truncated.
-const RECV_BUFFER: usize = 65_536;
-
 /// The relay. See the module documentation for its rules.
 pub struct Relay {
     socket: UdpSocket,
@@ -173,7 +171,8 @@ pub struct Relay {
     draining: bool,
     drained_reported: bool,
     epoch: Instant,
-    buf: Box<[u8]>,
+    /// Received datagrams and the sends that forward them from the same buffers.
+    io: DatagramBatch,
 }
 
 impl std::fmt::Debug for Relay {
@@ -233,7 +232,7 @@ impl Relay {
             draining: false,
             drained_reported: false,
             epoch: Instant::now(),
-            buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
+            io: DatagramBatch::new(),
         })
     }
 
@@ -312,7 +311,7 @@ impl Relay {
                 }
                 None => timeout,
             };
-            if net::wait_readable(&self.socket, wait)? {
+            if batch::wait_readable(&self.socket, wait)? {
                 now = self.now_ms();
                 handled = self.receive_batch(now);
             } else {
@@ -330,12 +329,10 @@ impl Relay {
     fn receive_batch(&mut self, now: u64) -> usize {
         let mut handled = 0;
         while handled < self.config.max_datagrams_per_poll {
-            match self.socket.recv_from(&mut self.buf) {
-                Ok((len, src)) => {
-                    handled += 1;
-                    self.on_datagram(len, net::normalize(src), now);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            let max = self.config.max_datagrams_per_poll - handled;
+            let n = match self.io.recv(&self.socket, max) {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // ICMP errors surfaced by some platforms (ECONNREFUSED, WSAECONNRESET)
@@ -343,17 +340,75 @@ impl Relay {
                     self.stats.recv_errors += 1;
                     handled += 1;
                     log::debug!("receive error (counted, continuing): {e}");
+                    continue;
                 }
+            };
+            for i in 0..n {
+                self.on_datagram(i, now);
+            }
+            self.flush();
+            handled += n;
+            if n < batch::BATCH.min(max) {
+                break; // the socket is drained
             }
         }
         handled
     }
 
-    fn on_datagram(&mut self, len: usize, src: SocketAddr, now: u64) {
+    /// Sends what the last batch queued and accounts for the datagrams the kernel refused.
+    fn flush(&mut self) {
+        let (slots, stats) = (&mut self.slots, &mut self.stats);
+        let (sent, bytes) = self.io.flush(&self.socket, |tag, len, e| {
+            stats.send_errors += 1;
+            stats.datagrams_dropped += 1;
+            log::trace!("send failed (counted): {e}");
+            let (slot, generation, from_a) = untag(tag);
+            let entry = &mut slots[slot as usize];
+            if let Some(ch) = entry
+                .channel
+                .as_mut()
+                .filter(|_| entry.generation == generation)
+            {
+                let c = &mut ch.counters;
+                if from_a {
+                    c.datagrams_a_to_b -= 1;
+                    c.bytes_a_to_b -= len as u64;
+                } else {
+                    c.datagrams_b_to_a -= 1;
+                    c.bytes_b_to_a -= len as u64;
+                }
+                c.dropped += 1;
+            }
+        });
+        self.stats.datagrams_out += sent;
+        self.stats.bytes_out += bytes;
+    }
+
+    /// Queues datagram `i` for `dst` and counts it in its channel as sent; [`Relay::flush`]
+    /// takes it back if the kernel refuses it.
+    fn forward(&mut self, i: usize, slot: u32, from_a: bool, dst: SocketAddr) {
+        let len = self.io.datagram(i).0.len() as u64;
+        let entry = &mut self.slots[slot as usize];
+        let generation = entry.generation;
+        let c = &mut entry.channel.as_mut().expect("open").counters;
+        if from_a {
+            c.datagrams_a_to_b += 1;
+            c.bytes_a_to_b += len;
+        } else {
+            c.datagrams_b_to_a += 1;
+            c.bytes_b_to_a += len;
+        }
+        let dst = net::to_socket_family(dst, self.socket_is_v6);
+        self.io.queue(i, dst, tag(slot, generation, from_a));
+    }
+
+    fn on_datagram(&mut self, i: usize, now: u64) {
+        let (datagram, src) = self.io.datagram(i);
+        let (len, src) = (datagram.len(), net::normalize(src));
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += len as u64;
         let Some(&slot) = self.by_addr.get(&src) else {
-            self.on_unpaired(len, src, now);
+            self.on_unpaired(i, src, now);
             return;
         };
         let (guid, established) = {
@@ -363,21 +418,20 @@ impl Relay {
                 .expect("address index points at an open channel");
             (ch.guid, ch.peer_b.is_some())
         };
-        let datagram = &self.buf[..len];
         if protocol::looks_like_handshake(datagram) && protocol::peek_guid(datagram) != guid {
             // A member announcing another GUID (e.g. a client restarted its session): if the
             // handshake is valid it leaves its channel and is handled as a newcomer; if not,
             // it is ordinary payload of its channel.
             if protocol::parse_handshake(datagram, self.key.as_ref()).is_ok() {
                 self.close(slot, CloseReason::PeerMoved, now);
-                self.on_unpaired(len, src, now);
+                self.on_unpaired(i, src, now);
                 return;
             }
         }
         if !established {
             // Only peer A is here: a repeated handshake keeps the channel alive; anything
             // else has no one to go to.
-            let ok = protocol::parse_handshake(&self.buf[..len], self.key.as_ref()).is_ok();
+            let ok = protocol::parse_handshake(datagram, self.key.as_ref()).is_ok();
             let ch = self.slots[slot as usize].channel.as_mut().expect("open");
             if ok {
                 ch.last_seen_ms = now;
@@ -396,29 +450,13 @@ impl Relay {
         } else {
             ch.peer_a
         };
-        let sent = send(
-            &self.socket,
-            &self.buf[..len],
-            dst,
-            self.socket_is_v6,
-            &mut self.stats,
-        );
-        let c = &mut ch.counters;
-        match (sent, from_a) {
-            (true, true) => {
-                c.datagrams_a_to_b += 1;
-                c.bytes_a_to_b += len as u64;
-            }
-            (true, false) => {
-                c.datagrams_b_to_a += 1;
-                c.bytes_b_to_a += len as u64;
-            }
-            (false, _) => c.dropped += 1,
-        }
+        self.forward(i, slot, from_a, dst);
     }
 
-    fn on_unpaired(&mut self, len: usize, src: SocketAddr, now: u64) {
-        let guid = match protocol::parse_handshake(&self.buf[..len], self.key.as_ref()) {
+    fn on_unpaired(&mut self, i: usize, src: SocketAddr, now: u64) {
+        let (datagram, _) = self.io.datagram(i);
+        let len = datagram.len();
+        let guid = match protocol::parse_handshake(datagram, self.key.as_ref()) {
             Ok(h) => h.guid,
             Err(e) => {
                 self.stats.handshakes_rejected += 1;
@@ -428,7 +466,7 @@ impl Relay {
             }
         };
         match self.by_guid.get(&guid).copied() {
-            Some(slot) => self.join(slot, len, src, now),
+            Some(slot) => self.join(slot, i, src, now),
             None => self.allocate(guid, src, now),
         }
     }
@@ -477,7 +515,7 @@ impl Relay {
         self.push_event(Event::Allocated { guid, peer_a: src });
     }
 
-    fn join(&mut self, slot: u32, len: usize, src: SocketAddr, now: u64) {
+    fn join(&mut self, slot: u32, i: usize, src: SocketAddr, now: u64) {
         let ch = self.slots[slot as usize].channel.as_mut().expect("open");
         if ch.peer_b.is_some() {
             let guid = ch.guid;
@@ -498,24 +536,7 @@ impl Relay {
             peer_b: src,
         });
         // B's handshake goes on to A: that is how A learns the channel is up.
-        let sent = send(
-            &self.socket,
-            &self.buf[..len],
-            peer_a,
-            self.socket_is_v6,
-            &mut self.stats,
-        );
-        let c = &mut self.slots[slot as usize]
-            .channel
-            .as_mut()
-            .expect("open")
-            .counters;
-        if sent {
-            c.datagrams_b_to_a += 1;
-            c.bytes_b_to_a += len as u64;
-        } else {
-            c.dropped += 1;
-        }
+        self.forward(i, slot, false, peer_a);
     }
 
     fn timeout_ms(&self) -> u64 {
@@ -618,25 +639,12 @@ impl Relay {
     }
 }
 
-/// Sends one datagram, counting it; returns whether the kernel took it.
-fn send(
-    socket: &UdpSocket,
-    datagram: &[u8],
-    dst: SocketAddr,
-    socket_is_v6: bool,
-    stats: &mut Stats,
-) -> bool {
-    match socket.send_to(datagram, net::to_socket_family(dst, socket_is_v6)) {
-        Ok(_) => {
-            stats.datagrams_out += 1;
-            stats.bytes_out += datagram.len() as u64;
-            true
-        }
-        Err(e) => {
-            stats.send_errors += 1;
-            stats.datagrams_dropped += 1;
-            log::trace!("send to {dst} failed (counted): {e}");
-            false
-        }
-    }
+/// What a queued send carries back if it fails: its channel's slot and generation (so a
+/// channel closed in the meantime is not touched) and its direction.
+fn tag(slot: u32, generation: u32, from_a: bool) -> u64 {
+    (u64::from(slot) << 33) | (u64::from(generation) << 1) | u64::from(from_a)
+}
+
+fn untag(tag: u64) -> (u32, u32, bool) {
+    ((tag >> 33) as u32, (tag >> 1) as u32, tag & 1 == 1)
 }

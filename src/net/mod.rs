@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+pub mod batch;
+
 /// A bound, non-blocking UDP socket and what the kernel granted.
 #[derive(Debug)]
 pub struct BoundSocket {
