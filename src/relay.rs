@@ -9,6 +9,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use foldhash::quality::RandomState;
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -150,6 +152,11 @@ struct Slot {
     channel: Option<Channel>,
 }
 
+/// Channels expired between two looks at the socket during a mass expiry.
+const EXPIRY_CHUNK: usize = 64;
+/// Below this many slots the table is not worth shrinking.
+const MIN_SHRINK_SLOTS: usize = 1024;
+
 /// The relay. See the module documentation for its rules.
 pub struct Relay {
     socket: UdpSocket,
@@ -160,8 +167,10 @@ pub struct Relay {
     config: Config,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    by_guid: HashMap<Guid, u32>,
-    by_addr: HashMap<SocketAddr, u32>,
+    /// Both indexes hash attacker-chosen keys (GUIDs, source addresses) with a hasher keyed
+    /// at random per relay, so colliding keys cannot be precomputed to flood a bucket.
+    by_guid: HashMap<Guid, u32, RandomState>,
+    by_addr: HashMap<SocketAddr, u32, RandomState>,
     /// Min-heap of (deadline ms, slot, generation): one entry per open channel. An entry
     /// whose channel saw traffic since is pushed back with its new deadline, so a poll only
     /// touches channels whose deadline has passed.
@@ -170,6 +179,9 @@ pub struct Relay {
     stats: Stats,
     draining: bool,
     drained_reported: bool,
+    /// Expiries not yet summarised in the log, and when the last summary was written.
+    expired_unlogged: u64,
+    expiry_logged_ms: u64,
     epoch: Instant,
     /// Received datagrams and the sends that forward them from the same buffers.
     io: DatagramBatch,
@@ -224,13 +236,15 @@ impl Relay {
             config,
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_guid: HashMap::new(),
-            by_addr: HashMap::new(),
+            by_guid: HashMap::default(),
+            by_addr: HashMap::default(),
             deadlines: BinaryHeap::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             draining: false,
             drained_reported: false,
+            expired_unlogged: 0,
+            expiry_logged_ms: 0,
             epoch: Instant::now(),
             io: DatagramBatch::new(),
         })
@@ -318,7 +332,19 @@ impl Relay {
                 now = self.now_ms();
             }
         }
-        self.expire(now);
+        // A mass expiry is done in small chunks with the socket read in between, so traffic
+        // of live channels is not held up behind it.
+        let mut expired = 0;
+        while expired < self.config.max_expiries_per_poll {
+            let chunk = EXPIRY_CHUNK.min(self.config.max_expiries_per_poll - expired);
+            let closed = self.expire(now, chunk);
+            expired += closed;
+            if closed < chunk {
+                break;
+            }
+            handled += self.receive_batch(now);
+        }
+        self.after_expiry(expired, now);
         Ok(handled)
     }
 
@@ -543,10 +569,11 @@ impl Relay {
         (self.config.inactivity_timeout.as_millis() as u64).max(1)
     }
 
-    fn expire(&mut self, now: u64) {
+    /// Closes up to `limit` channels whose inactivity timeout has passed; returns how many.
+    fn expire(&mut self, now: u64, limit: usize) -> usize {
         let timeout = self.timeout_ms();
         let mut closed = 0;
-        while closed < self.config.max_expiries_per_poll {
+        while closed < limit {
             let Some(&Reverse((deadline, slot, generation))) = self.deadlines.peek() else {
                 break;
             };
@@ -570,11 +597,30 @@ impl Relay {
                 closed += 1;
             }
         }
-        if closed > 0 {
-            self.stats.channels_expired_total += closed as u64;
-            if closed > 1 {
-                log::debug!("{closed} idle channels expired");
+        closed
+    }
+
+    /// Accounting, a log summary at most once a second, and giving memory back once most of
+    /// the table has expired.
+    fn after_expiry(&mut self, expired: usize, now: u64) {
+        if expired > 0 {
+            self.stats.channels_expired_total += expired as u64;
+            self.expired_unlogged += expired as u64;
+            if self.slots.len() > MIN_SHRINK_SLOTS
+                && (self.stats.channels_open as usize) < self.slots.len() / 8
+            {
+                self.shrink();
             }
+        }
+        if self.expired_unlogged > 0 && now.saturating_sub(self.expiry_logged_ms) >= 1000 {
+            log::debug!(
+                "{} idle channels expired in the last {} ms, {} open",
+                self.expired_unlogged,
+                now.saturating_sub(self.expiry_logged_ms),
+                self.stats.channels_open
+            );
+            self.expired_unlogged = 0;
+            self.expiry_logged_ms = now;
         }
         self.report_drained();
     }
@@ -593,7 +639,13 @@ impl Relay {
         }
         self.stats.channels_open -= 1;
         let lifetime = Duration::from_millis(now.saturating_sub(ch.created_ms));
-        log::debug!(
+        // Expiries come in masses and are summarised once a second; one line each is trace.
+        let level = match reason {
+            CloseReason::Expired => log::Level::Trace,
+            CloseReason::PeerMoved => log::Level::Debug,
+        };
+        log::log!(
+            level,
             "channel {} closed ({reason:?}) after {lifetime:?}: {:?}",
             ch.guid,
             ch.counters
@@ -606,20 +658,36 @@ impl Relay {
             counters: ch.counters,
             lifetime,
         });
-        if self.stats.channels_open == 0 {
-            // Give memory back after a mass expiry instead of holding the peak forever.
-            self.shrink();
-        }
     }
 
+    /// Renumbers the open channels into a table sized for them and frees the rest, so the
+    /// memory of a mass expiry goes back to the allocator (and from there to the OS: the
+    /// large blocks are unmapped). Costs one pass over the old table, which is why it only
+    /// runs once the table is at least 7/8 empty.
     fn shrink(&mut self) {
-        if self.slots.len() > 1024 {
-            self.slots = Vec::new();
-            self.free_slots = Vec::new();
-            self.deadlines = BinaryHeap::new();
-            self.by_guid.shrink_to_fit();
-            self.by_addr.shrink_to_fit();
+        let old = std::mem::take(&mut self.slots);
+        let open = self.stats.channels_open as usize;
+        let timeout = self.timeout_ms();
+        self.slots = Vec::with_capacity(open);
+        self.free_slots = Vec::new();
+        self.deadlines = BinaryHeap::with_capacity(open);
+        self.by_guid = HashMap::with_capacity_and_hasher(open, RandomState::default());
+        self.by_addr = HashMap::with_capacity_and_hasher(open * 2, RandomState::default());
+        for ch in old.into_iter().filter_map(|s| s.channel) {
+            let slot = self.slots.len() as u32;
+            self.by_guid.insert(ch.guid, slot);
+            self.by_addr.insert(ch.peer_a, slot);
+            if let Some(b) = ch.peer_b {
+                self.by_addr.insert(b, slot);
+            }
+            self.deadlines
+                .push(Reverse((ch.last_seen_ms + timeout, slot, 0)));
+            self.slots.push(Slot {
+                generation: 0,
+                channel: Some(ch),
+            });
         }
+        log::debug!("channel table shrunk to {open} open channels");
     }
 
     fn report_drained(&mut self) {

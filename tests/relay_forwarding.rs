@@ -111,3 +111,56 @@ fn bursts_both_ways_in_order_and_whole() {
     assert_eq!(s.datagrams_out, 1 + 100 + 100 + 1);
     assert_eq!(s.send_errors, 0);
 }
+
+#[test]
+fn mass_expiry_leaves_live_channels_working() {
+    let mut relay = Relay::bind(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        inactivity_timeout: Duration::from_millis(400),
+        ..Config::default()
+    })
+    .unwrap();
+    let to = relay.local_addr();
+    let (a, b) = (peer(), peer());
+    let live = Guid::random().unwrap();
+    a.send_to(&handshake(live), to).unwrap();
+    relay.poll(Duration::from_millis(20)).unwrap();
+    b.send_to(&handshake(live), to).unwrap();
+    assert_eq!(pump(&mut relay, &a, 1).len(), 1);
+
+    // More pending channels than the table keeps around once they are gone.
+    let idle: Vec<UdpSocket> = (0..1500).map(|_| peer()).collect();
+    for (i, s) in idle.iter().enumerate() {
+        s.send_to(&handshake(Guid(0xABCD_0000 + i as u128)), to)
+            .unwrap();
+        if i % 100 == 99 {
+            relay.poll(Duration::ZERO).unwrap();
+        }
+    }
+    while relay.poll(Duration::ZERO).unwrap() > 0 {}
+    assert_eq!(relay.stats().channels_open, 1501);
+
+    // The live pair keeps talking while the others expire.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while relay.stats().channels_open > 1 && Instant::now() < deadline {
+        a.send_to(b"tick", to).unwrap();
+        assert_eq!(pump(&mut relay, &b, 1), vec![b"tick".to_vec()]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = relay.stats();
+    assert_eq!(s.channels_open, 1);
+    assert_eq!(s.channels_expired_total, 1500);
+    assert!(relay.channel(Guid(0xABCD_0000)).is_none());
+    b.send_to(b"after", to).unwrap();
+    assert_eq!(pump(&mut relay, &a, 1), vec![b"after".to_vec()]);
+    // A new channel after the shrink gets a working slot too.
+    let (c, d) = (peer(), peer());
+    let again = Guid::random().unwrap();
+    c.send_to(&handshake(again), to).unwrap();
+    relay.poll(Duration::from_millis(20)).unwrap();
+    d.send_to(&handshake(again), to).unwrap();
+    assert_eq!(pump(&mut relay, &c, 1), vec![handshake(again)]);
+    d.send_to(b"new", to).unwrap();
+    assert_eq!(pump(&mut relay, &c, 1), vec![b"new".to_vec()]);
+    assert_eq!(relay.channel(live).unwrap().counters.dropped, 0);
+}
