@@ -154,12 +154,15 @@ pub struct ThroughputArgs {
     pub run: usize,
     pub rate: Option<f64>,
     pub duration: Duration,
+    /// UDP_GRO on the generator's sockets: runs the relay sends with GSO then stay one
+    /// buffer up to the receiving peer instead of being cut up on the way in.
+    pub gro: bool,
 }
 
 /// Peers A send to peers B as fast as allowed; counts what B receives.
 pub fn throughput(t: &Target, p: &ThroughputArgs) -> Figures {
     let run = p.run.clamp(1, 64).min(65_000 / p.size).max(1);
-    let mut g = Gen::new(t.addr, None, p.size * run, run > 1);
+    let mut g = Gen::new(t.addr, None, p.size * run, p.gro);
     let opened = g.open(0..p.pairs, |_| {});
     let relay_port = t.addr.port();
     let drops0 = (drops(&[relay_port]), drops(&g.ports()));

@@ -57,6 +57,10 @@ enum Mode {
         /// Datagrams each peer sends back to back (sent as one UDP GSO message when > 1).
         #[arg(long, default_value_t = 1)]
         run: usize,
+        /// Receive with UDP_GRO at the peers (by default the kernel cuts a GSO run into
+        /// datagrams on its way in, as on a path without GRO).
+        #[arg(long)]
+        gro: bool,
     },
     /// Round-trip times of timestamped probes echoed by the far peer.
     Latency {
@@ -119,6 +123,7 @@ fn run_once(mode: &Mode, target: &Target) -> Figures {
             duration,
             rate,
             run,
+            gro,
         } => modes::throughput(
             target,
             &modes::ThroughputArgs {
@@ -127,6 +132,7 @@ fn run_once(mode: &Mode, target: &Target) -> Figures {
                 run,
                 rate,
                 duration: secs(duration),
+                gro,
             },
         ),
         Mode::Latency {

@@ -2,6 +2,11 @@
 //! per send call (`recvmmsg` / `sendmmsg` on Linux, one `recv_from` / `send_to` each
 //! elsewhere). Datagrams are received into fixed buffers allocated once and forwarded from
 //! those same buffers: the only copies are the kernel's.
+//!
+//! On Linux, consecutive datagrams of a batch going to the same peer with the same size (a
+//! run, as a peer sending several datagrams per tick produces) leave in one UDP GSO message
+//! (`UDP_SEGMENT`): the kernel's send path runs once for the run and cuts it into the same
+//! datagrams. Where the kernel refuses GSO the run is sent datagram by datagram.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -118,22 +123,25 @@ impl DatagramBatch {
             #[cfg(not(target_os = "linux"))]
             let result = portable::send(socket, &self.data, &self.lens, pending);
             match result {
-                Ok(n) if n > 0 => {
+                Ok(n) => {
                     for o in &pending[..n] {
                         sent.0 += 1;
                         sent.1 += self.lens[o.slot] as u64;
                     }
                     start += n;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => {
-                    // The first pending datagram is the one refused: count it, go on.
-                    let e = other
-                        .err()
-                        .unwrap_or_else(|| io::ErrorKind::WouldBlock.into());
-                    let o = pending[0];
-                    failed(o.tag, self.lens[o.slot], e);
-                    start += 1;
+                Err((e, _)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err((e, refused)) => {
+                    // The first `refused` pending datagrams (one, or one GSO run) are the
+                    // ones the kernel did not take: count them, go on with the rest.
+                    for o in &pending[..refused] {
+                        failed(
+                            o.tag,
+                            self.lens[o.slot],
+                            io::Error::new(e.kind(), e.to_string()),
+                        );
+                    }
+                    start += refused;
                 }
             }
         }
@@ -186,12 +194,12 @@ mod portable {
         data: &[u8],
         lens: &[usize],
         pending: &[Outgoing],
-    ) -> io::Result<usize> {
+    ) -> Result<usize, (io::Error, usize)> {
         let mut n = 0;
         for o in pending {
             match socket.send_to(&data[o.slot * SLOT..o.slot * SLOT + lens[o.slot]], o.dst) {
                 Ok(_) => n += 1,
-                Err(e) if n == 0 => return Err(e),
+                Err(e) if n == 0 => return Err((e, 1)),
                 Err(_) => break,
             }
         }
@@ -214,7 +222,22 @@ mod linux {
         msgs: Vec<libc::mmsghdr>,
         iovs: Vec<libc::iovec>,
         addrs: Vec<libc::sockaddr_storage>,
+        /// One UDP_SEGMENT control message per outgoing message.
+        ctrl: Vec<[u64; 3]>,
+        /// Datagrams carried by each outgoing message (more than one for a GSO run).
+        runs: [usize; BATCH],
+        gso: bool,
+        gso_refusals: u32,
     }
+
+    /// From linux/udp.h; not exported by the libc crate for every target.
+    const UDP_SEGMENT: libc::c_int = 103;
+    /// The kernel's limit on segments per GSO message (UDP_MAX_SEGMENTS).
+    const MAX_RUN: usize = 64;
+    /// Largest run in bytes: the UDP length field is 16 bits.
+    const MAX_RUN_BYTES: usize = 65_000;
+    /// After this many refusals GSO is given up for the socket.
+    const MAX_GSO_REFUSALS: u32 = 8;
 
     // SAFETY: the raw pointers inside are scratch space: they are rewritten from the batch's
     // own buffers before every system call and never dereferenced at any other time, so
@@ -234,6 +257,10 @@ mod linux {
                     .collect(),
                 // SAFETY: sockaddr_storage is plain data for which all-zero is a valid value.
                 addrs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
+                ctrl: vec![[0u64; 3]; BATCH],
+                runs: [0; BATCH],
+                gso: true,
+                gso_refusals: 0,
             }
         }
     }
@@ -293,42 +320,132 @@ mod linux {
         Ok(n)
     }
 
+    /// Sends `pending` (at most one batch) in one sendmmsg. Returns how many datagrams went
+    /// out, or the error and how many datagrams the first message carried (all refused).
     pub fn send(
         socket: &UdpSocket,
         h: &mut Headers,
         data: &[u8],
         lens: &[usize],
         pending: &[Outgoing],
-    ) -> io::Result<usize> {
-        let n = pending.len().min(BATCH);
-        for (i, o) in pending[..n].iter().enumerate() {
-            h.iovs[i] = libc::iovec {
-                // sendmmsg only reads through this pointer.
-                iov_base: data[o.slot * SLOT..].as_ptr().cast_mut().cast(),
-                iov_len: lens[o.slot],
+    ) -> Result<usize, (io::Error, usize)> {
+        let pending = &pending[..pending.len().min(BATCH)];
+        let mut gso = h.gso;
+        loop {
+            let msgs = build(h, data, lens, pending, gso);
+            // SAFETY: the first `msgs` headers point at iovecs over `data` (only read by the
+            // kernel), initialised destination addresses and control messages, all owned
+            // by `h` or borrowed for the whole call.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    h.msgs.as_mut_ptr(),
+                    msgs as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
             };
-            let len = to_storage(o.dst, &mut h.addrs[i]);
-            let m = &mut h.msgs[i];
-            m.msg_len = 0;
-            m.msg_hdr.msg_name = (&mut h.addrs[i] as *mut libc::sockaddr_storage).cast();
-            m.msg_hdr.msg_namelen = len;
-            m.msg_hdr.msg_iov = &mut h.iovs[i];
-            m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_control = std::ptr::null_mut();
-            m.msg_hdr.msg_controllen = 0;
-            m.msg_hdr.msg_flags = 0;
+            match errno_result(rc) {
+                Ok(sent) => return Ok(h.runs[..sent].iter().sum()),
+                Err(e) if h.runs[0] > 1 && gso_refused(&e) => {
+                    // E.g. a run larger than the path MTU, or no GSO on this kernel or route:
+                    // send the same datagrams one by one.
+                    h.gso_refusals += 1;
+                    if h.gso_refusals == MAX_GSO_REFUSALS {
+                        h.gso = false;
+                        log::info!("UDP GSO refused ({e}); sending datagram by datagram");
+                    }
+                    gso = false;
+                }
+                Err(e) => return Err((e, h.runs[0])),
+            }
         }
-        // SAFETY: the first `n` headers point at iovecs over `data` (read only by the
-        // kernel) and at initialised destination addresses, all alive for the call.
-        let rc = unsafe {
-            libc::sendmmsg(
-                socket.as_raw_fd(),
-                h.msgs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        errno_result(rc)
+    }
+
+    fn gso_refused(e: &io::Error) -> bool {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
+        )
+    }
+
+    /// Fills the send headers for `pending`, one message per datagram or per run (same
+    /// destination, same size, the last one possibly shorter) when `gso`; returns the
+    /// number of messages.
+    fn build(
+        h: &mut Headers,
+        data: &[u8],
+        lens: &[usize],
+        pending: &[Outgoing],
+        gso: bool,
+    ) -> usize {
+        let (mut m, mut i) = (0, 0);
+        while i < pending.len() {
+            let first = pending[i];
+            let size = lens[first.slot];
+            let mut end = i + 1;
+            if gso && size > 0 {
+                let mut total = size;
+                while end < pending.len()
+                    && end - i < MAX_RUN
+                    && pending[end].dst == first.dst
+                    && lens[pending[end].slot] > 0
+                    && lens[pending[end].slot] <= size
+                    && total + lens[pending[end].slot] <= MAX_RUN_BYTES
+                {
+                    total += lens[pending[end].slot];
+                    end += 1;
+                    if lens[pending[end - 1].slot] < size {
+                        break; // only the last segment of a run may be short
+                    }
+                }
+            }
+            for (k, o) in pending[i..end].iter().enumerate() {
+                h.iovs[i + k] = libc::iovec {
+                    // sendmmsg only reads through this pointer.
+                    iov_base: data[o.slot * SLOT..].as_ptr().cast_mut().cast(),
+                    iov_len: lens[o.slot],
+                };
+            }
+            let addr_len = to_storage(first.dst, &mut h.addrs[m]);
+            let (control, control_len) = if end - i > 1 {
+                (
+                    segment_cmsg(&mut h.ctrl[m], size as u16),
+                    mem::size_of::<[u64; 3]>(),
+                )
+            } else {
+                (std::ptr::null_mut(), 0)
+            };
+            let msg = &mut h.msgs[m];
+            msg.msg_len = 0;
+            msg.msg_hdr.msg_name = (&mut h.addrs[m] as *mut libc::sockaddr_storage).cast();
+            msg.msg_hdr.msg_namelen = addr_len;
+            msg.msg_hdr.msg_iov = &mut h.iovs[i];
+            msg.msg_hdr.msg_iovlen = end - i;
+            msg.msg_hdr.msg_control = control;
+            msg.msg_hdr.msg_controllen = control_len;
+            msg.msg_hdr.msg_flags = 0;
+            h.runs[m] = end - i;
+            m += 1;
+            i = end;
+        }
+        m
+    }
+
+    /// Writes a UDP_SEGMENT control message (segment size `size`) into `buf`.
+    fn segment_cmsg(buf: &mut [u64; 3], size: u16) -> *mut libc::c_void {
+        // SAFETY: CMSG_LEN / CMSG_SPACE are arithmetic on the payload size.
+        let (len, space) = unsafe { (libc::CMSG_LEN(2), libc::CMSG_SPACE(2)) };
+        debug_assert!(space as usize <= mem::size_of::<[u64; 3]>());
+        let hdr = buf.as_mut_ptr().cast::<libc::cmsghdr>();
+        // SAFETY: `buf` is 24 bytes, 8-aligned: room for a cmsghdr (16) and a u16 payload,
+        // which CMSG_DATA places right after the header.
+        unsafe {
+            (*hdr).cmsg_len = len as _;
+            (*hdr).cmsg_level = libc::SOL_UDP;
+            (*hdr).cmsg_type = UDP_SEGMENT;
+            std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<u16>(), size);
+        }
+        buf.as_mut_ptr().cast()
     }
 
     fn to_storage(addr: SocketAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
