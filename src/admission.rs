@@ -274,9 +274,22 @@ impl BandwidthMeters {
         m[usize::from(!a_to_b)].take(len as u64, self.rate, self.burst, now_ms)
     }
 
-    /// The relay gave its slot table back to the allocator.
-    pub fn clear(&mut self) {
-        self.meters = Vec::new();
+    /// The relay renumbered its channel slots (`moves` holds old → new): each channel keeps
+    /// its buckets, and the table shrinks with the relay's.
+    pub fn renumber(&mut self, moves: &[(u32, u32)]) {
+        if self.rate == 0 {
+            return;
+        }
+        let old = std::mem::take(&mut self.meters);
+        for &(from, to) in moves {
+            if let Some(m) = old.get(from as usize) {
+                let to = to as usize;
+                if self.meters.len() <= to {
+                    self.meters.resize(to + 1, [Bucket::full(0, 0); 2]);
+                }
+                self.meters[to] = *m;
+            }
+        }
     }
 }
 

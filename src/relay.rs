@@ -9,12 +9,15 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use foldhash::quality::RandomState;
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::admission::{Admission, Limits};
 use crate::net;
+use crate::net::batch::{self, DatagramBatch};
 use crate::protocol::{self, Guid};
 use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError, Verified};
 
@@ -183,8 +186,10 @@ struct Slot {
     channel: Option<Channel>,
 }
 
-/// Size of the receive buffer: any UDP payload fits, so nothing is truncated.
-const RECV_BUFFER: usize = 65_536;
+/// Channels expired between two looks at the socket during a mass expiry.
+const EXPIRY_CHUNK: usize = 64;
+/// Below this many slots the table is not worth shrinking.
+const MIN_SHRINK_SLOTS: usize = 1024;
 
 /// What the relay logic decided for one datagram; the socket loop carries it out. The
 /// decision never depends on I/O, which is what lets tests and fuzzers drive the logic
@@ -211,6 +216,18 @@ pub struct Forward {
     a_to_b: bool,
 }
 
+impl Forward {
+    /// What a queued send carries back if it fails: the channel's slot and generation (so a
+    /// channel closed in the meantime is not touched) and the direction.
+    fn tag(self) -> u64 {
+        (u64::from(self.slot) << 33) | (u64::from(self.generation) << 1) | u64::from(self.a_to_b)
+    }
+
+    fn untag(tag: u64) -> (u32, u32, bool) {
+        ((tag >> 33) as u32, (tag >> 1) as u32, tag & 1 == 1)
+    }
+}
+
 /// Why a handshake-looking datagram did not pass [`Relay::screen`].
 enum Screen {
     RateLimited,
@@ -231,8 +248,10 @@ pub struct Relay {
     config: Config,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    by_guid: HashMap<Guid, u32>,
-    by_addr: HashMap<SocketAddr, u32>,
+    /// Both indexes hash attacker-chosen keys (GUIDs, source addresses) with a hasher keyed
+    /// at random per relay, so colliding keys cannot be precomputed to flood a bucket.
+    by_guid: HashMap<Guid, u32, RandomState>,
+    by_addr: HashMap<SocketAddr, u32, RandomState>,
     /// Min-heap of (deadline ms, slot, generation): one entry per open channel. An entry
     /// whose channel saw traffic since is pushed back with its new deadline, so a poll only
     /// touches channels whose deadline has passed.
@@ -242,7 +261,12 @@ pub struct Relay {
     draining: bool,
     drained_reported: bool,
     epoch: Instant,
-    buf: Box<[u8]>,
+    /// Expiries not yet summarised in the log, and when the last summary was written.
+    expired_unlogged: u64,
+    expiry_logged_ms: u64,
+    /// Received datagrams and the sends that forward them from the same buffers. Lent out
+    /// (`None`) while a batch is handled, so the decision logic can borrow the relay.
+    io: Option<DatagramBatch>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -305,15 +329,17 @@ impl Relay {
             config,
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_guid: HashMap::new(),
-            by_addr: HashMap::new(),
+            by_guid: HashMap::default(),
+            by_addr: HashMap::default(),
             deadlines: BinaryHeap::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             draining: false,
             drained_reported: false,
             epoch: Instant::now(),
-            buf: vec![0u8; RECV_BUFFER].into_boxed_slice(),
+            expired_unlogged: 0,
+            expiry_logged_ms: 0,
+            io: Some(DatagramBatch::new()),
         })
     }
 
@@ -392,14 +418,26 @@ impl Relay {
                 }
                 None => timeout,
             };
-            if net::wait_readable(&self.socket, wait)? {
+            if batch::wait_readable(&self.socket, wait)? {
                 now = self.now_ms();
                 handled = self.receive_batch(now);
             } else {
                 now = self.now_ms();
             }
         }
-        self.expire(now);
+        // A mass expiry is done in small chunks with the socket read in between, so traffic
+        // of live channels is not held up behind it.
+        let mut expired = 0;
+        while expired < self.config.max_expiries_per_poll {
+            let chunk = EXPIRY_CHUNK.min(self.config.max_expiries_per_poll - expired);
+            let closed = self.expire(now, chunk);
+            expired += closed;
+            if closed < chunk {
+                break;
+            }
+            handled += self.receive_batch(now);
+        }
+        self.after_expiry(expired, now);
         Ok(handled)
     }
 
@@ -408,26 +446,15 @@ impl Relay {
     }
 
     fn receive_batch(&mut self, now: u64) -> usize {
+        let Some(mut datagrams) = self.io.take() else {
+            return 0;
+        };
         let mut handled = 0;
-        // Lent out for the batch so the decision logic can borrow the relay mutably.
-        let mut buf = std::mem::take(&mut self.buf);
         while handled < self.config.max_datagrams_per_poll {
-            match self.socket.recv_from(&mut buf) {
-                Ok((len, src)) => {
-                    handled += 1;
-                    let src = net::normalize(src);
-                    if let Verdict::Forward(fwd) = self.on_datagram(&buf[..len], src, now) {
-                        let sent = send(
-                            &self.socket,
-                            &buf[..len],
-                            fwd.to,
-                            self.socket_is_v6,
-                            &mut self.stats,
-                        );
-                        self.record_forward(fwd, len, sent);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            let max = self.config.max_datagrams_per_poll - handled;
+            let n = match datagrams.recv(&self.socket, max) {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // ICMP errors surfaced by some platforms (ECONNREFUSED, WSAECONNRESET)
@@ -435,11 +462,57 @@ impl Relay {
                     self.stats.recv_errors += 1;
                     handled += 1;
                     log::debug!("receive error (counted, continuing): {e}");
+                    continue;
+                }
+            };
+            for i in 0..n {
+                let (datagram, src) = datagrams.datagram(i);
+                let len = datagram.len();
+                if let Verdict::Forward(fwd) = self.on_datagram(datagram, net::normalize(src), now)
+                {
+                    // Counted as sent now; `flush` takes it back if the kernel refuses it.
+                    self.record_forward(fwd, len, true);
+                    let to = net::to_socket_family(fwd.to, self.socket_is_v6);
+                    datagrams.queue(i, to, fwd.tag());
                 }
             }
+            self.flush(&mut datagrams);
+            handled += n;
+            if n < batch::BATCH.min(max) {
+                break; // the socket is drained
+            }
         }
-        self.buf = buf;
+        self.io = Some(datagrams);
         handled
+    }
+
+    /// Sends what the last batch queued and accounts for the datagrams the kernel refused.
+    fn flush(&mut self, datagrams: &mut DatagramBatch) {
+        let (slots, stats) = (&mut self.slots, &mut self.stats);
+        let (sent, bytes) = datagrams.flush(&self.socket, |tag, len, e| {
+            // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
+            log::trace!("send failed (counted): {e}");
+            count_send(stats, len, false);
+            let (slot, generation, a_to_b) = Forward::untag(tag);
+            let entry = &mut slots[slot as usize];
+            if let Some(ch) = entry
+                .channel
+                .as_mut()
+                .filter(|_| entry.generation == generation)
+            {
+                let c = &mut ch.counters;
+                if a_to_b {
+                    c.datagrams_a_to_b -= 1;
+                    c.bytes_a_to_b -= len as u64;
+                } else {
+                    c.datagrams_b_to_a -= 1;
+                    c.bytes_b_to_a -= len as u64;
+                }
+                c.dropped += 1;
+            }
+        });
+        self.stats.datagrams_out += sent;
+        self.stats.bytes_out += bytes;
     }
 
     fn unix_now_secs(&self, now: u64) -> u64 {
@@ -681,10 +754,11 @@ impl Relay {
         (self.config.inactivity_timeout.as_millis() as u64).max(1)
     }
 
-    fn expire(&mut self, now: u64) {
+    /// Closes up to `limit` channels whose inactivity timeout has passed; returns how many.
+    fn expire(&mut self, now: u64, limit: usize) -> usize {
         let timeout = self.timeout_ms();
         let mut closed = 0;
-        while closed < self.config.max_expiries_per_poll {
+        while closed < limit {
             let Some(&Reverse((deadline, slot, generation))) = self.deadlines.peek() else {
                 break;
             };
@@ -708,11 +782,30 @@ impl Relay {
                 closed += 1;
             }
         }
-        if closed > 0 {
-            self.stats.channels_expired_total += closed as u64;
-            if closed > 1 {
-                log::debug!("{closed} idle channels expired");
+        closed
+    }
+
+    /// Accounting, a log summary at most once a second, housekeeping of the admission
+    /// tables, and giving memory back once most of the channel table has expired.
+    fn after_expiry(&mut self, expired: usize, now: u64) {
+        if expired > 0 {
+            self.stats.channels_expired_total += expired as u64;
+            self.expired_unlogged += expired as u64;
+            if self.slots.len() > MIN_SHRINK_SLOTS
+                && (self.stats.channels_open as usize) < self.slots.len() / 8
+            {
+                self.shrink();
             }
+        }
+        if self.expired_unlogged > 0 && now.saturating_sub(self.expiry_logged_ms) >= 1000 {
+            log::debug!(
+                "{} idle channels expired in the last {} ms, {} open",
+                self.expired_unlogged,
+                now.saturating_sub(self.expiry_logged_ms),
+                self.stats.channels_open
+            );
+            self.expired_unlogged = 0;
+            self.expiry_logged_ms = now;
         }
         self.admission.maintain(now);
         self.report_drained();
@@ -735,7 +828,13 @@ impl Relay {
         self.seats.remove(ch.guid);
         self.stats.channels_open -= 1;
         let lifetime = Duration::from_millis(now.saturating_sub(ch.created_ms));
-        log::debug!(
+        // Expiries come in masses and are summarised once a second; one line each is trace.
+        let level = match reason {
+            CloseReason::Expired => log::Level::Trace,
+            CloseReason::PeerMoved => log::Level::Debug,
+        };
+        log::log!(
+            level,
             "channel {} closed ({reason:?}) after {lifetime:?}: {:?}",
             ch.guid,
             ch.counters
@@ -748,21 +847,44 @@ impl Relay {
             counters: ch.counters,
             lifetime,
         });
-        if self.stats.channels_open == 0 {
-            // Give memory back after a mass expiry instead of holding the peak forever.
-            self.shrink();
-        }
     }
 
+    /// Renumbers the open channels into a table sized for them and frees the rest, so the
+    /// memory of a mass expiry goes back to the allocator (and from there to the OS: the
+    /// large blocks are unmapped). Costs one pass over the old table, which is why it only
+    /// runs once the table is at least 7/8 empty, and never while sends are queued (their
+    /// tags name slots).
     fn shrink(&mut self) {
-        if self.slots.len() > 1024 {
-            self.slots = Vec::new();
-            self.free_slots = Vec::new();
-            self.deadlines = BinaryHeap::new();
-            self.by_guid.shrink_to_fit();
-            self.by_addr.shrink_to_fit();
-            self.admission.meters.clear();
+        let old = std::mem::take(&mut self.slots);
+        let open = self.stats.channels_open as usize;
+        let timeout = self.timeout_ms();
+        self.slots = Vec::with_capacity(open);
+        self.free_slots = Vec::new();
+        self.deadlines = BinaryHeap::with_capacity(open);
+        self.by_guid = HashMap::with_capacity_and_hasher(open, RandomState::default());
+        self.by_addr = HashMap::with_capacity_and_hasher(open * 2, RandomState::default());
+        let mut moves = Vec::with_capacity(open);
+        for (old_slot, ch) in old
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.channel.map(|ch| (i as u32, ch)))
+        {
+            let slot = self.slots.len() as u32;
+            moves.push((old_slot, slot));
+            self.by_guid.insert(ch.guid, slot);
+            self.by_addr.insert(ch.peer_a, slot);
+            if let Some(b) = ch.peer_b {
+                self.by_addr.insert(b, slot);
+            }
+            self.deadlines
+                .push(Reverse((ch.last_seen_ms + timeout, slot, 0)));
+            self.slots.push(Slot {
+                generation: 0,
+                channel: Some(ch),
+            });
         }
+        self.admission.meters.renumber(&moves);
+        log::debug!("channel table shrunk to {open} open channels");
     }
 
     fn report_drained(&mut self) {
@@ -780,22 +902,6 @@ impl Relay {
             self.events.push_back(event);
         }
     }
-}
-
-/// Sends one datagram, counting it; returns whether the kernel took it.
-fn send(
-    socket: &UdpSocket,
-    datagram: &[u8],
-    dst: SocketAddr,
-    socket_is_v6: bool,
-    stats: &mut Stats,
-) -> bool {
-    let result = socket.send_to(datagram, net::to_socket_family(dst, socket_is_v6));
-    if let Err(e) = &result {
-        // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
-        log::trace!("send to {dst} failed (counted): {e}");
-    }
-    count_send(stats, datagram.len(), result.is_ok())
 }
 
 /// Counts one send the kernel took (or refused); returns `sent`.

@@ -44,7 +44,9 @@ impl Relay {
     /// Sans-IO counterpart of the end of [`Relay::poll`]: expiry and housekeeping at `now`.
     #[doc(hidden)]
     pub fn sans_io_tick(&mut self, now: Duration) {
-        self.expire(now.as_millis() as u64);
+        let now = now.as_millis() as u64;
+        let expired = self.expire(now, self.config.max_expiries_per_poll);
+        self.after_expiry(expired, now);
     }
 
     /// Checks the relay's internal consistency (indexes, counts, pairing); for tests and

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+pub mod batch;
 #[cfg(windows)]
 mod connreset;
 

@@ -1,0 +1,526 @@
+//! Batched datagram I/O for the relay loop: up to [`BATCH`] datagrams per receive call and
+//! per send call (`recvmmsg` / `sendmmsg` on Linux, one `recv_from` / `send_to` each
+//! elsewhere). Datagrams are received into fixed buffers allocated once and forwarded from
+//! those same buffers: the only copies are the kernel's.
+//!
+//! On Linux, consecutive datagrams of a batch going to the same peer with the same size (a
+//! run, as a peer sending several datagrams per tick produces) leave in one UDP GSO message
+//! (`UDP_SEGMENT`): the kernel's send path runs once for the run and cuts it into the same
+//! datagrams. Where the kernel refuses GSO the run is sent datagram by datagram.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+/// Datagrams per receive or send call.
+pub(crate) const BATCH: usize = 32;
+/// Every slot holds the largest UDP payload, so nothing is ever truncated. Pages of a slot
+/// are only made resident by the kernel writing into them.
+const SLOT: usize = 65_536;
+
+/// A datagram queued for sending: slot `slot`'s bytes to `dst`, with a caller's `tag` that
+/// comes back if the send fails.
+#[derive(Clone, Copy, Debug)]
+struct Outgoing {
+    slot: usize,
+    dst: SocketAddr,
+    tag: u64,
+}
+
+/// Receive slots plus the queue of sends that point into them. Sends must be flushed
+/// before the next receive reuses the slots; [`DatagramBatch::recv`] enforces it.
+pub struct DatagramBatch {
+    data: Box<[u8]>,
+    lens: [usize; BATCH],
+    srcs: [SocketAddr; BATCH],
+    received: usize,
+    queue: Vec<Outgoing>,
+    #[cfg(target_os = "linux")]
+    sys: linux::Headers,
+}
+
+impl std::fmt::Debug for DatagramBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatagramBatch")
+            .field("received", &self.received)
+            .field("queued", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for DatagramBatch {
+    fn default() -> Self {
+        DatagramBatch::new()
+    }
+}
+
+impl DatagramBatch {
+    pub fn new() -> DatagramBatch {
+        DatagramBatch {
+            data: vec![0u8; BATCH * SLOT].into_boxed_slice(),
+            lens: [0; BATCH],
+            srcs: [SocketAddr::from(([0, 0, 0, 0], 0)); BATCH],
+            received: 0,
+            queue: Vec::with_capacity(BATCH),
+            #[cfg(target_os = "linux")]
+            sys: linux::Headers::new(),
+        }
+    }
+
+    /// Receives up to `max` (at most [`BATCH`]) datagrams without waiting and returns how
+    /// many arrived (0 when none is pending). Panics if sends are still queued.
+    pub fn recv(&mut self, socket: &UdpSocket, max: usize) -> io::Result<usize> {
+        assert!(self.queue.is_empty(), "flush before receiving again");
+        self.received = 0;
+        let max = max.clamp(1, BATCH);
+        #[cfg(target_os = "linux")]
+        let n = linux::recv(
+            socket,
+            &mut self.sys,
+            &mut self.data,
+            &mut self.lens[..max],
+            &mut self.srcs[..max],
+        )?;
+        #[cfg(not(target_os = "linux"))]
+        let n = portable::recv(
+            socket,
+            &mut self.data,
+            &mut self.lens[..max],
+            &mut self.srcs[..max],
+        )?;
+        self.received = n;
+        Ok(n)
+    }
+
+    /// The bytes and source of received datagram `i`.
+    #[inline]
+    pub fn datagram(&self, i: usize) -> (&[u8], SocketAddr) {
+        assert!(i < self.received);
+        (&self.data[i * SLOT..i * SLOT + self.lens[i]], self.srcs[i])
+    }
+
+    /// Queues received datagram `i` to be sent, unchanged, to `dst` (already in the
+    /// socket's address family).
+    #[inline]
+    pub fn queue(&mut self, i: usize, dst: SocketAddr, tag: u64) {
+        assert!(i < self.received);
+        self.queue.push(Outgoing { slot: i, dst, tag });
+    }
+
+    /// Sends everything queued. Returns (datagrams sent, bytes sent); for each datagram the
+    /// kernel refused, `failed(tag, len, error)` is called and the rest still go out.
+    pub fn flush(
+        &mut self,
+        socket: &UdpSocket,
+        mut failed: impl FnMut(u64, usize, io::Error),
+    ) -> (u64, u64) {
+        let mut sent = (0u64, 0u64);
+        let mut start = 0;
+        while start < self.queue.len() {
+            let pending = &self.queue[start..];
+            #[cfg(target_os = "linux")]
+            let result = linux::send(socket, &mut self.sys, &self.data, &self.lens, pending);
+            #[cfg(not(target_os = "linux"))]
+            let result = portable::send(socket, &self.data, &self.lens, pending);
+            match result {
+                Ok(n) => {
+                    for o in &pending[..n] {
+                        sent.0 += 1;
+                        sent.1 += self.lens[o.slot] as u64;
+                    }
+                    start += n;
+                }
+                Err((e, _)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err((e, refused)) => {
+                    // The first `refused` pending datagrams (one, or one GSO run) are the
+                    // ones the kernel did not take: count them, go on with the rest.
+                    for o in &pending[..refused] {
+                        failed(
+                            o.tag,
+                            self.lens[o.slot],
+                            io::Error::new(e.kind(), e.to_string()),
+                        );
+                    }
+                    start += refused;
+                }
+            }
+        }
+        self.queue.clear();
+        sent
+    }
+}
+
+/// Waits until `socket` is readable or `timeout` passes; returns whether it is readable.
+pub fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    return linux::wait_readable(socket, timeout);
+    #[cfg(not(target_os = "linux"))]
+    return super::wait_readable(socket, timeout);
+}
+
+#[cfg(not(target_os = "linux"))]
+mod portable {
+    //! One system call per datagram, with std only (Windows, macOS, BSDs).
+    use super::{Outgoing, SLOT};
+    use std::io;
+    use std::net::{SocketAddr, UdpSocket};
+
+    pub fn recv(
+        socket: &UdpSocket,
+        data: &mut [u8],
+        lens: &mut [usize],
+        srcs: &mut [SocketAddr],
+    ) -> io::Result<usize> {
+        let mut n = 0;
+        while n < lens.len() {
+            match socket.recv_from(&mut data[n * SLOT..(n + 1) * SLOT]) {
+                Ok((len, src)) => {
+                    lens[n] = len;
+                    srcs[n] = src;
+                    n += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if n == 0 => return Err(e),
+                // Reported by the next call, after what was already received is handled.
+                Err(_) => break,
+            }
+        }
+        Ok(n)
+    }
+
+    pub fn send(
+        socket: &UdpSocket,
+        data: &[u8],
+        lens: &[usize],
+        pending: &[Outgoing],
+    ) -> Result<usize, (io::Error, usize)> {
+        let mut n = 0;
+        for o in pending {
+            match socket.send_to(&data[o.slot * SLOT..o.slot * SLOT + lens[o.slot]], o.dst) {
+                Ok(_) => n += 1,
+                Err(e) if n == 0 => return Err((e, 1)),
+                Err(_) => break,
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    //! recvmmsg / sendmmsg. Headers are rebuilt before every call from the batch's own
+    //! buffers, so nothing self-referential outlives a call.
+    use super::{BATCH, Outgoing, SLOT};
+    use std::io;
+    use std::mem;
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    pub struct Headers {
+        msgs: Vec<libc::mmsghdr>,
+        iovs: Vec<libc::iovec>,
+        addrs: Vec<libc::sockaddr_storage>,
+        /// One UDP_SEGMENT control message per outgoing message.
+        ctrl: Vec<[u64; 3]>,
+        /// Datagrams carried by each outgoing message (more than one for a GSO run).
+        runs: [usize; BATCH],
+        gso: bool,
+        gso_refusals: u32,
+    }
+
+    /// From linux/udp.h; not exported by the libc crate for every target.
+    const UDP_SEGMENT: libc::c_int = 103;
+    /// The kernel's limit on segments per GSO message (UDP_MAX_SEGMENTS).
+    const MAX_RUN: usize = 64;
+    /// Largest run in bytes: the UDP length field is 16 bits.
+    const MAX_RUN_BYTES: usize = 65_000;
+    /// After this many refusals GSO is given up for the socket.
+    const MAX_GSO_REFUSALS: u32 = 8;
+
+    // SAFETY: the raw pointers inside are scratch space: they are rewritten from the batch's
+    // own buffers before every system call and never dereferenced at any other time, so
+    // moving the headers to another thread between calls cannot make them dangle in use.
+    unsafe impl Send for Headers {}
+
+    impl Headers {
+        pub fn new() -> Headers {
+            Headers {
+                // SAFETY: mmsghdr is plain data for which all-zero is a valid value.
+                msgs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
+                iovs: (0..BATCH)
+                    .map(|_| libc::iovec {
+                        iov_base: std::ptr::null_mut(),
+                        iov_len: 0,
+                    })
+                    .collect(),
+                // SAFETY: sockaddr_storage is plain data for which all-zero is a valid value.
+                addrs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
+                ctrl: vec![[0u64; 3]; BATCH],
+                runs: [0; BATCH],
+                gso: true,
+                gso_refusals: 0,
+            }
+        }
+    }
+
+    fn errno_result(rc: libc::c_int) -> io::Result<usize> {
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc as usize)
+        }
+    }
+
+    pub fn recv(
+        socket: &UdpSocket,
+        h: &mut Headers,
+        data: &mut [u8],
+        lens: &mut [usize],
+        srcs: &mut [SocketAddr],
+    ) -> io::Result<usize> {
+        let max = lens.len();
+        for i in 0..max {
+            h.iovs[i] = libc::iovec {
+                iov_base: data[i * SLOT..].as_mut_ptr().cast(),
+                iov_len: SLOT,
+            };
+            let m = &mut h.msgs[i];
+            m.msg_len = 0;
+            m.msg_hdr.msg_name = (&mut h.addrs[i] as *mut libc::sockaddr_storage).cast();
+            m.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            m.msg_hdr.msg_iov = &mut h.iovs[i];
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_control = std::ptr::null_mut();
+            m.msg_hdr.msg_controllen = 0;
+            m.msg_hdr.msg_flags = 0;
+        }
+        // SAFETY: the first `max` headers point at iovecs, buffers (SLOT bytes each, inside
+        // `data`) and address storage that stay borrowed for the whole call.
+        let rc = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                h.msgs.as_mut_ptr(),
+                max as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        let n = match errno_result(rc) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        for i in 0..n {
+            lens[i] = (h.msgs[i].msg_len as usize).min(SLOT);
+            srcs[i] = from_storage(&h.addrs[i], h.msgs[i].msg_hdr.msg_namelen)
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+        }
+        Ok(n)
+    }
+
+    /// Sends `pending` (at most one batch) in one sendmmsg. Returns how many datagrams went
+    /// out, or the error and how many datagrams the first message carried (all refused).
+    pub fn send(
+        socket: &UdpSocket,
+        h: &mut Headers,
+        data: &[u8],
+        lens: &[usize],
+        pending: &[Outgoing],
+    ) -> Result<usize, (io::Error, usize)> {
+        let pending = &pending[..pending.len().min(BATCH)];
+        let mut gso = h.gso;
+        loop {
+            let msgs = build(h, data, lens, pending, gso);
+            // SAFETY: the first `msgs` headers point at iovecs over `data` (only read by the
+            // kernel), initialised destination addresses and control messages, all owned
+            // by `h` or borrowed for the whole call.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    h.msgs.as_mut_ptr(),
+                    msgs as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match errno_result(rc) {
+                Ok(sent) => return Ok(h.runs[..sent].iter().sum()),
+                Err(e) if h.runs[0] > 1 && gso_refused(&e) => {
+                    // E.g. a run larger than the path MTU, or no GSO on this kernel or route:
+                    // send the same datagrams one by one.
+                    h.gso_refusals += 1;
+                    if h.gso_refusals == MAX_GSO_REFUSALS {
+                        h.gso = false;
+                        log::info!("UDP GSO refused ({e}); sending datagram by datagram");
+                    }
+                    gso = false;
+                }
+                Err(e) => return Err((e, h.runs[0])),
+            }
+        }
+    }
+
+    fn gso_refused(e: &io::Error) -> bool {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
+        )
+    }
+
+    /// Fills the send headers for `pending`, one message per datagram or per run (same
+    /// destination, same size, the last one possibly shorter) when `gso`; returns the
+    /// number of messages.
+    fn build(
+        h: &mut Headers,
+        data: &[u8],
+        lens: &[usize],
+        pending: &[Outgoing],
+        gso: bool,
+    ) -> usize {
+        let (mut m, mut i) = (0, 0);
+        while i < pending.len() {
+            let first = pending[i];
+            let size = lens[first.slot];
+            let mut end = i + 1;
+            if gso && size > 0 {
+                let mut total = size;
+                while end < pending.len()
+                    && end - i < MAX_RUN
+                    && pending[end].dst == first.dst
+                    && lens[pending[end].slot] > 0
+                    && lens[pending[end].slot] <= size
+                    && total + lens[pending[end].slot] <= MAX_RUN_BYTES
+                {
+                    total += lens[pending[end].slot];
+                    end += 1;
+                    if lens[pending[end - 1].slot] < size {
+                        break; // only the last segment of a run may be short
+                    }
+                }
+            }
+            for (k, o) in pending[i..end].iter().enumerate() {
+                h.iovs[i + k] = libc::iovec {
+                    // sendmmsg only reads through this pointer.
+                    iov_base: data[o.slot * SLOT..].as_ptr().cast_mut().cast(),
+                    iov_len: lens[o.slot],
+                };
+            }
+            let addr_len = to_storage(first.dst, &mut h.addrs[m]);
+            let (control, control_len) = if end - i > 1 {
+                (
+                    segment_cmsg(&mut h.ctrl[m], size as u16),
+                    mem::size_of::<[u64; 3]>(),
+                )
+            } else {
+                (std::ptr::null_mut(), 0)
+            };
+            let msg = &mut h.msgs[m];
+            msg.msg_len = 0;
+            msg.msg_hdr.msg_name = (&mut h.addrs[m] as *mut libc::sockaddr_storage).cast();
+            msg.msg_hdr.msg_namelen = addr_len;
+            msg.msg_hdr.msg_iov = &mut h.iovs[i];
+            msg.msg_hdr.msg_iovlen = end - i;
+            msg.msg_hdr.msg_control = control;
+            msg.msg_hdr.msg_controllen = control_len;
+            msg.msg_hdr.msg_flags = 0;
+            h.runs[m] = end - i;
+            m += 1;
+            i = end;
+        }
+        m
+    }
+
+    /// Writes a UDP_SEGMENT control message (segment size `size`) into `buf`.
+    fn segment_cmsg(buf: &mut [u64; 3], size: u16) -> *mut libc::c_void {
+        // SAFETY: CMSG_LEN / CMSG_SPACE are arithmetic on the payload size.
+        let (len, space) = unsafe { (libc::CMSG_LEN(2), libc::CMSG_SPACE(2)) };
+        debug_assert!(space as usize <= mem::size_of::<[u64; 3]>());
+        let hdr = buf.as_mut_ptr().cast::<libc::cmsghdr>();
+        // SAFETY: `buf` is 24 bytes, 8-aligned: room for a cmsghdr (16) and a u16 payload,
+        // which CMSG_DATA places right after the header.
+        unsafe {
+            (*hdr).cmsg_len = len as _;
+            (*hdr).cmsg_level = libc::SOL_UDP;
+            (*hdr).cmsg_type = UDP_SEGMENT;
+            std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<u16>(), size);
+        }
+        buf.as_mut_ptr().cast()
+    }
+
+    fn to_storage(addr: SocketAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
+        match addr {
+            SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+                unsafe { std::ptr::write((out as *mut libc::sockaddr_storage).cast(), sin) };
+                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+                unsafe { std::ptr::write((out as *mut libc::sockaddr_storage).cast(), sin6) };
+                mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+            }
+        }
+    }
+
+    fn from_storage(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+        let len = len as usize;
+        match s.ss_family as libc::c_int {
+            libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in, and it is aligned.
+                let a =
+                    unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes()),
+                    u16::from_be(a.sin_port),
+                )))
+            }
+            libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in6, and it is aligned.
+                let a =
+                    unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(a.sin6_addr.s6_addr),
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<bool> {
+        let mut fd = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // Round up so a sub-millisecond wait does not become a busy loop.
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: one valid pollfd, count 1.
+        let rc = unsafe { libc::poll(&mut fd, 1, ms) };
+        match errno_result(rc) {
+            Ok(n) => Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The relay loop over real loopback sockets: bursts larger than one receive batch arrive
+//! complete and in order both ways, the largest datagram is not truncated, a third address
+//! gets nothing, and the per-channel counters match what was sent.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use udp_relay::admission::Limits;
+use udp_relay::protocol::{Guid, write_handshake};
+use udp_relay::relay::{Config, Relay};
+
+fn relay() -> Relay {
+    Relay::bind(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    })
+    .unwrap()
+}
+
+fn peer() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    s
+}
+
+/// Polls the relay until `socket` has received `n` datagrams (or 5 s pass).
+fn pump(relay: &mut Relay, socket: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+    pump_for(relay, socket, n, Duration::from_secs(5))
+}
+
+fn pump_for(relay: &mut Relay, socket: &UdpSocket, n: usize, wait: Duration) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    let deadline = Instant::now() + wait;
+    while got.len() < n && Instant::now() < deadline {
+        relay.poll(Duration::from_millis(5)).unwrap();
+        while let Ok((len, _)) = socket.recv_from(&mut buf) {
+            got.push(buf[..len].to_vec());
+            if got.len() == n {
+                break;
+            }
+        }
+    }
+    got
+}
+
+fn handshake(guid: Guid) -> Vec<u8> {
+    let mut b = [0u8; 56];
+    write_handshake(&mut b, guid, 0, &[], None).unwrap();
+    b.to_vec()
+}
+
+#[test]
+fn bursts_both_ways_in_order_and_whole() {
+    let mut relay = relay();
+    let to: SocketAddr = relay.local_addr();
+    let (a, b) = (peer(), peer());
+    let guid = Guid::random().unwrap();
+    a.send_to(&handshake(guid), to).unwrap();
+    relay.poll(Duration::from_millis(50)).unwrap();
+    b.send_to(&handshake(guid), to).unwrap();
+    assert_eq!(
+        pump(&mut relay, &a, 1),
+        vec![handshake(guid)],
+        "A learns B joined"
+    );
+
+    // Three receive batches, every datagram a different size (small enough for the
+    // default receive buffer of the test sockets).
+    let burst: Vec<Vec<u8>> = (0..100u32)
+        .map(|i| {
+            let mut d = vec![(i % 251) as u8; 1 + (i as usize * 7) % 300];
+            d[0] = 0xEE;
+            d
+        })
+        .collect();
+    for d in &burst {
+        a.send_to(d, to).unwrap();
+    }
+    let got = pump(&mut relay, &b, burst.len());
+    assert_eq!(got.len(), burst.len());
+    assert!(got == burst, "A to B in order and intact");
+    for d in burst.iter().rev() {
+        b.send_to(d, to).unwrap();
+    }
+    let back: Vec<Vec<u8>> = burst.iter().rev().cloned().collect();
+    let got = pump(&mut relay, &a, back.len());
+    let lens = |v: &[Vec<u8>]| v.iter().map(|d| d.len()).collect::<Vec<_>>();
+    assert_eq!(lens(&got), lens(&back));
+    assert!(got == back);
+
+    // Runs of equal size to one peer (sent as one GSO message where the kernel has it)
+    // still arrive as the same separate datagrams, a short last one included.
+    let mut run: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 500]).collect();
+    run.push(vec![0xFF; 100]);
+    run.push(vec![0xFE; 500]);
+    for d in &run {
+        a.send_to(d, to).unwrap();
+    }
+    let got = pump(&mut relay, &b, run.len());
+    assert_eq!(got.len(), run.len());
+    assert!(got == run, "a run arrives datagram by datagram");
+    let run_bytes: u64 = run.iter().map(|d| d.len() as u64).sum();
+
+    let big = vec![0x5Au8; 60_000];
+    a.send_to(&big, to).unwrap();
+    let got = pump(&mut relay, &b, 1);
+    assert!(got.len() == 1 && got[0] == big, "60 000 bytes intact");
+
+    let c = relay.channel(guid).unwrap().counters;
+    let sizes: u64 = burst.iter().map(|d| d.len() as u64).sum();
+    assert_eq!(c.datagrams_a_to_b, 101 + run.len() as u64);
+    assert_eq!(c.bytes_a_to_b, sizes + run_bytes + big.len() as u64);
+    assert_eq!(c.datagrams_b_to_a, 101, "100 datagrams and B's handshake");
+    assert_eq!(c.bytes_b_to_a, sizes + 56);
+    assert_eq!(c.dropped, 0);
+
+    // A third address with the same GUID is refused and hears nothing.
+    let intruder = peer();
+    intruder.send_to(&handshake(guid), to).unwrap();
+    intruder.send_to(b"hello", to).unwrap();
+    assert!(pump_for(&mut relay, &intruder, 1, Duration::from_millis(300)).is_empty());
+    assert_eq!(relay.stats().handshakes_refused, 1);
+    let s = relay.stats();
+    assert_eq!(s.datagrams_out, 1 + 100 + 100 + run.len() as u64 + 1);
+    assert_eq!(s.send_errors, 0);
+}
+
+#[test]
+fn mass_expiry_leaves_live_channels_working() {
+    let mut relay = Relay::bind(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        inactivity_timeout: Duration::from_millis(400),
+        // Every idle channel comes from 127.0.0.1: lift the per-source limits.
+        limits: Limits {
+            handshake_rate_per_source: 0,
+            max_pending_per_source: 0,
+            ..Limits::default()
+        },
+        ..Config::default()
+    })
+    .unwrap();
+    let to = relay.local_addr();
+    let (a, b) = (peer(), peer());
+    let live = Guid::random().unwrap();
+    a.send_to(&handshake(live), to).unwrap();
+    relay.poll(Duration::from_millis(20)).unwrap();
+    b.send_to(&handshake(live), to).unwrap();
+    assert_eq!(pump(&mut relay, &a, 1).len(), 1);
+
+    // More pending channels than the table keeps around once they are gone.
+    let idle: Vec<UdpSocket> = (0..1500).map(|_| peer()).collect();
+    for (i, s) in idle.iter().enumerate() {
+        s.send_to(&handshake(Guid(0xABCD_0000 + i as u128)), to)
+            .unwrap();
+        if i % 100 == 99 {
+            relay.poll(Duration::ZERO).unwrap();
+        }
+    }
+    while relay.poll(Duration::ZERO).unwrap() > 0 {}
+    assert_eq!(relay.stats().channels_open, 1501);
+
+    // The live pair keeps talking while the others expire.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while relay.stats().channels_open > 1 && Instant::now() < deadline {
+        a.send_to(b"tick", to).unwrap();
+        assert_eq!(pump(&mut relay, &b, 1), vec![b"tick".to_vec()]);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = relay.stats();
+    assert_eq!(s.channels_open, 1);
+    assert_eq!(s.channels_expired_total, 1500);
+    assert!(relay.channel(Guid(0xABCD_0000)).is_none());
+    b.send_to(b"after", to).unwrap();
+    assert_eq!(pump(&mut relay, &a, 1), vec![b"after".to_vec()]);
+    // A new channel after the shrink gets a working slot too.
+    let (c, d) = (peer(), peer());
+    let again = Guid::random().unwrap();
+    c.send_to(&handshake(again), to).unwrap();
+    relay.poll(Duration::from_millis(20)).unwrap();
+    d.send_to(&handshake(again), to).unwrap();
+    assert_eq!(pump(&mut relay, &c, 1), vec![handshake(again)]);
+    d.send_to(b"new", to).unwrap();
+    assert_eq!(pump(&mut relay, &c, 1), vec![b"new".to_vec()]);
+    assert_eq!(relay.channel(live).unwrap().counters.dropped, 0);
+}
