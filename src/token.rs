@@ -312,13 +312,11 @@ impl HandshakeVerifier {
     }
 }
 
-fn verify_claim(
-    tokens: &TokenKey,
-    datagram: &[u8],
-    guid: Guid,
-    unix_now_secs: u64,
-) -> Result<TokenClaim, TokenError> {
-    let ext = &datagram[HANDSHAKE_LEN..];
+/// The token claim of a handshake (at least 56 bytes) that sets [`FLAG_TOKEN`], checked for
+/// shape only: the proof is keyed with the seat's tag, which only the relay (holding the
+/// secret) can recompute. Clients use this to recognise their peer's token handshakes.
+pub fn read_claim(datagram: &[u8]) -> Result<TokenClaim, TokenError> {
+    let ext = datagram.get(HANDSHAKE_LEN..).unwrap_or_default();
     if ext.len() < TOKEN_EXTENSION_LEN
         || ext[0] != TOKEN_VERSION
         || ext[2] != 0
@@ -328,20 +326,28 @@ fn verify_claim(
         return Err(TokenError::Malformed);
     }
     let role = Role::from_byte(ext[1]).ok_or(TokenError::Malformed)?;
-    let expiry = u64::from_be_bytes(ext[4..12].try_into().expect("8 bytes"));
-    let sequence = u64::from_be_bytes(ext[12..20].try_into().expect("8 bytes"));
-    let tag = tokens.tag(guid, role, expiry);
+    Ok(TokenClaim {
+        role,
+        expiry_unix_secs: u64::from_be_bytes(ext[4..12].try_into().expect("8 bytes")),
+        sequence: u64::from_be_bytes(ext[12..20].try_into().expect("8 bytes")),
+    })
+}
+
+fn verify_claim(
+    tokens: &TokenKey,
+    datagram: &[u8],
+    guid: Guid,
+    unix_now_secs: u64,
+) -> Result<TokenClaim, TokenError> {
+    let claim = read_claim(datagram)?;
+    let tag = tokens.tag(guid, claim.role, claim.expiry_unix_secs);
     if !HandshakeKey::new(&tag).verify(datagram) {
         return Err(TokenError::BadProof);
     }
-    if unix_now_secs >= expiry {
+    if unix_now_secs >= claim.expiry_unix_secs {
         return Err(TokenError::Expired);
     }
-    Ok(TokenClaim {
-        role,
-        expiry_unix_secs: expiry,
-        sequence,
-    })
+    Ok(claim)
 }
 
 const _: () = assert!(TOKEN_HANDSHAKE_LEN <= MAX_DATAGRAM);

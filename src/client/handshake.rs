@@ -20,10 +20,23 @@
 //! A v0.8 relay forwards nothing to an address it has not paired, so any datagram that reaches
 //! us from the relay while handshaking also proves the channel is up; it is game data and is
 //! handed over, not dropped. Valid handshakes carrying our GUID are never game data.
+//!
+//! With a seat token (see [`crate::token`]) every handshake the machine hands out, retries,
+//! answers and keep-alives alike, is a 76-byte token handshake with a fresh, strictly
+//! increasing sequence ([`super::sequence`]), so the relay can tell a NAT rebinding from a
+//! replay at any moment. The peer's token handshakes carry a proof keyed with *its* seat tag,
+//! which only the relay can check: the machine recognises them by magic, GUID and the
+//! extension's shape, and never hands them to the game.
 
 use std::time::{Duration, Instant};
 
-use crate::protocol::{self, Guid, HANDSHAKE_LEN, HandshakeKey};
+use super::sequence;
+use crate::protocol::{self, Guid, HandshakeKey};
+use crate::token::{self, TOKEN_HANDSHAKE_LEN, Token};
+
+/// The largest handshake a machine hands out: a token handshake. Buffers for
+/// [`HandshakeMachine::poll_transmit`]'s output need this many bytes.
+pub const MAX_HANDSHAKE_LEN: usize = TOKEN_HANDSHAKE_LEN;
 
 /// When handshakes go out and when the machine gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +107,9 @@ pub enum Received {
     Data,
     /// A valid handshake with our GUID (the peer's handshake or keep-alive): consumed.
     Handshake,
-    /// Not for the game: a handshake with our GUID that does not verify with our key, or
-    /// anything arriving after a timeout or close.
+    /// Not for the game: a handshake with our GUID that does not verify with our key (or,
+    /// with the token flag, whose token extension is malformed), or anything arriving after
+    /// a timeout or close.
     Discarded,
 }
 
@@ -119,8 +133,13 @@ pub struct HandshakeStats {
 pub struct HandshakeMachine {
     guid: Guid,
     key: Option<HandshakeKey>,
-    /// The handshake, HMAC included, computed once: every one we send is the same.
-    datagram: [u8; HANDSHAKE_LEN],
+    /// The seat token, when the relay admits by token: then each handshake is written afresh
+    /// with a new sequence.
+    token: Option<Token>,
+    /// The handshake last handed out (`len` bytes). Without a token it is computed once,
+    /// HMAC included: every one we send is the same.
+    datagram: [u8; MAX_HANDSHAKE_LEN],
+    len: usize,
     timing: Timing,
     state: State,
     deadline: Instant,
@@ -142,6 +161,8 @@ pub struct HandshakeMachine {
 pub enum MachineError {
     /// The GUID is zero: no relay accepts it.
     ZeroGuid,
+    /// The GUID is not the one the seat token was minted for.
+    TokenGuid { guid: Guid, token: Guid },
     /// The timing is inconsistent (see the message).
     Timing(String),
 }
@@ -150,6 +171,10 @@ impl std::fmt::Display for MachineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MachineError::ZeroGuid => f.write_str("GUID is zero"),
+            MachineError::TokenGuid { guid, token } => write!(
+                f,
+                "GUID {guid} is not the GUID {token} the seat token was minted for"
+            ),
             MachineError::Timing(m) => f.write_str(m),
         }
     }
@@ -166,15 +191,42 @@ impl HandshakeMachine {
         timing: Timing,
         now: Instant,
     ) -> Result<HandshakeMachine, MachineError> {
+        HandshakeMachine::with_token(guid, key, None, timing, now)
+    }
+
+    /// A machine that, with `token`, sends token handshakes (a relay that requires tokens
+    /// admits nothing else). `guid` may then be zero, meaning the token's GUID; otherwise it
+    /// must be the token's. `key` (the relay secret, which a token holder normally does not
+    /// have) only serves to check the peer's plain v0.8 handshakes; token handshakes need
+    /// none.
+    pub fn with_token(
+        guid: Guid,
+        key: Option<&[u8]>,
+        token: Option<Token>,
+        timing: Timing,
+        now: Instant,
+    ) -> Result<HandshakeMachine, MachineError> {
         timing.validate().map_err(MachineError::Timing)?;
+        let guid = match token {
+            Some(t) if guid.is_zero() => t.guid,
+            Some(t) if t.guid != guid => {
+                return Err(MachineError::TokenGuid {
+                    guid,
+                    token: t.guid,
+                });
+            }
+            _ => guid,
+        };
         let key = key.map(HandshakeKey::new);
-        let mut datagram = [0u8; HANDSHAKE_LEN];
-        protocol::write_handshake(&mut datagram, guid, 0, &[], key.as_ref())
+        let mut datagram = [0u8; MAX_HANDSHAKE_LEN];
+        let len = protocol::write_handshake(&mut datagram, guid, 0, &[], key.as_ref())
             .map_err(|_| MachineError::ZeroGuid)?;
-        Ok(HandshakeMachine {
+        let mut machine = HandshakeMachine {
             guid,
             key,
+            token,
             datagram,
+            len,
             timing,
             state: State::Handshaking,
             deadline: now + timing.handshake_timeout,
@@ -186,7 +238,11 @@ impl HandshakeMachine {
             last_sent: now,
             last_received: None,
             stats: HandshakeStats::default(),
-        })
+        };
+        if token.is_some() {
+            machine.write_token_handshake();
+        }
+        Ok(machine)
     }
 
     pub fn guid(&self) -> Guid {
@@ -212,9 +268,21 @@ impl HandshakeMachine {
         self.last_received
     }
 
-    /// The handshake this machine sends (56 bytes, HMAC included).
-    pub fn handshake(&self) -> &[u8; HANDSHAKE_LEN] {
-        &self.datagram
+    /// The handshake this machine sent last (or will send first): 56 bytes with the HMAC,
+    /// or [`TOKEN_HANDSHAKE_LEN`] with a token (its sequence changes with every send).
+    pub fn handshake(&self) -> &[u8] {
+        &self.datagram[..self.len]
+    }
+
+    /// Size of the handshakes this machine hands out: what a buffer for
+    /// [`HandshakeMachine::poll_transmit`]'s output needs.
+    pub fn handshake_len(&self) -> usize {
+        self.len
+    }
+
+    /// The seat token, if the machine sends token handshakes.
+    pub fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
     }
 
     /// Moves to `TimedOut` if the handshake deadline has passed while handshaking.
@@ -253,7 +321,12 @@ impl HandshakeMachine {
         self.last_handshake_sent = Some(now);
         self.last_sent = now;
         self.stats.handshakes_sent += 1;
-        Some(&self.datagram)
+        if self.token.is_some() {
+            // Every one needs a sequence the relay has not seen, or it would be a replay
+            // after an address change.
+            self.write_token_handshake();
+        }
+        Some(&self.datagram[..self.len])
     }
 
     /// When [`HandshakeMachine::poll_transmit`] (or `handle_timeout`) next has something to
@@ -283,7 +356,14 @@ impl HandshakeMachine {
         let ours =
             protocol::looks_like_handshake(datagram) && protocol::peek_guid(datagram) == self.guid;
         if ours {
-            if protocol::parse_handshake(datagram, self.key.as_ref()).is_err() {
+            let valid = if token::has_token_flag(datagram) {
+                // The peer's token handshake: its proof is keyed with the peer's seat tag,
+                // which only the relay can recompute (and did, before admitting the peer).
+                token::read_claim(datagram).is_ok()
+            } else {
+                protocol::parse_handshake(datagram, self.key.as_ref()).is_ok()
+            };
+            if !valid {
                 self.stats.discarded += 1;
                 return Received::Discarded;
             }
@@ -320,6 +400,13 @@ impl HandshakeMachine {
         self.pending = None;
     }
 
+    fn write_token_handshake(&mut self) {
+        let token = self.token.as_ref().expect("token handshakes need a token");
+        self.len =
+            token::write_handshake_with_token(&mut self.datagram, token, sequence::next_sequence())
+                .expect("a token handshake fits MAX_HANDSHAKE_LEN and its GUID is not zero");
+    }
+
     fn establish(&mut self, now: Instant) {
         self.state = State::Established;
         self.pending = Some(now);
@@ -343,6 +430,8 @@ impl HandshakeMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::HANDSHAKE_LEN;
+    use crate::token::{HandshakeVerifier, Role, TokenKey};
 
     const GUID: Guid = Guid(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
 
@@ -560,5 +649,137 @@ mod tests {
                 Err(MachineError::Timing(_))
             ));
         }
+    }
+
+    const SECRET: &[u8] = b"relay secret";
+
+    fn seat(role: Role) -> Token {
+        TokenKey::new(SECRET).mint(GUID, role, u64::MAX)
+    }
+
+    fn token_machine(t0: Instant, role: Role) -> HandshakeMachine {
+        HandshakeMachine::with_token(Guid::ZERO, None, Some(seat(role)), Timing::default(), t0)
+            .unwrap()
+    }
+
+    fn sequence_of(handshake: &[u8]) -> u64 {
+        token::read_claim(handshake).unwrap().sequence
+    }
+
+    #[test]
+    fn token_handshakes_verify_at_the_relay_with_fresh_sequences() {
+        let t0 = Instant::now();
+        let mut m = token_machine(t0, Role::A);
+        assert_eq!(m.guid(), GUID, "a zero GUID means the token's");
+        assert_eq!(m.handshake_len(), TOKEN_HANDSHAKE_LEN);
+        let relay = HandshakeVerifier::new(Some(SECRET), true);
+        let mut sequences = Vec::new();
+        // Retries while handshaking, then the answer on establishment and keep-alives.
+        let mut poll = |m: &mut HandshakeMachine, t: u64| {
+            if let Some(h) = m.poll_transmit(t0 + ms(t)) {
+                assert_eq!(h.len(), TOKEN_HANDSHAKE_LEN);
+                let v = relay.verify(h, 0).expect("the relay admits it");
+                assert_eq!(v.guid, GUID);
+                let claim = v.token.expect("a token claim");
+                assert_eq!(claim.role, Role::A);
+                sequences.push(claim.sequence);
+            }
+        };
+        for t in [0, 250, 750] {
+            poll(&mut m, t);
+        }
+        let mut peer = [0u8; TOKEN_HANDSHAKE_LEN];
+        token::write_handshake_with_token(&mut peer, &seat(Role::B), 1).unwrap();
+        assert_eq!(m.handle_datagram(&peer, t0 + ms(800)), Received::Handshake);
+        assert_eq!(m.state(), State::Established);
+        for t in [800, 5_800, 10_800] {
+            poll(&mut m, t);
+        }
+        assert_eq!(sequences.len(), 6);
+        assert!(
+            sequences.windows(2).all(|w| w[0] < w[1]),
+            "not strictly increasing: {sequences:?}"
+        );
+        assert_eq!(m.handshake(), {
+            let mut last = [0u8; TOKEN_HANDSHAKE_LEN];
+            token::write_handshake_with_token(&mut last, &seat(Role::A), sequences[5]).unwrap();
+            last
+        });
+        // A second machine on the same token (a restarted client) continues above.
+        let mut again = token_machine(t0, Role::A);
+        let next = again.poll_transmit(t0).map(sequence_of).unwrap();
+        assert!(next > sequences[5]);
+    }
+
+    #[test]
+    fn peer_token_handshakes_are_recognised_never_game_data() {
+        let t0 = Instant::now();
+        let mut peer = [0u8; TOKEN_HANDSHAKE_LEN];
+        token::write_handshake_with_token(&mut peer, &seat(Role::B), 42).unwrap();
+        // Whether we hold a token, the relay key, or nothing: the peer's token handshake is
+        // a handshake (its proof is for the relay only).
+        for mut m in [
+            token_machine(t0, Role::A),
+            machine(t0),
+            HandshakeMachine::new(GUID, None, Timing::default(), t0).unwrap(),
+        ] {
+            assert_eq!(m.handle_datagram(&peer, t0), Received::Handshake);
+            assert_eq!(m.state(), State::Established);
+            assert_eq!(m.stats().data_received, 0);
+        }
+        // A token machine still checks plain handshakes with the key it was given...
+        let mut keyed = HandshakeMachine::with_token(
+            GUID,
+            Some(b"key"),
+            Some(seat(Role::A)),
+            Timing::default(),
+            t0,
+        )
+        .unwrap();
+        let mut forged = peer_handshake();
+        forged[40] ^= 1;
+        assert_eq!(keyed.handle_datagram(&forged, t0), Received::Discarded);
+        assert_eq!(
+            keyed.handle_datagram(&peer_handshake(), t0),
+            Received::Handshake
+        );
+        // ...and token-flagged ones for their shape: truncated, bad version, bad role.
+        let mut m = token_machine(t0, Role::A);
+        let mut bad_version = peer;
+        bad_version[56] = 2;
+        let mut bad_role = peer;
+        bad_role[57] = 7;
+        for bad in [&peer[..70], &bad_version[..], &bad_role[..], &peer[..56]] {
+            assert_eq!(m.handle_datagram(bad, t0), Received::Discarded);
+        }
+        assert_eq!(m.state(), State::Handshaking);
+        // Another channel's token handshake is the game's business, as before.
+        let other = TokenKey::new(SECRET).mint(Guid(9), Role::B, u64::MAX);
+        let mut theirs = [0u8; TOKEN_HANDSHAKE_LEN];
+        token::write_handshake_with_token(&mut theirs, &other, 1).unwrap();
+        assert_eq!(m.handle_datagram(&theirs, t0), Received::Data);
+    }
+
+    #[test]
+    fn token_for_another_guid_is_refused() {
+        let t0 = Instant::now();
+        let err =
+            HandshakeMachine::with_token(Guid(5), None, Some(seat(Role::B)), Timing::default(), t0)
+                .unwrap_err();
+        assert_eq!(
+            err,
+            MachineError::TokenGuid {
+                guid: Guid(5),
+                token: GUID
+            }
+        );
+        assert!(err.to_string().contains("seat token"), "{err}");
+        // The same GUID spelled out is fine.
+        let m =
+            HandshakeMachine::with_token(GUID, None, Some(seat(Role::B)), Timing::default(), t0)
+                .unwrap();
+        assert_eq!(m.token().map(|t| t.role), Some(Role::B));
+        // Without a token the machine sends the 56-byte handshake, as always.
+        assert_eq!(machine(t0).handshake_len(), HANDSHAKE_LEN);
     }
 }

@@ -7,17 +7,23 @@
 //! - the library owns the socket: [`Client`] binds one, runs the machine and queues game
 //!   datagrams.
 //!
+//! Either can carry a seat token (see [`crate::token`]) for a relay that admits by token.
+//!
 //! [`protocol::write_handshake`]: crate::protocol::write_handshake
 //! [`protocol::parse_handshake`]: crate::protocol::parse_handshake
 
 mod handshake;
 mod queue;
+mod sequence;
 mod socket;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-pub use handshake::{HandshakeMachine, HandshakeStats, MachineError, Received, State, Timing};
+pub use handshake::{
+    HandshakeMachine, HandshakeStats, MAX_HANDSHAKE_LEN, MachineError, Received, State, Timing,
+};
+pub use sequence::next_sequence;
 pub use socket::{Client, ClientConfig, ClientError, ClientStats};
 
 /// Resolves a relay address given as "host:port", "1.2.3.4:port" or "[v6]:port" to the first

@@ -10,16 +10,23 @@ use super::handshake::{HandshakeMachine, Received, State, Timing};
 use super::queue::DatagramQueue;
 use crate::net;
 use crate::protocol::{Guid, MAX_DATAGRAM};
+use crate::token::Token;
 
 /// How to join a channel.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The relay's address (see [`super::resolve_relay`] for host names).
     pub relay: SocketAddr,
-    /// The channel GUID, agreed with the peer beforehand (e.g. through matchmaking).
+    /// The channel GUID, agreed with the peer beforehand (e.g. through matchmaking). With a
+    /// token it may be zero (the token's GUID is used); otherwise it must be the token's.
     pub guid: Guid,
-    /// The relay's raw HMAC key; `None` for an unkeyed relay.
+    /// The relay's raw HMAC key; `None` for an unkeyed relay (and for a token holder, which
+    /// never needs the relay's secret).
     pub secret_key: Option<Vec<u8>>,
+    /// The seat token the matchmaker minted for this peer: every handshake and keep-alive
+    /// then carries it, with a sequence that keeps growing across clients and restarts
+    /// (see [`super::next_sequence`]). Required by a relay with `require_tokens`.
+    pub token: Option<Token>,
     pub timing: Timing,
     /// SO_RCVBUF / SO_SNDBUF to ask for; 0 keeps the system default.
     pub recv_buffer_bytes: usize,
@@ -37,6 +44,7 @@ impl ClientConfig {
             relay,
             guid,
             secret_key: None,
+            token: None,
             timing: Timing::default(),
             recv_buffer_bytes: 1 << 20,
             send_buffer_bytes: 1 << 20,
@@ -133,15 +141,17 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Binds a socket of the relay's address family on an ephemeral port and sends the first
-    /// handshake. Fails with `InvalidInput` for a zero GUID or inconsistent timing.
+    /// handshake. Fails with `InvalidInput` for a zero GUID, a GUID other than the token's,
+    /// or inconsistent timing.
     pub fn connect(config: ClientConfig) -> io::Result<Client> {
         let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
         if config.max_queued_datagrams == 0 {
             return Err(invalid("max_queued_datagrams must be > 0".into()));
         }
-        let machine = HandshakeMachine::new(
+        let machine = HandshakeMachine::with_token(
             config.guid,
             config.secret_key.as_deref(),
+            config.token,
             config.timing,
             Instant::now(),
         )
@@ -153,9 +163,13 @@ impl Client {
             config.send_buffer_bytes,
         )?;
         log::debug!(
-            "client {} joining channel {} through relay {relay}",
+            "client {} joining channel {} through relay {relay}{}",
             bound.local_addr,
-            config.guid
+            machine.guid(),
+            match &config.token {
+                Some(t) => format!(" with a seat {:?} token", t.role),
+                None => String::new(),
+            }
         );
         let mut client = Client {
             socket: bound.socket,
@@ -181,6 +195,11 @@ impl Client {
 
     pub fn guid(&self) -> Guid {
         self.machine.guid()
+    }
+
+    /// Whether the client's handshakes carry a seat token.
+    pub fn has_token(&self) -> bool {
+        self.machine.token().is_some()
     }
 
     /// The state, a passed handshake deadline included.
