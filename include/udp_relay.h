@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+// The largest handshake a machine hands out: a token handshake. Buffers for
+// [`HandshakeMachine::poll_transmit`]'s output need this many bytes.
+#define MAX_HANDSHAKE_LEN TOKEN_HANDSHAKE_LEN
+
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
@@ -45,6 +49,10 @@
 // Size of a v0.8 handshake without extensions: the smallest buffer `relay_handshake_write`
 // accepts.
 #define RELAY_HANDSHAKE_LEN 56
+
+// Size of the largest handshake a client sends (one carrying a seat token): a buffer of this
+// many bytes always fits what `relay_handshake_poll` writes.
+#define RELAY_MAX_HANDSHAKE_LEN 76
 
 // Largest UDP payload the relay forwards intact (and the receive buffer size that never
 // truncates).
@@ -195,8 +203,8 @@ enum RelayDatagramKind
   // The peer's handshake or keep-alive: consumed, not for the game. Call
   // `relay_handshake_poll` next: an answer may be due.
   RELAY_DATAGRAM_KIND_HANDSHAKE = 1,
-  // Not for the game either: a handshake with our GUID whose HMAC does not verify, or
-  // anything after a timeout.
+  // Not for the game either: a handshake with our GUID whose HMAC does not verify (or
+  // whose token extension is malformed), or anything after a timeout.
   RELAY_DATAGRAM_KIND_DISCARDED = 2,
 };
 #ifndef __cplusplus
@@ -243,7 +251,7 @@ typedef struct RelayGuid {
 } RelayGuid;
 
 // How to join a channel. Fill it with `relay_client_config_default`, then set at least
-// `relay_address` (for `relay_client_connect`) and `guid`.
+// `relay_address` (for `relay_client_connect`) and `guid` (or `token`).
 typedef struct RelayClientConfig {
   // `sizeof(RelayClientConfig)` as the caller compiled it; set by
   // `relay_client_config_default`.
@@ -256,7 +264,8 @@ typedef struct RelayClientConfig {
   // Borrowed for the call only. Default NULL.
   const char *relay_address;
   // The channel GUID, agreed with the peer (see `relay_guid_new`, `relay_guid_parse`).
-  // Must not be zero (the default).
+  // Must not be zero (the default), unless `token` is set: then zero means the token's
+  // GUID, and any other value must be the token's.
   struct RelayGuid guid;
   // The relay's raw secret key bytes for the handshake HMAC; borrowed for the call only
   // (the library keeps a copy). Length 0 (the default) for an unkeyed relay.
@@ -279,6 +288,14 @@ typedef struct RelayClientConfig {
   // default. Default 1 MiB each.
   uint32_t recv_buffer_bytes;
   uint32_t send_buffer_bytes;
+  // The seat token the matchmaker minted for this peer with `relay_token_mint`
+  // (`token_len` must be `RELAY_TOKEN_LEN`), for a relay that admits by token. Every
+  // handshake and keep-alive then carries it with a fresh, growing sequence; no relay
+  // secret is needed. Borrowed for the call only (the library keeps a copy). NULL and 0
+  // (the default): plain v0.8 handshakes. With a token, `relay_handshake_poll` needs a
+  // buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
+  const uint8_t *token;
+  size_t token_len;
 } RelayClientConfig;
 
 // Receives one log record. `message` is NUL-terminated UTF-8, owned by the library and valid
@@ -421,7 +438,7 @@ typedef struct RelayEvent {
 extern "C" {
 #endif // __cplusplus
 
-// Fills `*out` with the defaults (no relay address, zero GUID, no key, retries every 250 ms
+// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries every 250 ms
 // backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence, 1024 queued
 // datagrams, 1 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 RelayStatus relay_client_config_default(struct RelayClientConfig *out);
@@ -432,7 +449,8 @@ RelayStatus relay_client_config_default(struct RelayClientConfig *out);
 // `RELAY_STATUS_TIMED_OUT`).
 //
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
-// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing),
+// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
+// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
 // `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
 // `*out_client` is written only on success.
 //
@@ -532,7 +550,10 @@ int32_t relay_handshake_write(uint8_t *buf,
 // returns `RELAY_STATUS_OK` if so, else `RELAY_STATUS_INVALID_HANDSHAKE` with the reason in
 // `relay_last_error()` (too short, bad magic, zero GUID, another GUID, HMAC does not
 // verify). With a key (`secret_key_len > 0`) the HMAC must verify; without, the mac field is
-// not looked at. Other errors: `RELAY_STATUS_NULL_ARGUMENT`.
+// not looked at. A peer's token handshake (flag bit 0x8000) parses only without a key: its
+// proof is keyed with the peer's seat tag, which only the relay can check
+// (`relay_handshake_receive` recognises it either way). Other errors:
+// `RELAY_STATUS_NULL_ARGUMENT`.
 //
 // Ownership: everything is only read during the call.
 RelayStatus relay_handshake_parse(const uint8_t *datagram,
@@ -541,12 +562,16 @@ RelayStatus relay_handshake_parse(const uint8_t *datagram,
                                   const uint8_t *secret_key,
                                   size_t secret_key_len);
 
-// Starts a handshake state machine for `config->guid` (with `config->secret_key` and the
-// timing fields; `relay_address`, buffer and queue sizes are ignored) and writes its handle
-// to `*out_handshake`. The first handshake is due at once: call `relay_handshake_poll`.
+// Starts a handshake state machine for `config->guid` (with `config->secret_key`,
+// `config->token` and the timing fields; `relay_address`, buffer and queue sizes are
+// ignored) and writes its handle to `*out_handshake`. The first handshake is due at once:
+// call `relay_handshake_poll`. With a token, every handshake it hands out is a token
+// handshake with a fresh sequence, and the peer's token handshakes are recognised as
+// handshakes (`RELAY_DATAGRAM_KIND_HANDSHAKE`), never as game data.
 //
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
-// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing).
+// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
+// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's).
 //
 // Ownership: `config` and what it points to are only read during the call. The caller owns
 // the returned handle and must pass it to `relay_handshake_free` exactly once.
@@ -554,11 +579,12 @@ RelayStatus relay_handshake_new(const struct RelayClientConfig *config,
                                 struct RelayHandshake **out_handshake);
 
 // If a handshake (first try, retry, answer or keep-alive) is due now, writes it into `buf`
-// and returns its length (56): send those bytes to the relay. Returns 0 when nothing is due,
-// or a negative status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within
-// the timeout (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below
-// `RELAY_HANDSHAKE_LEN` (the due handshake stays due), `RELAY_STATUS_NULL_ARGUMENT`,
-// `RELAY_STATUS_INVALID_HANDLE`.
+// and returns its length (56, or `RELAY_TOKEN_HANDSHAKE_LEN` = 76 when the config had a
+// token): send those bytes to the relay. Returns 0 when nothing is due, or a negative
+// status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within the timeout
+// (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below the handshake's length
+// (the due handshake stays due; a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes always fits),
+// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
 //
 // Ownership: `buf` is borrowed for the call.
 int32_t relay_handshake_poll(struct RelayHandshake *handshake, uint8_t *buf, size_t buf_len);

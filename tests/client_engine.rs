@@ -1,16 +1,20 @@
 //! Engine-owned sockets: plain std UdpSockets driven by the socket-less handshake state
 //! machine, through the Rust API and through `relay_handshake_*`, exchange 10 000 datagrams
-//! each way through an in-process relay with none lost and no handshake reaching the game.
+//! each way through an in-process relay with none lost and no handshake reaching the game;
+//! also with seat tokens through a relay that requires them.
 
 mod client_support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use client_support::{Arrivals, RelayThread, datagram};
+use client_support::{Arrivals, RelayThread, datagram, unix_now};
 use udp_relay::client::{HandshakeMachine, Received, State, Timing};
 use udp_relay::ffi::*;
 use udp_relay::protocol::Guid;
+use udp_relay::token::{Role, TokenKey};
+
+const SECRET: &[u8] = b"relay secret held by the matchmaker";
 
 const N: usize = 10_000;
 const WINDOW: usize = 64;
@@ -111,7 +115,7 @@ impl<M: Machine> Peer<M> {
                 Err(e) => panic!("recv: {e}"),
             }
         }
-        let mut out = [0u8; RELAY_HANDSHAKE_LEN];
+        let mut out = [0u8; RELAY_MAX_HANDSHAKE_LEN];
         if let Some(n) = self.machine.poll(&mut out) {
             self.socket.send_to(&out[..n], self.relay).unwrap();
         }
@@ -162,31 +166,89 @@ fn rust_machine_over_std_sockets() {
     assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
 }
 
-#[test]
-fn c_machine_over_std_sockets() {
-    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(b"key"));
-    let mut guid = RelayGuid::default();
-    assert_eq!(relay_guid_new(&mut guid), RelayStatus::Ok);
+fn default_config() -> RelayClientConfig {
     let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
     assert_eq!(
         relay_client_config_default(cfg.as_mut_ptr()),
         RelayStatus::Ok
     );
     // SAFETY: filled by relay_client_config_default.
-    let mut cfg = unsafe { cfg.assume_init() };
-    cfg.guid = guid;
+    unsafe { cfg.assume_init() }
+}
+
+fn c_machine(cfg: &RelayClientConfig) -> CMachine {
+    let mut h = std::ptr::null_mut();
+    assert_eq!(relay_handshake_new(cfg, &mut h), RelayStatus::Ok);
+    // The first handshake is due at once.
+    let mut wait = u32::MAX;
+    assert_eq!(relay_handshake_next_timeout(h, &mut wait), RelayStatus::Ok);
+    assert_eq!(wait, 0);
+    CMachine(h)
+}
+
+#[test]
+fn c_machine_over_std_sockets() {
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(b"key"));
+    let mut cfg = default_config();
+    assert_eq!(relay_guid_new(&mut cfg.guid), RelayStatus::Ok);
     cfg.secret_key = b"key".as_ptr();
     cfg.secret_key_len = 3;
-    let new = || {
-        let mut h = std::ptr::null_mut();
-        assert_eq!(relay_handshake_new(&cfg, &mut h), RelayStatus::Ok);
-        // The first handshake is due at once.
-        let mut wait = u32::MAX;
-        assert_eq!(relay_handshake_next_timeout(h, &mut wait), RelayStatus::Ok);
-        assert_eq!(wait, 0);
-        CMachine(h)
-    };
-    run(relay.addr, new(), new());
+    run(relay.addr, c_machine(&cfg), c_machine(&cfg));
     let stats = relay.stop();
     assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
+}
+
+#[test]
+fn rust_machine_with_tokens_over_std_sockets() {
+    let relay = RelayThread::requiring_tokens(SECRET, Duration::from_secs(30));
+    let guid = Guid::random().unwrap();
+    let key = TokenKey::new(SECRET);
+    let now = Instant::now();
+    let m = |role| {
+        let token = key.mint(guid, role, unix_now() + 600);
+        HandshakeMachine::with_token(guid, None, Some(token), Timing::default(), now).unwrap()
+    };
+    run(relay.addr, m(Role::A), m(Role::B));
+    let stats = relay.stop();
+    assert_eq!(stats.channels_established, 1, "{stats:?}");
+    assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
+    assert_eq!(stats.tokens_replayed + stats.tokens_invalid, 0, "{stats:?}");
+}
+
+#[test]
+fn c_machine_with_tokens_over_std_sockets() {
+    let relay = RelayThread::requiring_tokens(SECRET, Duration::from_secs(30));
+    let mut guid = RelayGuid::default();
+    assert_eq!(relay_guid_new(&mut guid), RelayStatus::Ok);
+    // The matchmaker's side: one token per seat, minted with the relay's secret.
+    let mint = |role| {
+        let mut token = [0u8; RELAY_TOKEN_LEN];
+        let n = relay_token_mint(
+            SECRET.as_ptr(),
+            SECRET.len(),
+            &guid,
+            role,
+            unix_now() + 600,
+            token.as_mut_ptr(),
+            token.len(),
+        );
+        assert_eq!(n, RELAY_TOKEN_LEN as i32);
+        token
+    };
+    let (token_a, token_b) = (mint(RELAY_TOKEN_ROLE_A), mint(RELAY_TOKEN_ROLE_B));
+    // Each client's side: the token in the config, no secret, the GUID from the token.
+    let with = |token: &[u8; RELAY_TOKEN_LEN]| RelayClientConfig {
+        token: token.as_ptr(),
+        token_len: token.len(),
+        ..default_config()
+    };
+    run(
+        relay.addr,
+        c_machine(&with(&token_a)),
+        c_machine(&with(&token_b)),
+    );
+    let stats = relay.stop();
+    assert_eq!(stats.channels_established, 1, "{stats:?}");
+    assert_eq!(stats.datagrams_dropped, 0, "{stats:?}");
+    assert_eq!(stats.tokens_replayed + stats.tokens_invalid, 0, "{stats:?}");
 }

@@ -7,9 +7,11 @@ use std::time::Duration;
 use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
 use super::handle::Registry;
 use super::relay::io_status;
+use super::token::RELAY_TOKEN_LEN;
 use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
 use crate::client::{self, Client, ClientConfig, ClientError, State, Timing};
 use crate::protocol::Guid;
+use crate::token::Token;
 
 /// A client with its own UDP socket. Opaque: created by `relay_client_connect`, freed by
 /// `relay_client_close`.
@@ -49,7 +51,7 @@ impl From<State> for RelayClientState {
 }
 
 /// How to join a channel. Fill it with `relay_client_config_default`, then set at least
-/// `relay_address` (for `relay_client_connect`) and `guid`.
+/// `relay_address` (for `relay_client_connect`) and `guid` (or `token`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RelayClientConfig {
@@ -64,7 +66,8 @@ pub struct RelayClientConfig {
     /// Borrowed for the call only. Default NULL.
     pub relay_address: *const c_char,
     /// The channel GUID, agreed with the peer (see `relay_guid_new`, `relay_guid_parse`).
-    /// Must not be zero (the default).
+    /// Must not be zero (the default), unless `token` is set: then zero means the token's
+    /// GUID, and any other value must be the token's.
     pub guid: RelayGuid,
     /// The relay's raw secret key bytes for the handshake HMAC; borrowed for the call only
     /// (the library keeps a copy). Length 0 (the default) for an unkeyed relay.
@@ -87,6 +90,14 @@ pub struct RelayClientConfig {
     /// default. Default 1 MiB each.
     pub recv_buffer_bytes: u32,
     pub send_buffer_bytes: u32,
+    /// The seat token the matchmaker minted for this peer with `relay_token_mint`
+    /// (`token_len` must be `RELAY_TOKEN_LEN`), for a relay that admits by token. Every
+    /// handshake and keep-alive then carries it with a fresh, growing sequence; no relay
+    /// secret is needed. Borrowed for the call only (the library keeps a copy). NULL and 0
+    /// (the default): plain v0.8 handshakes. With a token, `relay_handshake_poll` needs a
+    /// buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
+    pub token: *const u8,
+    pub token_len: usize,
 }
 
 pub(crate) const CLIENT_CONFIG_SIZE: u32 = std::mem::size_of::<RelayClientConfig>() as u32;
@@ -107,10 +118,12 @@ fn default_config() -> RelayClientConfig {
         max_queued_datagrams: d.max_queued_datagrams as u32,
         recv_buffer_bytes: d.recv_buffer_bytes as u32,
         send_buffer_bytes: d.send_buffer_bytes as u32,
+        token: std::ptr::null(),
+        token_len: 0,
     }
 }
 
-/// Fills `*out` with the defaults (no relay address, zero GUID, no key, retries every 250 ms
+/// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries every 250 ms
 /// backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence, 1024 queued
 /// datagrams, 1 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 #[unsafe(no_mangle)]
@@ -149,12 +162,28 @@ pub(crate) fn read_config(
     Ok(unsafe { *config })
 }
 
-/// The handshake part of a config: GUID, key and timing, validated.
-pub(crate) fn handshake_setup(
-    c: &RelayClientConfig,
-    function: &str,
-) -> FfiResult<(Guid, Option<Vec<u8>>, Timing)> {
-    let guid = Guid::from(c.guid);
+/// The handshake part of a config, validated.
+pub(crate) struct HandshakeSetup {
+    pub guid: Guid,
+    pub key: Option<Vec<u8>>,
+    pub token: Option<Token>,
+    pub timing: Timing,
+}
+
+/// The handshake part of a config: GUID, key, token and timing, validated.
+pub(crate) fn handshake_setup(c: &RelayClientConfig, function: &str) -> FfiResult<HandshakeSetup> {
+    let token = read_token(c, function)?;
+    let guid = match (Guid::from(c.guid), &token) {
+        (g, Some(t)) if g.is_zero() => t.guid,
+        (g, Some(t)) if g != t.guid => {
+            return Err(FfiError::invalid(format!(
+                "{function}: config.guid {g} is not the GUID {} the token was minted for \
+                 (leave config.guid zero to use the token's)",
+                t.guid
+            )));
+        }
+        (g, _) => g,
+    };
     if guid.is_zero() {
         return Err(FfiError::invalid(format!(
             "{function}: config.guid is zero (make one with relay_guid_new or relay_guid_parse)"
@@ -172,12 +201,39 @@ pub(crate) fn handshake_setup(
     timing
         .validate()
         .map_err(|m| FfiError::invalid(format!("{function}: {m}")))?;
-    Ok((guid, (!key.is_empty()).then(|| key.to_vec()), timing))
+    Ok(HandshakeSetup {
+        guid,
+        key: (!key.is_empty()).then(|| key.to_vec()),
+        token,
+        timing,
+    })
+}
+
+/// The config's token, copied and checked for shape (its tag only the relay can check).
+fn read_token(c: &RelayClientConfig, function: &str) -> FfiResult<Option<Token>> {
+    if c.token_len == 0 {
+        return Ok(None);
+    }
+    if c.token.is_null() {
+        return Err(FfiError::null(function, "config.token"));
+    }
+    if c.token_len != RELAY_TOKEN_LEN {
+        return Err(FfiError::invalid(format!(
+            "{function}: config.token_len is {} but a seat token is RELAY_TOKEN_LEN \
+             ({RELAY_TOKEN_LEN}) bytes, as relay_token_mint writes it",
+            c.token_len
+        )));
+    }
+    // SAFETY: non-NULL, and the caller guarantees `token_len` readable bytes for the call.
+    let raw = unsafe { bytes(c.token, c.token_len, "config.token") }?;
+    Token::from_bytes(raw)
+        .map(Some)
+        .map_err(|e| FfiError::invalid(format!("{function}: config.token: {e}")))
 }
 
 fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
     const F: &str = "relay_client_connect";
-    let (guid, secret_key, timing) = handshake_setup(c, F)?;
+    let setup = handshake_setup(c, F)?;
     if c.max_queued_datagrams == 0 {
         return Err(FfiError::invalid(format!(
             "{F}: max_queued_datagrams must be > 0"
@@ -193,12 +249,13 @@ fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
         )
     })?;
     Ok(ClientConfig {
-        secret_key,
-        timing,
+        secret_key: setup.key,
+        token: setup.token,
+        timing: setup.timing,
         recv_buffer_bytes: c.recv_buffer_bytes as usize,
         send_buffer_bytes: c.send_buffer_bytes as usize,
         max_queued_datagrams: c.max_queued_datagrams as usize,
-        ..ClientConfig::new(relay, guid)
+        ..ClientConfig::new(relay, setup.guid)
     })
 }
 
@@ -208,7 +265,8 @@ fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
 /// `RELAY_STATUS_TIMED_OUT`).
 ///
 /// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
-/// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing),
+/// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
+/// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
 /// `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
 /// `*out_client` is written only on success.
 ///
@@ -257,11 +315,22 @@ fn timed_out(function: &str, client: &Client) -> FfiError {
         RelayStatus::TimedOut,
         format!(
             "{function}: no answer through relay {} for channel {}: check the relay address, \
-             that the peer joined with the same GUID, and the secret key",
+             that the peer joined with the same GUID, and {}",
             client.relay_addr(),
-            client.guid()
+            client.guid(),
+            timeout_hint(client.has_token())
         ),
     )
+}
+
+/// What else to check when a handshake timed out.
+pub(crate) fn timeout_hint(has_token: bool) -> &'static str {
+    if has_token {
+        "that the seat token was minted with the relay's secret and has not expired \
+         (the relay checks the expiry against its own clock)"
+    } else {
+        "the secret key (or, if the relay requires seat tokens, set config.token)"
+    }
 }
 
 /// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most

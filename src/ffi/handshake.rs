@@ -4,12 +4,14 @@
 use std::ffi::c_char;
 use std::time::Instant;
 
-use super::client::{RelayClientConfig, RelayClientState, handshake_setup, read_config};
+use super::client::{
+    RelayClientConfig, RelayClientState, handshake_setup, read_config, timeout_hint,
+};
 use super::error::{FfiError, RelayStatus, guard, guard_count};
 use super::handle::Registry;
-use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
+use super::types::{RELAY_MAX_HANDSHAKE_LEN, RelayGuid, bytes, bytes_mut, opt_str, write_out};
 use crate::client::{HandshakeMachine, Received, State};
-use crate::protocol::{self, EncodeError, Guid, HANDSHAKE_LEN, HandshakeKey};
+use crate::protocol::{self, EncodeError, Guid, HandshakeKey};
 
 /// Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 pub const RELAY_GUID_STRING_SIZE: usize = 37;
@@ -143,7 +145,10 @@ pub extern "C" fn relay_handshake_write(
 /// returns `RELAY_STATUS_OK` if so, else `RELAY_STATUS_INVALID_HANDSHAKE` with the reason in
 /// `relay_last_error()` (too short, bad magic, zero GUID, another GUID, HMAC does not
 /// verify). With a key (`secret_key_len > 0`) the HMAC must verify; without, the mac field is
-/// not looked at. Other errors: `RELAY_STATUS_NULL_ARGUMENT`.
+/// not looked at. A peer's token handshake (flag bit 0x8000) parses only without a key: its
+/// proof is keyed with the peer's seat tag, which only the relay can check
+/// (`relay_handshake_receive` recognises it either way). Other errors:
+/// `RELAY_STATUS_NULL_ARGUMENT`.
 ///
 /// Ownership: everything is only read during the call.
 #[unsafe(no_mangle)]
@@ -211,17 +216,21 @@ pub enum RelayDatagramKind {
     /// The peer's handshake or keep-alive: consumed, not for the game. Call
     /// `relay_handshake_poll` next: an answer may be due.
     Handshake = 1,
-    /// Not for the game either: a handshake with our GUID whose HMAC does not verify, or
-    /// anything after a timeout.
+    /// Not for the game either: a handshake with our GUID whose HMAC does not verify (or
+    /// whose token extension is malformed), or anything after a timeout.
     Discarded = 2,
 }
 
-/// Starts a handshake state machine for `config->guid` (with `config->secret_key` and the
-/// timing fields; `relay_address`, buffer and queue sizes are ignored) and writes its handle
-/// to `*out_handshake`. The first handshake is due at once: call `relay_handshake_poll`.
+/// Starts a handshake state machine for `config->guid` (with `config->secret_key`,
+/// `config->token` and the timing fields; `relay_address`, buffer and queue sizes are
+/// ignored) and writes its handle to `*out_handshake`. The first handshake is due at once:
+/// call `relay_handshake_poll`. With a token, every handshake it hands out is a token
+/// handshake with a fresh sequence, and the peer's token handshakes are recognised as
+/// handshakes (`RELAY_DATAGRAM_KIND_HANDSHAKE`), never as game data.
 ///
 /// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
-/// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing).
+/// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
+/// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's).
 ///
 /// Ownership: `config` and what it points to are only read during the call. The caller owns
 /// the returned handle and must pass it to `relay_handshake_free` exactly once.
@@ -236,9 +245,15 @@ pub extern "C" fn relay_handshake_new(
         if out_handshake.is_null() {
             return Err(FfiError::null(F, "out_handshake"));
         }
-        let (guid, key, timing) = handshake_setup(&c, F)?;
-        let machine = HandshakeMachine::new(guid, key.as_deref(), timing, Instant::now())
-            .map_err(|e| FfiError::invalid(format!("{F}: {e}")))?;
+        let setup = handshake_setup(&c, F)?;
+        let machine = HandshakeMachine::with_token(
+            setup.guid,
+            setup.key.as_deref(),
+            setup.token,
+            setup.timing,
+            Instant::now(),
+        )
+        .map_err(|e| FfiError::invalid(format!("{F}: {e}")))?;
         let handle = HANDSHAKES.insert(machine);
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out_handshake, handle) };
@@ -247,11 +262,12 @@ pub extern "C" fn relay_handshake_new(
 }
 
 /// If a handshake (first try, retry, answer or keep-alive) is due now, writes it into `buf`
-/// and returns its length (56): send those bytes to the relay. Returns 0 when nothing is due,
-/// or a negative status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within
-/// the timeout (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below
-/// `RELAY_HANDSHAKE_LEN` (the due handshake stays due), `RELAY_STATUS_NULL_ARGUMENT`,
-/// `RELAY_STATUS_INVALID_HANDLE`.
+/// and returns its length (56, or `RELAY_TOKEN_HANDSHAKE_LEN` = 76 when the config had a
+/// token): send those bytes to the relay. Returns 0 when nothing is due, or a negative
+/// status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within the timeout
+/// (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below the handshake's length
+/// (the due handshake stays due; a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes always fits),
+/// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
 ///
 /// Ownership: `buf` is borrowed for the call.
 #[unsafe(no_mangle)]
@@ -266,15 +282,24 @@ pub extern "C" fn relay_handshake_poll(
         if buf.is_null() {
             return Err(FfiError::null(F, "buf"));
         }
-        if buf_len < HANDSHAKE_LEN {
+        let mut machine = machine.lock();
+        let needed = machine.handshake_len();
+        if buf_len < needed {
+            let why = if machine.token().is_some() {
+                "a token is configured, so handshakes carry it"
+            } else {
+                "a v0.8 handshake"
+            };
             return Err(FfiError::new(
                 RelayStatus::BufferTooSmall,
-                format!("{F}: needs {HANDSHAKE_LEN} bytes, buffer has {buf_len}"),
+                format!(
+                    "{F}: needs {needed} bytes ({why}), buffer has {buf_len}; \
+                     RELAY_MAX_HANDSHAKE_LEN ({RELAY_MAX_HANDSHAKE_LEN}) bytes always fit"
+                ),
             ));
         }
         // SAFETY: `buf` is non-NULL with `buf_len` writable bytes.
         let out = unsafe { bytes_mut(buf, buf_len, "buf") }?;
-        let mut machine = machine.lock();
         let now = Instant::now();
         if let Some(datagram) = machine.poll_transmit(now) {
             out[..datagram.len()].copy_from_slice(datagram);
@@ -285,9 +310,10 @@ pub extern "C" fn relay_handshake_poll(
                 RelayStatus::TimedOut,
                 format!(
                     "{F}: channel {} not established within {} ms: check the relay address, \
-                     that the peer joined with the same GUID, and the secret key",
+                     that the peer joined with the same GUID, and {}",
                     machine.guid(),
-                    machine.timing().handshake_timeout.as_millis()
+                    machine.timing().handshake_timeout.as_millis(),
+                    timeout_hint(machine.token().is_some())
                 ),
             )),
             _ => Ok(0),

@@ -18,12 +18,16 @@ pub const UDP_RELAY_VERSION_PATCH: u32 = 0;
 /// Size of a v0.8 handshake without extensions: the smallest buffer `relay_handshake_write`
 /// accepts.
 pub const RELAY_HANDSHAKE_LEN: usize = 56;
+/// Size of the largest handshake a client sends (one carrying a seat token): a buffer of this
+/// many bytes always fits what `relay_handshake_poll` writes.
+pub const RELAY_MAX_HANDSHAKE_LEN: usize = 76;
 /// Largest UDP payload the relay forwards intact (and the receive buffer size that never
 /// truncates).
 pub const RELAY_MAX_DATAGRAM: usize = 65_507;
 
 const _: () = assert!(
     RELAY_HANDSHAKE_LEN == crate::protocol::HANDSHAKE_LEN
+        && RELAY_MAX_HANDSHAKE_LEN == crate::client::MAX_HANDSHAKE_LEN
         && RELAY_MAX_DATAGRAM == crate::protocol::MAX_DATAGRAM
 );
 

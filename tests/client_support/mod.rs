@@ -21,12 +21,26 @@ pub struct RelayThread {
 
 impl RelayThread {
     pub fn start(bind: &str, inactivity_timeout: Duration, key: Option<&[u8]>) -> RelayThread {
-        let config = relay::Config {
+        RelayThread::start_with(relay::Config {
             bind: bind.parse().unwrap(),
             inactivity_timeout,
             secret_key: key.map(<[u8]>::to_vec),
             ..relay::Config::default()
-        };
+        })
+    }
+
+    /// A relay on 127.0.0.1 with `secret` that admits only seat-token handshakes.
+    pub fn requiring_tokens(secret: &[u8], inactivity_timeout: Duration) -> RelayThread {
+        RelayThread::start_with(relay::Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            inactivity_timeout,
+            secret_key: Some(secret.to_vec()),
+            require_tokens: true,
+            ..relay::Config::default()
+        })
+    }
+
+    pub fn start_with(config: relay::Config) -> RelayThread {
         let mut relay = Relay::bind(config).expect("bind relay");
         let addr = relay.local_addr();
         let stop = Arc::new(AtomicBool::new(false));
@@ -62,6 +76,14 @@ impl Drop for RelayThread {
 
 pub fn config(relay: SocketAddr, guid: Guid) -> ClientConfig {
     ClientConfig::new(relay, guid)
+}
+
+/// Seconds since the Unix epoch by the wall clock, as token expiries count them.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Polls both clients until both are established; panics after `limit`.
