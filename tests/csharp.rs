@@ -148,6 +148,14 @@ fn native_layout() -> String {
             "RelayClientConfig.SendBufferBytes",
             offset_of!(RelayClientConfig, send_buffer_bytes),
         ),
+        (
+            "RelayClientConfig.Token",
+            offset_of!(RelayClientConfig, token),
+        ),
+        (
+            "RelayClientConfig.TokenLength",
+            offset_of!(RelayClientConfig, token_len),
+        ),
     ];
     entries
         .iter()
@@ -341,7 +349,7 @@ fn csharp_bindings_on_mono() {
     let out_dir = scratch_dir("csharp");
     let exe = compile(&out_dir);
 
-    run_tests(&exe, &native_library_dir(), None, 22);
+    run_tests(&exe, &native_library_dir(), None, 26);
 
     // A stand-in library that reports another ABI version must be refused on first use.
     let fake_dir = out_dir.join("fake-abi");

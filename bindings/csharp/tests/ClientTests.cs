@@ -25,6 +25,10 @@ namespace UdpRelay.Tests
             runner.Add("guids and handshakes agree with the shared vectors", GuidsAndHandshakesMatchVectors);
             runner.Add("client send, receive and poll do not allocate", ClientDoesNotAllocate);
             runner.Add("handshake poll, receive and state do not allocate", HandshakeDoesNotAllocate);
+            runner.Add("two token holders exchange datagrams through a relay that requires tokens", TokenHoldersExchangeDatagrams);
+            runner.Add("RelayToken agrees with the token vectors", TokensMatchVectors);
+            runner.Add("a RelayHandshake with a token pairs with a RelayClient with a token", TokenHandshakeOverUdpClient);
+            runner.Add("bad tokens throw RelayException with the native message", BadTokensThrow);
         }
 
         private static RelayOptions LoopbackRelay()
@@ -586,6 +590,219 @@ namespace UdpRelay.Tests
             handshake.Poll(new Span<byte>(buffer));
             handshake.Receive(new ReadOnlySpan<byte>(data, 0, 10));
 #endif
+        }
+
+        private static readonly byte[] TokenSecret = Encoding.ASCII.GetBytes("the relay's secret, shared with the matchmaker only");
+
+        private static ulong UnixNow()
+        {
+            return (ulong)(DateTime.UtcNow - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds;
+        }
+
+        private static RelayOptions TokenRelay()
+        {
+            RelayOptions options = LoopbackRelay();
+            options.SecretKey = TokenSecret;
+            options.RequireTokens = true;
+            return options;
+        }
+
+        /// <summary>Options for a token holder: the GUID stays zero, the token supplies it.</summary>
+        private static RelayClientOptions TokenOptions(ushort relayPort, byte[] token)
+        {
+            RelayClientOptions options = ClientOptions(relayPort, default(RelayGuid));
+            options.Token = token;
+            return options;
+        }
+
+        private static void TokenHoldersExchangeDatagrams()
+        {
+            const int count = 500;
+            const int window = 64;
+            RelayGuid guid = RelayGuid.NewRandom();
+            // The matchmaker's side: one token per seat.
+            byte[] tokenA = RelayToken.Mint(TokenSecret, guid, RelayTokenRole.A, UnixNow() + 600);
+            byte[] tokenB = RelayToken.Mint(TokenSecret, guid, RelayTokenRole.B, UnixNow() + 600);
+            Assert.Equal(RelayToken.Length, tokenA.Length, "token length");
+            using (Relay relay = Relay.Start(TokenRelay()))
+            using (RelayClient a = RelayClient.Connect(TokenOptions(relay.Port, tokenA)))
+            using (RelayClient b = RelayClient.Connect(TokenOptions(relay.Port, tokenB)))
+            {
+                Establish(relay, a, b);
+                byte[] tx = new byte[256];
+                byte[] rx = new byte[Native.MaxDatagram];
+                int sentA = 0, sentB = 0, gotA = 0, gotB = 0;
+                Stopwatch clock = Stopwatch.StartNew();
+                while (gotA < count || gotB < count)
+                {
+                    if (clock.ElapsedMilliseconds > 20000)
+                        throw new TestFailure("A got " + gotA + ", B got " + gotB + " of " + count + " within 20 s");
+                    while (sentA < count && sentA - gotB < window && a.Send(tx, 0, WriteDatagram(tx, 0xA, sentA))) sentA++;
+                    while (sentB < count && sentB - gotA < window && b.Send(tx, 0, WriteDatagram(tx, 0xB, sentB))) sentB++;
+                    relay.Poll(1);
+                    a.Poll(0);
+                    b.Poll(0);
+                    int length;
+                    while (b.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xA, gotB++, "A -> B");
+                    while (a.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xB, gotA++, "B -> A");
+                }
+                RelayStats stats = relay.Stats;
+                Assert.Equal(1UL, stats.ChannelsEstablished, "channels established");
+                Assert.Equal(0UL, stats.TokensInvalid + stats.TokensExpired + stats.TokensReplayed, "token refusals");
+                Assert.Equal(0UL, stats.HandshakesRejected, "handshakes rejected");
+            }
+
+            // The control: a client without a token gets nowhere with this relay.
+            using (Relay relay = Relay.Start(TokenRelay()))
+            using (RelayClient plain = RelayClient.Connect(ClientOptions(relay.Port, guid)))
+            {
+                Stopwatch clock = Stopwatch.StartNew();
+                while (clock.ElapsedMilliseconds < 300)
+                {
+                    relay.Poll(1);
+                    plain.Poll(0);
+                }
+                Assert.Equal(RelayClientState.Handshaking, plain.State, "plain client still handshaking");
+                Assert.True(relay.Stats.HandshakesRejected >= 2, "plain handshakes rejected: " + relay.Stats.HandshakesRejected);
+                Assert.Equal(0UL, relay.Stats.ChannelsAllocatedTotal, "no channel for a plain client");
+            }
+        }
+
+        // Computed independently with Python 3's hmac (see src/token.rs): secret bytes 0..31,
+        // GUID 01234567-89ab-cdef-fedc-ba9876543210, expiry 1 900 000 000, sequence 7.
+        private const string TokenAHex = "010000000123456789abcdeffedcba987654321000000000713fb300"
+            + "d1a7d06a135ec84bba8e522edf04dbd43fdb871e2b66de152943eb2ae212bafb";
+        private const string TokenBHex = "010100000123456789abcdeffedcba987654321000000000713fb300"
+            + "2a39adafb11487bd6f7946aa07481abcad4ce328763aca977534bdb70710162a";
+        private const string HandshakeA7Hex = "04b28000001480000123456789abcdeffedcba9876543210"
+            + "1c828b38053662c785167ceb7fcd60482f7ede2e2f56c5a0be81dbcc755172d3"
+            + "0100000000000000713fb3000000000000000007";
+
+        private static void TokensMatchVectors()
+        {
+            byte[] secret = new byte[32];
+            for (int i = 0; i < secret.Length; i++) secret[i] = (byte)i;
+            RelayGuid guid = RelayGuid.Parse("01234567-89ab-cdef-fedc-ba9876543210");
+            byte[] a = RelayToken.Mint(secret, guid, RelayTokenRole.A, 1900000000UL);
+            byte[] b = RelayToken.Mint(secret, guid, RelayTokenRole.B, 1900000000UL);
+            Assert.Equal(BitConverter.ToString(FromHex(TokenAHex)), BitConverter.ToString(a), "token A");
+            Assert.Equal(BitConverter.ToString(FromHex(TokenBHex)), BitConverter.ToString(b), "token B");
+            byte[] buffer = new byte[Native.TokenHandshakeLength + 4];
+            int n = RelayToken.WriteHandshake(a, 7, buffer, 4, Native.TokenHandshakeLength);
+            Assert.Equal(Native.TokenHandshakeLength, n, "token handshake length");
+            Assert.Equal(BitConverter.ToString(FromHex(HandshakeA7Hex)), BitConverter.ToString(buffer, 4, n), "token handshake");
+            // To a peer without the relay secret it is a well-formed handshake of the channel.
+            Assert.True(RelayHandshake.IsValid(buffer, 4, n, guid, null), "parses without a key");
+
+            RelayException e = Assert.Throws<RelayException>(() => RelayToken.Mint(secret, default(RelayGuid), RelayTokenRole.A, 1), "zero GUID");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "status of a zero GUID");
+            e = Assert.Throws<RelayException>(() => RelayToken.Mint(null, guid, RelayTokenRole.A, 1), "no secret");
+            Assert.Contains(e.NativeMessage, "secret", "native message names the secret");
+            e = Assert.Throws<RelayException>(() => RelayToken.Mint(secret, guid, (RelayTokenRole)2, 1), "role 2");
+            Assert.Contains(e.NativeMessage, "role 2", "native message quotes the role");
+            e = Assert.Throws<RelayException>(() => RelayToken.Mint(secret, guid, RelayTokenRole.A, 1, buffer, 0, 59), "59 bytes");
+            Assert.Equal(RelayStatus.BufferTooSmall, e.Status, "Mint status of a short buffer");
+            e = Assert.Throws<RelayException>(() => RelayToken.WriteHandshake(a, 8, buffer, 0, 75), "75 bytes");
+            Assert.Equal(RelayStatus.BufferTooSmall, e.Status, "WriteHandshake status of a short buffer");
+        }
+
+        private static void TokenHandshakeOverUdpClient()
+        {
+            RelayGuid guid = RelayGuid.NewRandom();
+            byte[] tokenA = RelayToken.Mint(TokenSecret, guid, RelayTokenRole.A, UnixNow() + 600);
+            byte[] tokenB = RelayToken.Mint(TokenSecret, guid, RelayTokenRole.B, UnixNow() + 600);
+            using (Relay relay = Relay.Start(TokenRelay()))
+            using (RelayClient client = RelayClient.Connect(TokenOptions(relay.Port, tokenB)))
+            using (UdpClient socket = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0)))
+            using (RelayHandshake handshake = RelayHandshake.Create(TokenOptions(relay.Port, tokenA)))
+            {
+                IPEndPoint relayEndPoint = new IPEndPoint(IPAddress.Loopback, relay.Port);
+                // The 56-byte buffer of a plain handshake does not fit a token handshake.
+                byte[] small = new byte[Native.HandshakeLength];
+                RelayException e = Assert.Throws<RelayException>(() => handshake.Poll(small, 0, small.Length), "56-byte buffer");
+                Assert.Equal(RelayStatus.BufferTooSmall, e.Status, "status of a 56-byte buffer");
+                Assert.Contains(e.NativeMessage, "RELAY_MAX_HANDSHAKE_LEN", "native message names the constant");
+                Assert.Equal(0u, handshake.NextTimeoutMs, "the handshake is still due");
+
+                byte[] outgoing = new byte[Native.MaxHandshakeLength];
+                int engineGot = 0, handshakesIn = 0;
+                ulong lastSequence = 0;
+                Action engineTick = () =>
+                {
+                    while (socket.Available > 0)
+                    {
+                        IPEndPoint from = null;
+                        byte[] datagram = socket.Receive(ref from);
+                        RelayDatagramKind kind = handshake.Receive(datagram, 0, datagram.Length);
+                        if (kind == RelayDatagramKind.Data)
+                        {
+                            Assert.Equal("from the client", Encoding.UTF8.GetString(datagram), "engine received");
+                            engineGot++;
+                        }
+                        else if (kind == RelayDatagramKind.Handshake) handshakesIn++;
+                        else throw new TestFailure("discarded a datagram from the relay");
+                    }
+                    int n = handshake.Poll(outgoing, 0, outgoing.Length);
+                    if (n > 0)
+                    {
+                        Assert.Equal(Native.TokenHandshakeLength, n, "token handshake length");
+                        ulong sequence = 0;
+                        for (int i = 68; i < 76; i++) sequence = (sequence << 8) | outgoing[i];
+                        Assert.True(sequence > lastSequence, "sequence " + sequence + " after " + lastSequence);
+                        lastSequence = sequence;
+                        socket.Send(outgoing, n, relayEndPoint);
+                    }
+                };
+                Stopwatch clock = Stopwatch.StartNew();
+                while (client.State != RelayClientState.Established || handshake.State != RelayClientState.Established)
+                {
+                    if (clock.ElapsedMilliseconds > 5000) throw new TestFailure("not established within 5 s");
+                    engineTick();
+                    relay.Poll(1);
+                    client.Poll(0);
+                }
+                Assert.True(handshakesIn >= 1, "the client's token handshakes reached the machine, not the game");
+                byte[] hello = Encoding.UTF8.GetBytes("from the client");
+                byte[] rx = new byte[64];
+                for (int i = 0; i < 20; i++)
+                {
+                    Assert.True(client.Send(hello, 0, hello.Length), "client send");
+                    byte[] fromEngine = Encoding.UTF8.GetBytes("from the engine " + i);
+                    socket.Send(fromEngine, fromEngine.Length, relayEndPoint);
+                    handshake.OnDataSent();
+                    int length = 0;
+                    bool clientGot = false;
+                    clock = Stopwatch.StartNew();
+                    while (!clientGot || engineGot <= i)
+                    {
+                        if (clock.ElapsedMilliseconds > 3000) throw new TestFailure("round " + i + " not delivered within 3 s");
+                        relay.Poll(1);
+                        client.Poll(0);
+                        engineTick();
+                        if (!clientGot) clientGot = client.TryReceive(rx, 0, rx.Length, out length);
+                    }
+                    Assert.Equal("from the engine " + i, Encoding.UTF8.GetString(rx, 0, length), "engine -> client");
+                }
+                Assert.Equal(0UL, relay.Stats.TokensReplayed + relay.Stats.TokensInvalid, "token refusals");
+            }
+        }
+
+        private static void BadTokensThrow()
+        {
+            RelayGuid guid = RelayGuid.NewRandom();
+            byte[] token = RelayToken.Mint(TokenSecret, guid, RelayTokenRole.A, UnixNow() + 600);
+            byte[] shortToken = new byte[59];
+            Array.Copy(token, shortToken, shortToken.Length);
+            RelayException e = Assert.Throws<RelayException>(() => RelayClient.Connect(TokenOptions(6060, shortToken)), "59-byte token");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "status of a 59-byte token");
+            Assert.Contains(e.NativeMessage, "token_len is 59", "native message gives the length");
+            e = Assert.Throws<RelayException>(() => RelayHandshake.Create(TokenOptions(6060, shortToken)), "59-byte token, RelayHandshake");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "RelayHandshake status of a 59-byte token");
+
+            RelayClientOptions otherGuid = TokenOptions(6060, token);
+            otherGuid.Guid = RelayGuid.NewRandom();
+            e = Assert.Throws<RelayException>(() => RelayClient.Connect(otherGuid), "token for another GUID");
+            Assert.Contains(e.NativeMessage, "not the GUID", "native message explains the GUID mismatch");
         }
     }
 }

@@ -25,21 +25,26 @@ namespace UdpRelay
         /// <summary>Opens the socket and sends the first handshake; the client is then
         /// <see cref="RelayClientState.Handshaking"/> until the peer joins. Throws
         /// RelayException (status and the library's message) on a bad option (zero GUID,
-        /// inconsistent timing), an address that does not resolve, or a socket error.</summary>
+        /// inconsistent timing, a token that is not 60 bytes or is for another GUID), an
+        /// address that does not resolve, or a socket error.</summary>
         public static unsafe RelayClient Connect(RelayClientOptions options)
         {
             if (options == null) throw new ArgumentNullException("options");
             RelayClientConfig config = options.ToConfig();
             byte[] address = options.RelayAddress == null ? null : Utf8.ToNullTerminated(options.RelayAddress);
             byte[] key = options.SecretKey;
+            byte[] token = options.Token;
             IntPtr client;
             RelayStatus status;
             fixed (byte* addressPtr = address)
             fixed (byte* keyPtr = key)
+            fixed (byte* tokenPtr = token)
             {
                 config.RelayAddress = (IntPtr)addressPtr;
                 config.SecretKey = (IntPtr)keyPtr;
                 config.SecretKeyLength = (UIntPtr)(uint)(key == null ? 0 : key.Length);
+                config.Token = (IntPtr)tokenPtr;
+                config.TokenLength = (UIntPtr)(uint)(token == null ? 0 : token.Length);
                 status = Native.relay_client_connect(ref config, out client);
             }
             RelayException.Check(status);

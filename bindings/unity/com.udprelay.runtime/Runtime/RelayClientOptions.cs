@@ -7,8 +7,8 @@ namespace UdpRelay
     /// <summary>Settings for <see cref="RelayClient.Connect"/> and
     /// <see cref="RelayHandshake.Create"/>, pre-filled with the library's defaults (retry every
     /// 250 ms backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence,
-    /// 1024 queued datagrams, no key). Set at least <see cref="Guid"/> and, for RelayClient,
-    /// <see cref="RelayAddress"/>.</summary>
+    /// 1024 queued datagrams, no key, no token). Set at least <see cref="Guid"/> (or
+    /// <see cref="Token"/>) and, for RelayClient, <see cref="RelayAddress"/>.</summary>
     public sealed class RelayClientOptions
     {
         /// <summary>The relay as "host:port", "1.2.3.4:port" or "[v6]:port" (resolved by the
@@ -16,8 +16,15 @@ namespace UdpRelay
         public string RelayAddress;
         /// <summary>The channel GUID both peers agreed on; must not be zero.</summary>
         public RelayGuid Guid;
-        /// <summary>The relay's raw HMAC key bytes; null or empty for an unkeyed relay.</summary>
+        /// <summary>The relay's raw HMAC key bytes; null or empty for an unkeyed relay (and for
+        /// a token holder, which never needs the relay's secret).</summary>
         public byte[] SecretKey;
+        /// <summary>The seat token the matchmaker minted for this peer
+        /// (<see cref="RelayToken.Mint(byte[], RelayGuid, RelayTokenRole, ulong)"/>, 60 bytes), for a relay
+        /// that requires tokens; null for none. Every handshake and keep-alive then carries
+        /// it. <see cref="Guid"/> may stay zero (the token's GUID is used). The library copies
+        /// it; RelayHandshake.Poll then needs <see cref="Native.MaxHandshakeLength"/> bytes.</summary>
+        public byte[] Token;
         /// <summary>First gap between handshakes (and shortest gap between answers); &gt; 0.</summary>
         public uint RetryIntervalMs;
         /// <summary>The gap between handshakes doubles up to this; &gt;= RetryIntervalMs.</summary>

@@ -28,20 +28,24 @@ namespace UdpRelay
         }
 
         /// <summary>Starts a machine for <see cref="RelayClientOptions.Guid"/> with the
-        /// options' key and timing (RelayAddress, queue and socket buffer sizes are ignored).
-        /// The first handshake is due at once: call <see cref="Poll"/>. Throws RelayException
-        /// on a zero GUID or inconsistent timing.</summary>
+        /// options' key, token and timing (RelayAddress, queue and socket buffer sizes are
+        /// ignored). The first handshake is due at once: call <see cref="Poll"/>. Throws
+        /// RelayException on a zero GUID, inconsistent timing or a bad token.</summary>
         public static unsafe RelayHandshake Create(RelayClientOptions options)
         {
             if (options == null) throw new ArgumentNullException("options");
             RelayClientConfig config = options.ToConfig();
             byte[] key = options.SecretKey;
+            byte[] token = options.Token;
             IntPtr handshake;
             RelayStatus status;
             fixed (byte* keyPtr = key)
+            fixed (byte* tokenPtr = token)
             {
                 config.SecretKey = (IntPtr)keyPtr;
                 config.SecretKeyLength = (UIntPtr)(uint)(key == null ? 0 : key.Length);
+                config.Token = (IntPtr)tokenPtr;
+                config.TokenLength = (UIntPtr)(uint)(token == null ? 0 : token.Length);
                 status = Native.relay_handshake_new(ref config, out handshake);
             }
             RelayException.Check(status);
@@ -96,10 +100,13 @@ namespace UdpRelay
         /// <summary>
         /// If a handshake (first try, retry, answer or keep-alive) is due, writes it into
         /// <paramref name="buffer"/> at <paramref name="offset"/> and returns its length
-        /// (<see cref="Native.HandshakeLength"/>): send those bytes to the relay. Returns 0 when
-        /// nothing is due. Throws RelayException with <see cref="RelayStatus.TimedOut"/> once
-        /// the channel was not established in time (final: check <see cref="State"/>), and
-        /// with <see cref="RelayStatus.BufferTooSmall"/> below 56 bytes (the handshake stays due).
+        /// (<see cref="Native.HandshakeLength"/>, or <see cref="Native.TokenHandshakeLength"/>
+        /// with a token): send those bytes to the relay. Returns 0 when nothing is due. Throws
+        /// RelayException with <see cref="RelayStatus.TimedOut"/> once the channel was not
+        /// established in time (final: check <see cref="State"/>), and with
+        /// <see cref="RelayStatus.BufferTooSmall"/> when the buffer is shorter than the
+        /// handshake (the handshake stays due; <see cref="Native.MaxHandshakeLength"/> bytes
+        /// always fit).
         /// </summary>
         public unsafe int Poll(byte[] buffer, int offset, int count)
         {

@@ -5,7 +5,7 @@
 //
 // The class is split per concern like src/ffi/: Native.cs (library-wide functions),
 // Native.Relay.cs (relay_*), Native.Client.cs (relay_client_*), Native.Handshake.cs
-// (relay_guid_*, relay_handshake_*).
+// (relay_guid_*, relay_handshake_*), Native.Token.cs (relay_token_*).
 using System;
 using System.Runtime.InteropServices;
 
@@ -26,6 +26,16 @@ namespace UdpRelay
 
         /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
         public const int HandshakeLength = 56;
+
+        /// <summary>RELAY_MAX_HANDSHAKE_LEN: the largest handshake a client sends (with a seat
+        /// token); a buffer this size always fits what relay_handshake_poll writes.</summary>
+        public const int MaxHandshakeLength = 76;
+
+        /// <summary>RELAY_TOKEN_LEN: size of a seat token.</summary>
+        public const int TokenLength = 60;
+
+        /// <summary>RELAY_TOKEN_HANDSHAKE_LEN: size of a handshake carrying a seat token.</summary>
+        public const int TokenHandshakeLength = 76;
 
         /// <summary>RELAY_MAX_DATAGRAM: largest UDP payload relayed intact.</summary>
         public const int MaxDatagram = 65507;

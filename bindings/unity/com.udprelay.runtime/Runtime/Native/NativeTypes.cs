@@ -199,5 +199,17 @@ namespace UdpRelay
         public uint MaxQueuedDatagrams;
         public uint RecvBufferBytes;
         public uint SendBufferBytes;
+        /// <summary>The peer's seat token (RELAY_TOKEN_LEN bytes) or zero; copied by the library.</summary>
+        public IntPtr Token;
+        public UIntPtr TokenLength;
+    }
+
+    /// <summary>Which seat of a channel a token is for (relay_token_mint's role).</summary>
+    public enum RelayTokenRole : uint
+    {
+        /// <summary>RELAY_TOKEN_ROLE_A.</summary>
+        A = 0,
+        /// <summary>RELAY_TOKEN_ROLE_B.</summary>
+        B = 1,
     }
 }
