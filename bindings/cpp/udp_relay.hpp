@@ -701,11 +701,20 @@ public:
         hasRelayAddress_ = true;
         return *this;
     }
-    // The channel GUID agreed with the peer. Required; must not be zero.
+    // The channel GUID agreed with the peer. Required unless a token is set (then it may
+    // stay zero: the token's GUID is used); must not be zero otherwise.
     ClientConfigBuilder &guid(const Guid &value) noexcept { config_.guid = value.raw(); return *this; }
-    // The relay's raw secret key bytes (copied). Empty for an unkeyed relay.
+    // The relay's raw secret key bytes (copied). Empty for an unkeyed relay, and for a token
+    // holder (it never needs the relay's secret).
     ClientConfigBuilder &secretKey(ByteView key) {
         secretKey_.assign(key.begin(), key.end());
+        return *this;
+    }
+    // The seat token the matchmaker minted for this peer (`mintToken`, RELAY_TOKEN_LEN
+    // bytes; copied), for a relay that requires tokens. Every handshake and keep-alive then
+    // carries it; `Handshake::poll` needs RELAY_MAX_HANDSHAKE_LEN bytes. Empty: no token.
+    ClientConfigBuilder &token(ByteView value) {
+        token_.assign(value.begin(), value.end());
         return *this;
     }
     ClientConfigBuilder &retryIntervalMs(uint32_t value) noexcept {
@@ -744,6 +753,8 @@ public:
         config.relay_address = hasRelayAddress_ ? relayAddress_.c_str() : nullptr;
         config.secret_key = secretKey_.empty() ? nullptr : secretKey_.data();
         config.secret_key_len = secretKey_.size();
+        config.token = token_.empty() ? nullptr : token_.data();
+        config.token_len = token_.size();
         return config;
     }
 
@@ -752,6 +763,7 @@ private:
     std::string relayAddress_;
     bool hasRelayAddress_ = false;
     std::vector<uint8_t> secretKey_;
+    std::vector<uint8_t> token_;
 };
 
 // A peer that joins a channel through a relay with its own (library-owned) UDP socket.
@@ -773,7 +785,7 @@ public:
     ~Client() { close(); }
 
     // Opens a socket and sends the first handshake. Errors: RELAY_STATUS_INVALID_ARGUMENT
-    // (zero GUID, inconsistent timing), RELAY_STATUS_INVALID_ADDRESS (relay address does not
+    // (zero GUID, inconsistent timing, a token of the wrong size or for another GUID), RELAY_STATUS_INVALID_ADDRESS (relay address does not
     // resolve), RELAY_STATUS_NULL_ARGUMENT (no relay address), RELAY_STATUS_IO.
     static Result<Client> connect(const ClientConfigBuilder &config) {
         const RelayClientConfig native = config.native();
@@ -869,7 +881,7 @@ public:
     }
     ~Handshake() { reset(); }
 
-    // Uses the config's GUID, key and timing; the relay address and sizes are ignored.
+    // Uses the config's GUID, key, token and timing; the relay address and sizes are ignored.
     static Result<Handshake> create(const ClientConfigBuilder &config) {
         const RelayClientConfig native = config.native();
         return create(native);
@@ -888,9 +900,11 @@ public:
         return Status::fromLastCall(relay_handshake_free(handle));
     }
 
-    // Writes a due handshake into `out` (at least RELAY_HANDSHAKE_LEN bytes) and returns its
-    // length, or 0 when nothing is due. RELAY_STATUS_TIMED_OUT once the channel was not
-    // established in time (final).
+    // Writes a due handshake into `out` and returns its length, or 0 when nothing is due.
+    // `out` needs RELAY_HANDSHAKE_LEN bytes, or RELAY_TOKEN_HANDSHAKE_LEN with a token
+    // (RELAY_MAX_HANDSHAKE_LEN always fits); shorter gives RELAY_STATUS_BUFFER_TOO_SMALL and
+    // the handshake stays due. RELAY_STATUS_TIMED_OUT once the channel was not established
+    // in time (final).
     Result<std::size_t> poll(MutableByteView out) {
         if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Handshake");
         const int32_t n = relay_handshake_poll(handle_, out.data(), out.size());
@@ -959,6 +973,39 @@ inline Result<std::size_t> writeHandshake(MutableByteView out, const Guid &guid,
 inline Status parseHandshake(ByteView datagram, const Guid &guid, ByteView secretKey = ByteView()) {
     return Status::fromLastCall(relay_handshake_parse(datagram.data(), datagram.size(), &guid.raw(),
                                                       secretKey.data(), secretKey.size()));
+}
+
+// A seat token as `relay_token_mint` writes it.
+using Token = std::array<uint8_t, RELAY_TOKEN_LEN>;
+
+// Which seat of a channel a token is for.
+enum class TokenRole : uint32_t { A = RELAY_TOKEN_ROLE_A, B = RELAY_TOKEN_ROLE_B };
+
+// Matchmaker side: mints the token of seat `role` of channel `guid` with the relay's secret,
+// valid while the relay's clock is before `expiryUnixSecs` (keep it short: the match length
+// plus a margin). Hand it to that peer only, over an authenticated, encrypted channel; the
+// peer passes it to `ClientConfigBuilder::token`. Errors: RELAY_STATUS_INVALID_ARGUMENT
+// (empty secret, zero GUID).
+inline Result<Token> mintToken(ByteView relaySecret, const Guid &guid, TokenRole role,
+                               uint64_t expiryUnixSecs) {
+    Token token{};
+    const int32_t n = relay_token_mint(relaySecret.data(), relaySecret.size(), &guid.raw(),
+                                       static_cast<uint32_t>(role), expiryUnixSecs, token.data(),
+                                       token.size());
+    if (n < 0) return Status::fromLastCall(n);
+    return token;
+}
+
+// Writes a handshake carrying `token` with `sequence` into `out` (at least
+// RELAY_TOKEN_HANDSHAKE_LEN bytes) and returns its length. Only for engines that write
+// handshakes themselves: `Client` and `Handshake` do it, with a fresh growing sequence, when
+// the config has a token. `sequence` must grow with every handshake sent with the token.
+inline Result<std::size_t> writeHandshakeWithToken(MutableByteView out, ByteView token,
+                                                   uint64_t sequence) {
+    const int32_t n = relay_handshake_write_with_token(token.data(), token.size(), sequence,
+                                                       out.data(), out.size());
+    if (n < 0) return Status::fromLastCall(n);
+    return static_cast<std::size_t>(n);
 }
 
 // Routes the library's log records at `maxLevel` and more severe to `callback` (process-wide;

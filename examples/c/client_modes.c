@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
             int kind = relay_handshake_receive(hs, buf, (size_t)n);
             if (kind == RELAY_DATAGRAM_KIND_DATA) engine_got++;
         }
-        uint8_t out[RELAY_HANDSHAKE_LEN];
+        uint8_t out[RELAY_MAX_HANDSHAKE_LEN]; /* fits token handshakes too (cfg.token) */
         int h = relay_handshake_poll(hs, out, sizeof out);
         if (h < 0) { status = fail("relay_handshake_poll"); break; } /* e.g. timed out */
         if (h > 0) sendto(fd, out, (size_t)h, 0, to->ai_addr, to->ai_addrlen);

@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <new>
 #include <string>
 #include <thread>
@@ -474,6 +476,113 @@ static void engineOwnedSocket() {
                 "writeHandshake into 10 bytes gives BUFFER_TOO_SMALL");
 }
 
+// Seat tokens: the matchmaker mints one per seat, each client passes its own; a relay that
+// requires tokens pairs them and nobody else.
+static void tokenExchange() {
+    // mintToken agrees with the vector computed independently with Python's hmac
+    // (src/token.rs): secret bytes 0..31, this GUID, expiry 1 900 000 000, seat A.
+    uint8_t vectorSecret[32];
+    for (uint8_t i = 0; i < 32; ++i) vectorSecret[i] = i;
+    const Guid vectorGuid = *Guid::parse("01234567-89ab-cdef-fedc-ba9876543210");
+    Result<Token> vectorToken = mintToken(vectorSecret, vectorGuid, TokenRole::A, 1900000000u);
+    static const uint8_t expectedTag[8] = {0xd1, 0xa7, 0xd0, 0x6a, 0x13, 0x5e, 0xc8, 0x4b};
+    expect(vectorToken.has_value() && (*vectorToken)[0] == 1 && (*vectorToken)[1] == 0 &&
+               std::memcmp(vectorToken->data() + 28, expectedTag, sizeof expectedTag) == 0,
+           "mintToken agrees with the token vector");
+    expectError(mintToken(vectorSecret, Guid(), TokenRole::B, 1).status(), RELAY_STATUS_INVALID_ARGUMENT,
+                "mintToken with a zero GUID gives INVALID_ARGUMENT");
+    expectError(mintToken(ByteView(), vectorGuid, TokenRole::B, 1).status(), RELAY_STATUS_INVALID_ARGUMENT,
+                "mintToken without a secret gives INVALID_ARGUMENT");
+
+    const std::string secret = "the relay's secret, held by the matchmaker";
+    Result<Relay> started = Relay::start(
+        RelayConfigBuilder().port(0).bindAddress("127.0.0.1").secretKey(secret).requireTokens(true));
+    expect(started.has_value(), "relay requiring tokens starts", started.status().toString());
+    if (!started) return;
+    Relay relay = std::move(started).value();
+    const std::string address = "127.0.0.1:" + std::to_string(relay.localPort());
+
+    const Guid guid = *Guid::generate();
+    const uint64_t expiry = static_cast<uint64_t>(std::time(nullptr)) + 600;
+    Result<Token> tokenA = mintToken(secret, guid, TokenRole::A, expiry);
+    Result<Token> tokenB = mintToken(secret, guid, TokenRole::B, expiry);
+    expect(tokenA.has_value() && tokenB.has_value(), "mintToken mints both seats");
+    if (!tokenA || !tokenB) return;
+
+    // A token of the wrong size is refused with the library's message.
+    Result<Client> shortToken =
+        Client::connect(ClientConfigBuilder().relayAddress(address).token(ByteView(tokenA->data(), 59)));
+    expectError(shortToken.status(), RELAY_STATUS_INVALID_ARGUMENT, "a 59-byte token gives INVALID_ARGUMENT");
+    expect(shortToken.status().message().find("token_len is 59") != std::string::npos,
+           "the message gives the token's size", shortToken.status().message());
+
+    // The engine-owned machine with a token needs the larger buffer.
+    Result<Handshake> created = Handshake::create(ClientConfigBuilder().token(*tokenA));
+    expect(created.has_value(), "Handshake::create with a token", created.status().toString());
+    if (created) {
+        uint8_t small[RELAY_HANDSHAKE_LEN];
+        Result<std::size_t> refused = created->poll(small);
+        expectError(refused.status(), RELAY_STATUS_BUFFER_TOO_SMALL,
+                    "a 56-byte buffer is too small for a token handshake");
+        expect(refused.status().message().find("RELAY_MAX_HANDSHAKE_LEN") != std::string::npos,
+               "the message names RELAY_MAX_HANDSHAKE_LEN", refused.status().message());
+        uint8_t out[RELAY_MAX_HANDSHAKE_LEN];
+        Result<std::size_t> written = created->poll(out);
+        expect(written.has_value() && *written == RELAY_TOKEN_HANDSHAKE_LEN && (out[6] & 0x80) != 0,
+               "the due token handshake is written into RELAY_MAX_HANDSHAKE_LEN bytes");
+        expect(written.has_value() && parseHandshake(ByteView(out, *written), guid).ok(),
+               "it is a handshake of the token's channel");
+    }
+
+    // Two clients, the GUID taken from their tokens, no relay secret.
+    Result<Client> connectedA = Client::connect(
+        ClientConfigBuilder().relayAddress(address).token(*tokenA).retryIntervalMs(20));
+    Result<Client> connectedB = Client::connect(
+        ClientConfigBuilder().relayAddress(address).token(*tokenB).retryIntervalMs(20));
+    expect(connectedA.has_value() && connectedB.has_value(), "two token holders connect",
+           connectedA.status().toString() + connectedB.status().toString());
+    if (!connectedA || !connectedB) return;
+    Client a = std::move(connectedA).value();
+    Client b = std::move(connectedB).value();
+    const bool up = pumpUntil(relay, {&a, &b}, [&] { return a.established() && b.established(); });
+    expect(up, "token holders reach Established", toString(a.state()));
+    if (!up) return;
+
+    static uint8_t buf[RELAY_MAX_DATAGRAM];
+    const int rounds = 100;
+    int sentA = 0, sentB = 0, gotA = 0, gotB = 0, wrong = 0;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while ((gotA < rounds || gotB < rounds) && Clock::now() < deadline) {
+        if (!relay.poll(1)) break;
+        (void)a.poll(0);
+        (void)b.poll(0);
+        char text[32];
+        if (sentA < rounds && sentA - gotB < 16) {
+            const int n = std::snprintf(text, sizeof text, "a->b %d", sentA);
+            if (a.send(ByteView(text, static_cast<std::size_t>(n))).ok()) ++sentA;
+        }
+        if (sentB < rounds && sentB - gotA < 16) {
+            const int n = std::snprintf(text, sizeof text, "b->a %d", sentB);
+            if (b.send(ByteView(text, static_cast<std::size_t>(n))).ok()) ++sentB;
+        }
+        for (Result<std::size_t> got = b.recv(buf); got; got = b.recv(buf)) {
+            const int n = std::snprintf(text, sizeof text, "a->b %d", gotB++);
+            if (ByteView(buf, *got) != ByteView(text, static_cast<std::size_t>(n))) ++wrong;
+        }
+        for (Result<std::size_t> got = a.recv(buf); got; got = a.recv(buf)) {
+            const int n = std::snprintf(text, sizeof text, "b->a %d", gotA++);
+            if (ByteView(buf, *got) != ByteView(text, static_cast<std::size_t>(n))) ++wrong;
+        }
+    }
+    expect(gotA == rounds && gotB == rounds && wrong == 0,
+           "token holders exchange 100 datagrams each way, intact and in order",
+           "a got " + std::to_string(gotA) + ", b got " + std::to_string(gotB));
+    Result<Stats> stats = relay.stats();
+    expect(stats.has_value() && stats->channels_established == 1 && stats->tokens_invalid == 0 &&
+               stats->tokens_replayed == 0 && stats->handshakes_rejected == 0,
+           "the relay admitted both tokens and refused nothing");
+}
+
 // A client nobody joins times out, and says so.
 static void handshakeTimeout() {
     Result<Relay> started = Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1"));
@@ -503,6 +612,7 @@ int main() {
     relayErrors();
     twoClients();
     engineOwnedSocket();
+    tokenExchange();
     handshakeTimeout();
     expect(g_log_records > 0, "the library logged through the callback",
            std::to_string(g_log_records) + " records");
