@@ -7,7 +7,7 @@ mod client_support;
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
-use client_support::{RelayThread, config, establish};
+use client_support::{RelayThread, config, establish, quiet_then_ping};
 use udp_relay::client::{Client, ClientError, State, Timing};
 use udp_relay::ffi::*;
 use udp_relay::protocol::Guid;
@@ -118,29 +118,12 @@ fn quiet_channel(keepalive: Option<Duration>) -> (bool, u64) {
     let mut a = Client::connect(cfg.clone()).unwrap();
     let mut b = Client::connect(cfg).unwrap();
     establish(&mut a, &mut b, Duration::from_secs(5));
-    let quiet_until = Instant::now() + Duration::from_millis(1_200);
-    while Instant::now() < quiet_until {
-        a.poll(Duration::from_millis(10)).unwrap();
-        b.poll(Duration::from_millis(10)).unwrap();
-        assert_eq!(a.queued() + b.queued(), 0, "a handshake reached the game");
-    }
-    a.send(b"ping").unwrap();
-    b.send(b"pong").unwrap();
-    let mut buf = [0u8; 16];
-    let (mut a_got, mut b_got) = (false, false);
-    let until = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < until && !(a_got && b_got) {
-        a.poll(Duration::from_millis(10)).unwrap();
-        b.poll(Duration::from_millis(10)).unwrap();
-        if let Ok(n) = a.recv(&mut buf) {
-            assert_eq!(&buf[..n], b"pong");
-            a_got = true;
-        }
-        if let Ok(n) = b.recv(&mut buf) {
-            assert_eq!(&buf[..n], b"ping");
-            b_got = true;
-        }
-    }
+    let (a_got, b_got) = quiet_then_ping(
+        &mut a,
+        &mut b,
+        Duration::from_millis(1_200),
+        Duration::from_millis(500),
+    );
     if keepalive.is_some() {
         assert!(a.stats().handshakes_sent >= 5, "{:?}", a.stats());
     }

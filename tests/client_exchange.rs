@@ -10,53 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use client_support::{Arrivals, RelayThread, config, datagram, establish};
+use client_support::{Arrivals, RelayThread, WINDOW, config, datagram, establish, exchange};
 use udp_relay::client::{Client, ClientError, State};
 use udp_relay::ffi::*;
 use udp_relay::protocol::Guid;
 
 const N: u32 = 10_000;
-/// Datagrams in flight per direction: far below what the socket buffers hold, so any loss
-/// would be a bug, not an overflow.
-const WINDOW: usize = 64;
 
 fn len_of(seq: u32) -> usize {
     8 + (seq as usize * 37) % 1200
-}
-
-/// Sends `n` datagrams each way between two established clients, paced by a window, and
-/// checks every one arrives exactly once with its body intact.
-fn exchange(a: &mut Client, b: &mut Client, n: u32) {
-    let (mut sent_a, mut sent_b) = (0u32, 0u32);
-    let (mut at_a, mut at_b) = (Arrivals::new(n as usize), Arrivals::new(n as usize));
-    let mut buf = vec![0u8; 65_536];
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while at_a.count < n as usize || at_b.count < n as usize {
-        while sent_a < n && sent_a as usize - at_b.count < WINDOW {
-            a.send(&datagram(sent_a, len_of(sent_a))).unwrap();
-            sent_a += 1;
-        }
-        while sent_b < n && sent_b as usize - at_a.count < WINDOW {
-            b.send(&datagram(sent_b, len_of(sent_b))).unwrap();
-            sent_b += 1;
-        }
-        for (client, arrivals) in [(&mut *a, &mut at_a), (&mut *b, &mut at_b)] {
-            client.poll(Duration::from_millis(1)).unwrap();
-            loop {
-                match client.recv(&mut buf) {
-                    Ok(len) => arrivals.record(&buf[..len]),
-                    Err(ClientError::WouldBlock) => break,
-                    Err(e) => panic!("recv: {e}"),
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stalled: a got {}, b got {}",
-            at_a.count,
-            at_b.count
-        );
-    }
 }
 
 #[test]
@@ -79,7 +41,7 @@ fn ten_thousand_datagrams_each_way_over_ipv4() {
         .send_to(b"not from the relay", a.local_addr())
         .unwrap();
 
-    exchange(&mut a, &mut b, N);
+    exchange(&mut a, &mut b, N, len_of);
     assert_eq!(a.stats().foreign_dropped, 1);
     for c in [&a, &b] {
         let s = c.stats();
@@ -105,7 +67,7 @@ fn exchange_over_ipv6() {
     let mut b = Client::connect(cfg).unwrap();
     assert!(a.local_addr().is_ipv6());
     establish(&mut a, &mut b, Duration::from_secs(5));
-    exchange(&mut a, &mut b, 2_000);
+    exchange(&mut a, &mut b, 2_000, len_of);
 }
 
 #[test]

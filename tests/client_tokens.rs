@@ -10,8 +10,8 @@ use std::ffi::CString;
 use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
 
-use client_support::{Arrivals, RelayThread, config, datagram, establish, unix_now};
-use udp_relay::client::{Client, ClientError, State, Timing};
+use client_support::{RelayThread, config, establish, exchange, quiet_then_ping, unix_now};
+use udp_relay::client::{Client, State, Timing};
 use udp_relay::ffi::*;
 use udp_relay::protocol::Guid;
 use udp_relay::token::{Role, Token, TokenKey};
@@ -37,49 +37,15 @@ fn seats() -> (Token, Token) {
 }
 
 /// A client of `relay` holding `token`; the GUID is left zero (taken from the token).
+fn len_of(seq: u32) -> usize {
+    8 + seq as usize % 900
+}
+
 fn connect(relay: &RelayThread, token: Token, timing: Timing) -> Client {
     let mut cfg = config(relay.addr, Guid::ZERO);
     cfg.token = Some(token);
     cfg.timing = timing;
     Client::connect(cfg).unwrap()
-}
-
-/// Sends `n` datagrams each way between two established clients, a window at a time, and
-/// checks every one arrives exactly once, intact.
-fn exchange(a: &mut Client, b: &mut Client, n: u32) {
-    const WINDOW: usize = 64;
-    let (mut sent_a, mut sent_b) = (0u32, 0u32);
-    let (mut at_a, mut at_b) = (Arrivals::new(n as usize), Arrivals::new(n as usize));
-    let mut buf = vec![0u8; 65_536];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while at_a.count < n as usize || at_b.count < n as usize {
-        while sent_a < n && sent_a as usize - at_b.count < WINDOW {
-            a.send(&datagram(sent_a, 8 + sent_a as usize % 900))
-                .unwrap();
-            sent_a += 1;
-        }
-        while sent_b < n && sent_b as usize - at_a.count < WINDOW {
-            b.send(&datagram(sent_b, 8 + sent_b as usize % 700))
-                .unwrap();
-            sent_b += 1;
-        }
-        for (client, arrivals) in [(&mut *a, &mut at_a), (&mut *b, &mut at_b)] {
-            client.poll(Duration::from_millis(1)).unwrap();
-            loop {
-                match client.recv(&mut buf) {
-                    Ok(len) => arrivals.record(&buf[..len]),
-                    Err(ClientError::WouldBlock) => break,
-                    Err(e) => panic!("recv: {e}"),
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stalled: a got {}, b got {}",
-            at_a.count,
-            at_b.count
-        );
-    }
 }
 
 #[test]
@@ -91,7 +57,7 @@ fn token_holders_exchange_a_thousand_datagrams_each_way() {
     assert!(a.has_token() && b.has_token());
     assert_eq!(a.guid(), seat_a.guid);
     establish(&mut a, &mut b, Duration::from_secs(5));
-    exchange(&mut a, &mut b, 1_000);
+    exchange(&mut a, &mut b, 1_000, len_of);
     // Handshakes went both ways and none reached the game (the arrivals would have caught
     // a stray one as a bad datagram).
     for c in [&a, &b] {
@@ -149,30 +115,13 @@ fn token_keepalives_hold_a_quiet_channel_open() {
     let mut b = connect(&relay, seat_b, timing);
     establish(&mut a, &mut b, Duration::from_secs(5));
     // Four times the relay's inactivity timeout without game traffic.
-    let quiet_until = Instant::now() + Duration::from_millis(1_200);
-    while Instant::now() < quiet_until {
-        a.poll(Duration::from_millis(10)).unwrap();
-        b.poll(Duration::from_millis(10)).unwrap();
-        assert_eq!(a.queued() + b.queued(), 0, "a handshake reached the game");
-    }
+    let (a_got, b_got) = quiet_then_ping(
+        &mut a,
+        &mut b,
+        Duration::from_millis(1_200),
+        Duration::from_secs(2),
+    );
     assert!(a.stats().handshakes_sent >= 8, "{:?}", a.stats());
-    a.send(b"ping").unwrap();
-    b.send(b"pong").unwrap();
-    let mut buf = [0u8; 16];
-    let (mut a_got, mut b_got) = (false, false);
-    let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until && !(a_got && b_got) {
-        a.poll(Duration::from_millis(10)).unwrap();
-        b.poll(Duration::from_millis(10)).unwrap();
-        if let Ok(n) = a.recv(&mut buf) {
-            assert_eq!(&buf[..n], b"pong");
-            a_got = true;
-        }
-        if let Ok(n) = b.recv(&mut buf) {
-            assert_eq!(&buf[..n], b"ping");
-            b_got = true;
-        }
-    }
     assert!(a_got && b_got, "a got pong: {a_got}, b got ping: {b_got}");
     drop((a, b));
     let stats = relay.stop();
@@ -258,7 +207,7 @@ fn a_client_back_from_a_new_port_takes_its_seat_back() {
     let mut a = connect(&relay, seat_a, Timing::default());
     let mut b = connect(&relay, seat_b, Timing::default());
     establish(&mut a, &mut b, Duration::from_secs(5));
-    exchange(&mut a, &mut b, 100);
+    exchange(&mut a, &mut b, 100, len_of);
     let old_port = a.local_addr().port();
     // The game restarts its client (or the NAT maps it to a new port): same token, new
     // socket. The relay moves seat A there because the sequence is fresh.
@@ -266,7 +215,7 @@ fn a_client_back_from_a_new_port_takes_its_seat_back() {
     let mut a = connect(&relay, seat_a, Timing::default());
     assert_ne!(a.local_addr().port(), old_port);
     establish(&mut a, &mut b, Duration::from_secs(5));
-    exchange(&mut a, &mut b, 500);
+    exchange(&mut a, &mut b, 500, len_of);
     drop((a, b));
     let stats = relay.stop();
     assert_eq!(stats.peers_rebound, 1, "{stats:?}");

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use udp_relay::client::{Client, ClientConfig, State};
+use udp_relay::client::{Client, ClientConfig, ClientError, State};
 use udp_relay::protocol::Guid;
 use udp_relay::relay::{self, Relay, Stats};
 
@@ -142,4 +142,79 @@ impl Arrivals {
         self.seen[seq] = true;
         self.count += 1;
     }
+}
+
+/// Datagrams in flight per direction in [`exchange`]: far below what the socket buffers
+/// hold, so any loss would be a bug, not an overflow.
+pub const WINDOW: usize = 64;
+
+/// Sends `n` datagrams each way between two established clients (datagram `seq` is
+/// `len_of(seq)` bytes), paced by [`WINDOW`], and checks every one arrives exactly once with
+/// its body intact.
+pub fn exchange(a: &mut Client, b: &mut Client, n: u32, len_of: fn(u32) -> usize) {
+    let (mut sent_a, mut sent_b) = (0u32, 0u32);
+    let (mut at_a, mut at_b) = (Arrivals::new(n as usize), Arrivals::new(n as usize));
+    let mut buf = vec![0u8; 65_536];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while at_a.count < n as usize || at_b.count < n as usize {
+        while sent_a < n && sent_a as usize - at_b.count < WINDOW {
+            a.send(&datagram(sent_a, len_of(sent_a))).unwrap();
+            sent_a += 1;
+        }
+        while sent_b < n && sent_b as usize - at_a.count < WINDOW {
+            b.send(&datagram(sent_b, len_of(sent_b))).unwrap();
+            sent_b += 1;
+        }
+        for (client, arrivals) in [(&mut *a, &mut at_a), (&mut *b, &mut at_b)] {
+            client.poll(Duration::from_millis(1)).unwrap();
+            loop {
+                match client.recv(&mut buf) {
+                    Ok(len) => arrivals.record(&buf[..len]),
+                    Err(ClientError::WouldBlock) => break,
+                    Err(e) => panic!("recv: {e}"),
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stalled: a got {}, b got {}",
+            at_a.count,
+            at_b.count
+        );
+    }
+}
+
+/// Keeps two established clients quiet (polling, no game traffic) for `quiet`, checking no
+/// handshake reaches the game, then sends "ping" from `a` and "pong" from `b`. Returns
+/// whether each arrived within `within`: (a got pong, b got ping).
+pub fn quiet_then_ping(
+    a: &mut Client,
+    b: &mut Client,
+    quiet: Duration,
+    within: Duration,
+) -> (bool, bool) {
+    let quiet_until = Instant::now() + quiet;
+    while Instant::now() < quiet_until {
+        a.poll(Duration::from_millis(10)).unwrap();
+        b.poll(Duration::from_millis(10)).unwrap();
+        assert_eq!(a.queued() + b.queued(), 0, "a handshake reached the game");
+    }
+    a.send(b"ping").unwrap();
+    b.send(b"pong").unwrap();
+    let mut buf = [0u8; 16];
+    let (mut a_got, mut b_got) = (false, false);
+    let until = Instant::now() + within;
+    while Instant::now() < until && !(a_got && b_got) {
+        a.poll(Duration::from_millis(10)).unwrap();
+        b.poll(Duration::from_millis(10)).unwrap();
+        if let Ok(n) = a.recv(&mut buf) {
+            assert_eq!(&buf[..n], b"pong");
+            a_got = true;
+        }
+        if let Ok(n) = b.recv(&mut buf) {
+            assert_eq!(&buf[..n], b"ping");
+            b_got = true;
+        }
+    }
+    (a_got, b_got)
 }
