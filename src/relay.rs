@@ -7,10 +7,7 @@
 //! address joins or takes over a channel, and an address that is not paired never gets an
 //! answer, so the relay cannot be used to reflect or amplify traffic.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
-
-use foldhash::quality::RandomState;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -22,7 +19,12 @@ use crate::protocol::{self, Guid};
 use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError, Verified};
 
 mod admit;
+mod deadlines;
 mod sans_io;
+mod table;
+
+use deadlines::Deadlines;
+use table::{ChannelTable, PeerAddr};
 
 /// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`.
 #[derive(Debug, Clone)]
@@ -109,6 +111,8 @@ pub enum Event {
         peer_a: SocketAddr,
         peer_b: Option<SocketAddr>,
         counters: ChannelCounters,
+        /// Time since allocation; the start is kept to the second, so this may read up to
+        /// 1 s long.
         lifetime: Duration,
     },
     /// [`Relay::drain`] was called and the last channel has closed.
@@ -168,22 +172,6 @@ pub struct ChannelInfo {
     pub peer_b: Option<SocketAddr>,
     pub counters: ChannelCounters,
     pub idle: Duration,
-}
-
-#[derive(Debug)]
-struct Channel {
-    guid: Guid,
-    peer_a: SocketAddr,
-    peer_b: Option<SocketAddr>,
-    created_ms: u64,
-    last_seen_ms: u64,
-    counters: ChannelCounters,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    generation: u32,
-    channel: Option<Channel>,
 }
 
 /// Channels expired between two looks at the socket during a mass expiry.
@@ -246,16 +234,13 @@ pub struct Relay {
     /// Wall-clock time at `epoch`, for token expiry.
     epoch_unix_ms: u64,
     config: Config,
-    slots: Vec<Slot>,
-    free_slots: Vec<u32>,
-    /// Both indexes hash attacker-chosen keys (GUIDs, source addresses) with a hasher keyed
-    /// at random per relay, so colliding keys cannot be precomputed to flood a bucket.
-    by_guid: HashMap<Guid, u32, RandomState>,
-    by_addr: HashMap<SocketAddr, u32, RandomState>,
-    /// Min-heap of (deadline ms, slot, generation): one entry per open channel. An entry
-    /// whose channel saw traffic since is pushed back with its new deadline, so a poll only
-    /// touches channels whose deadline has passed.
-    deadlines: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    /// The channels, indexed by GUID and by peer address.
+    channels: ChannelTable,
+    /// Min-heap of (deadline ms, slot): one entry per slot marked queued, which every open
+    /// channel is. An entry whose channel saw traffic since is pushed back with its new
+    /// deadline, so a poll only touches channels whose deadline has passed. The entry of a
+    /// closed channel stays and serves the slot's next channel (whose deadline is later).
+    deadlines: Deadlines,
     events: VecDeque<Event>,
     stats: Stats,
     draining: bool,
@@ -327,11 +312,8 @@ impl Relay {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
             config,
-            slots: Vec::new(),
-            free_slots: Vec::new(),
-            by_guid: HashMap::default(),
-            by_addr: HashMap::default(),
-            deadlines: BinaryHeap::new(),
+            channels: ChannelTable::default(),
+            deadlines: Deadlines::default(),
             events: VecDeque::new(),
             stats: Stats::default(),
             draining: false,
@@ -389,14 +371,15 @@ impl Relay {
 
     /// Looks up a channel by GUID.
     pub fn channel(&self, guid: Guid) -> Option<ChannelInfo> {
-        let slot = *self.by_guid.get(&guid)?;
-        let ch = self.slots[slot as usize].channel.as_ref()?;
+        let slot = self.channels.by_guid(guid)?;
+        let ch = self.channels.record(slot);
+        let now = self.now_ms();
         Some(ChannelInfo {
-            guid: ch.guid,
-            peer_a: ch.peer_a,
-            peer_b: ch.peer_b,
-            counters: ch.counters,
-            idle: Duration::from_millis(self.now_ms().saturating_sub(ch.last_seen_ms)),
+            guid,
+            peer_a: self.channels.addr(ch.peer_a),
+            peer_b: ch.is_established().then(|| self.channels.addr(ch.peer_b)),
+            counters: self.channels.counters(slot),
+            idle: Duration::from_millis(now - ch.last_seen_ms(now)),
         })
     }
 
@@ -413,7 +396,7 @@ impl Relay {
         let mut handled = self.receive_batch(now);
         if handled == 0 && !timeout.is_zero() && !self.expiry_due(now) {
             let wait = match self.deadlines.peek() {
-                Some(Reverse((deadline, _, _))) => {
+                Some((deadline, _)) => {
                     timeout.min(Duration::from_millis(deadline.saturating_sub(now).max(1)))
                 }
                 None => timeout,
@@ -442,7 +425,7 @@ impl Relay {
     }
 
     fn expiry_due(&self, now: u64) -> bool {
-        matches!(self.deadlines.peek(), Some(Reverse((d, _, _))) if *d <= now)
+        matches!(self.deadlines.peek(), Some((d, _)) if d <= now)
     }
 
     fn receive_batch(&mut self, now: u64) -> usize {
@@ -488,27 +471,23 @@ impl Relay {
 
     /// Sends what the last batch queued and accounts for the datagrams the kernel refused.
     fn flush(&mut self, datagrams: &mut DatagramBatch) {
-        let (slots, stats) = (&mut self.slots, &mut self.stats);
+        let (channels, stats) = (&mut self.channels, &mut self.stats);
         let (sent, bytes) = datagrams.flush(&self.socket, |tag, len, e| {
             // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
             log::trace!("send failed (counted): {e}");
             count_send(stats, len, false);
             let (slot, generation, a_to_b) = Forward::untag(tag);
-            let entry = &mut slots[slot as usize];
-            if let Some(ch) = entry
-                .channel
-                .as_mut()
-                .filter(|_| entry.generation == generation)
-            {
-                let c = &mut ch.counters;
-                if a_to_b {
-                    c.datagrams_a_to_b -= 1;
-                    c.bytes_a_to_b -= len as u64;
-                } else {
-                    c.datagrams_b_to_a -= 1;
-                    c.bytes_b_to_a -= len as u64;
-                }
-                c.dropped += 1;
+            if channels.live_mut(slot, generation).is_some() {
+                channels.update_counters(slot, |c| {
+                    if a_to_b {
+                        c.datagrams_a_to_b -= 1;
+                        c.bytes_a_to_b -= len as u64;
+                    } else {
+                        c.datagrams_b_to_a -= 1;
+                        c.bytes_b_to_a -= len as u64;
+                    }
+                    c.dropped += 1;
+                });
             }
         });
         self.stats.datagrams_out += sent;
@@ -523,15 +502,16 @@ impl Relay {
     fn on_datagram(&mut self, datagram: &[u8], src: SocketAddr, now: u64) -> Verdict {
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
-        let Some(&slot) = self.by_addr.get(&src) else {
+        let member = self
+            .channels
+            .peer(src)
+            .and_then(|p| Some((p, self.channels.by_addr(p)?)));
+        let Some((peer, slot)) = member else {
             return self.on_unpaired(datagram, src, now);
         };
         let (guid, established) = {
-            let ch = self.slots[slot as usize]
-                .channel
-                .as_ref()
-                .expect("address index points at an open channel");
-            (ch.guid, ch.peer_b.is_some())
+            let ch = self.channels.record(slot);
+            (ch.guid(), ch.is_established())
         };
         let handshake_like = protocol::looks_like_handshake(datagram);
         let same_guid = handshake_like && protocol::peek_guid(datagram) == guid;
@@ -564,40 +544,35 @@ impl Relay {
         if !established {
             // Only peer A is here: a repeated handshake keeps the channel alive; anything
             // else has no one to go to.
-            let ch = self.slots[slot as usize].channel.as_mut().expect("open");
             return if same_guid && matches!(screened, Some(Ok(_))) {
-                ch.last_seen_ms = now;
+                self.channels.record_mut(slot).touch(now);
                 self.stats.handshakes_accepted += 1;
                 Verdict::Absorbed
             } else {
-                ch.counters.dropped += 1;
+                self.channels.update_counters(slot, |c| c.dropped += 1);
                 self.stats.datagrams_dropped += 1;
                 Verdict::Dropped
             };
         }
-        let ch = self.slots[slot as usize].channel.as_mut().expect("open");
-        ch.last_seen_ms = now;
-        let from_a = ch.peer_a == src;
-        let dst = if from_a {
-            ch.peer_b.expect("established")
-        } else {
-            ch.peer_a
-        };
+        let ch = self.channels.record_mut(slot);
+        ch.touch(now);
+        let from_a = ch.peer_a == peer;
+        let dst = if from_a { ch.peer_b } else { ch.peer_a };
         if !self
             .admission
             .meters
             .allow(slot, from_a, datagram.len(), now)
         {
-            ch.counters.dropped += 1;
+            self.channels.update_counters(slot, |c| c.dropped += 1);
             self.stats.datagrams_over_bandwidth += 1;
             self.stats.datagrams_dropped += 1;
-            let guid = ch.guid;
             self.admission.log.refusal(
                 now,
                 format_args!("{guid}: datagram from {src} over the channel's bandwidth cap"),
             );
             return Verdict::Dropped;
         }
+        let dst = self.channels.addr(dst);
         self.forward(slot, src, dst, from_a)
     }
 
@@ -611,32 +586,20 @@ impl Relay {
         Verdict::Forward(Forward {
             to,
             slot,
-            generation: self.slots[slot as usize].generation,
+            generation: self.channels.record(slot).generation(),
             a_to_b,
         })
     }
 
     /// Counts a forward the socket loop carried out (or failed to) on its channel.
     fn record_forward(&mut self, fwd: Forward, len: usize, sent: bool) {
-        let entry = &mut self.slots[fwd.slot as usize];
-        let Some(ch) = entry
-            .channel
-            .as_mut()
-            .filter(|_| entry.generation == fwd.generation)
-        else {
+        if self.channels.live_mut(fwd.slot, fwd.generation).is_none() {
             return; // closed since the decision (a batched send)
-        };
-        let c = &mut ch.counters;
-        match (sent, fwd.a_to_b) {
-            (true, true) => {
-                c.datagrams_a_to_b += 1;
-                c.bytes_a_to_b += len as u64;
-            }
-            (true, false) => {
-                c.datagrams_b_to_a += 1;
-                c.bytes_b_to_a += len as u64;
-            }
-            (false, _) => c.dropped += 1,
+        }
+        if sent {
+            self.channels.count_forwarded(fwd.slot, fwd.a_to_b, len);
+        } else {
+            self.channels.update_counters(fwd.slot, |c| c.dropped += 1);
         }
     }
 
@@ -693,27 +656,20 @@ impl Relay {
                 format_args!("{guid} from {src}: its source holds {max} half-open channels"),
             );
         }
-        let slot = match self.free_slots.pop() {
-            Some(s) => s,
-            None => {
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
+        let peer = match self.channels.intern(src) {
+            Some(p) if self.channels.open() < table::MAX_SLOTS => p,
+            _ => {
+                self.stats.handshakes_refused_full += 1;
+                return self.refuse(now, format_args!("{guid} from {src}: channel table full"));
             }
         };
-        let entry = &mut self.slots[slot as usize];
-        entry.channel = Some(Channel {
-            guid,
-            peer_a: src,
-            peer_b: None,
-            created_ms: now,
-            last_seen_ms: now,
-            counters: ChannelCounters::default(),
-        });
-        let generation = entry.generation;
-        self.by_guid.insert(guid, slot);
-        self.by_addr.insert(src, slot);
-        self.deadlines
-            .push(Reverse((now + self.timeout_ms(), slot, generation)));
+        let slot = self.channels.allocate(guid, peer, now);
+        // A slot still queued keeps its entry: it comes up before this channel's deadline.
+        let entry = self.channels.record_mut(slot);
+        if !entry.queued() {
+            entry.set_queued(true);
+            self.deadlines.push(now + self.timeout_ms(), slot);
+        }
         self.admission.pending.opened(src.ip());
         self.admission.meters.reset(slot, now);
         self.stats.handshakes_accepted += 1;
@@ -725,18 +681,22 @@ impl Relay {
     }
 
     fn join(&mut self, slot: u32, len: usize, src: SocketAddr, now: u64) -> Verdict {
-        let ch = self.slots[slot as usize].channel.as_mut().expect("open");
-        if ch.peer_b.is_some() {
-            let guid = ch.guid;
+        let ch = self.channels.record(slot);
+        let guid = ch.guid();
+        if ch.is_established() {
             return self.refuse(
                 now,
                 format_args!("{guid} from {src}: channel already has two peers"),
             );
         }
-        ch.peer_b = Some(src);
-        ch.last_seen_ms = now;
-        let (guid, peer_a) = (ch.guid, ch.peer_a);
-        self.by_addr.insert(src, slot);
+        let Some(peer) = self.channels.intern(src) else {
+            return self.refuse(now, format_args!("{guid} from {src}: too many scopes"));
+        };
+        self.channels.join(slot, peer);
+        let ch = self.channels.record_mut(slot);
+        ch.touch(now);
+        let peer_a = ch.peer_a;
+        let peer_a = self.channels.addr(peer_a);
         self.admission.pending.settled(peer_a.ip());
         self.stats.handshakes_accepted += 1;
         self.stats.channels_established += 1;
@@ -759,25 +719,23 @@ impl Relay {
         let timeout = self.timeout_ms();
         let mut closed = 0;
         while closed < limit {
-            let Some(&Reverse((deadline, slot, generation))) = self.deadlines.peek() else {
+            let Some((deadline, slot)) = self.deadlines.peek() else {
                 break;
             };
             if deadline > now {
                 break;
             }
             self.deadlines.pop();
-            let entry = &self.slots[slot as usize];
-            let Some(ch) = entry
-                .channel
-                .as_ref()
-                .filter(|_| entry.generation == generation)
-            else {
-                continue; // closed earlier for another reason
-            };
-            let due = ch.last_seen_ms + timeout;
+            let entry = self.channels.record_mut(slot);
+            if !entry.is_open() {
+                entry.set_queued(false); // closed earlier for another reason
+                continue;
+            }
+            let due = entry.last_seen_ms(now) + timeout;
             if due > now {
-                self.deadlines.push(Reverse((due, slot, generation)));
+                self.deadlines.push(due, slot);
             } else {
+                entry.set_queued(false);
                 self.close(slot, CloseReason::Expired, now);
                 closed += 1;
             }
@@ -791,10 +749,10 @@ impl Relay {
         if expired > 0 {
             self.stats.channels_expired_total += expired as u64;
             self.expired_unlogged += expired as u64;
-            if self.slots.len() > MIN_SHRINK_SLOTS
-                && (self.stats.channels_open as usize) < self.slots.len() / 8
+            if self.channels.slots() > MIN_SHRINK_SLOTS
+                && (self.stats.channels_open as usize) < self.channels.slots() / 8
             {
-                self.shrink();
+                self.shrink(now);
             }
         }
         if self.expired_unlogged > 0 && now.saturating_sub(self.expiry_logged_ms) >= 1000 {
@@ -812,22 +770,18 @@ impl Relay {
     }
 
     fn close(&mut self, slot: u32, reason: CloseReason, now: u64) {
-        let entry = &mut self.slots[slot as usize];
-        let ch = entry.channel.take().expect("closing an open channel");
-        // The stale heap entry for this slot is skipped by its generation.
-        entry.generation = entry.generation.wrapping_add(1);
-        self.free_slots.push(slot);
-        self.by_guid.remove(&ch.guid);
-        self.by_addr.remove(&ch.peer_a);
-        if let Some(b) = ch.peer_b {
-            self.by_addr.remove(&b);
+        let (ch, counters) = self.channels.remove(slot);
+        let guid = ch.guid();
+        let peer_a = self.channels.addr(ch.peer_a);
+        let peer_b = ch.is_established().then(|| self.channels.addr(ch.peer_b));
+        if peer_b.is_some() {
             self.stats.channels_established -= 1;
         } else {
-            self.admission.pending.settled(ch.peer_a.ip());
+            self.admission.pending.settled(peer_a.ip());
         }
-        self.seats.remove(ch.guid);
+        self.seats.remove(guid);
         self.stats.channels_open -= 1;
-        let lifetime = Duration::from_millis(now.saturating_sub(ch.created_ms));
+        let lifetime = Duration::from_millis(ch.lifetime_ms(now));
         // Expiries come in masses and are summarised once a second; one line each is trace.
         let level = match reason {
             CloseReason::Expired => log::Level::Trace,
@@ -835,16 +789,14 @@ impl Relay {
         };
         log::log!(
             level,
-            "channel {} closed ({reason:?}) after {lifetime:?}: {:?}",
-            ch.guid,
-            ch.counters
+            "channel {guid} closed ({reason:?}) after {lifetime:?}: {counters:?}",
         );
         self.push_event(Event::Closed {
-            guid: ch.guid,
+            guid,
             reason,
-            peer_a: ch.peer_a,
-            peer_b: ch.peer_b,
-            counters: ch.counters,
+            peer_a,
+            peer_b,
+            counters,
             lifetime,
         });
     }
@@ -854,35 +806,19 @@ impl Relay {
     /// large blocks are unmapped). Costs one pass over the old table, which is why it only
     /// runs once the table is at least 7/8 empty, and never while sends are queued (their
     /// tags name slots).
-    fn shrink(&mut self) {
-        let old = std::mem::take(&mut self.slots);
-        let open = self.stats.channels_open as usize;
+    fn shrink(&mut self, now: u64) {
+        let open = self.channels.open();
         let timeout = self.timeout_ms();
-        self.slots = Vec::with_capacity(open);
-        self.free_slots = Vec::new();
-        self.deadlines = BinaryHeap::with_capacity(open);
-        self.by_guid = HashMap::with_capacity_and_hasher(open, RandomState::default());
-        self.by_addr = HashMap::with_capacity_and_hasher(open * 2, RandomState::default());
         let mut moves = Vec::with_capacity(open);
-        for (old_slot, ch) in old
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.channel.map(|ch| (i as u32, ch)))
-        {
-            let slot = self.slots.len() as u32;
-            moves.push((old_slot, slot));
-            self.by_guid.insert(ch.guid, slot);
-            self.by_addr.insert(ch.peer_a, slot);
-            if let Some(b) = ch.peer_b {
-                self.by_addr.insert(b, slot);
-            }
-            self.deadlines
-                .push(Reverse((ch.last_seen_ms + timeout, slot, 0)));
-            self.slots.push(Slot {
-                generation: 0,
-                channel: Some(ch),
-            });
+        self.channels = self.channels.compacted(&mut moves);
+        self.deadlines = Deadlines::with_capacity(open);
+        for &(_, slot) in &moves {
+            let entry = self.channels.record_mut(slot);
+            entry.set_queued(true);
+            let due = entry.last_seen_ms(now) + timeout;
+            self.deadlines.push(due, slot);
         }
+        self.events.shrink_to_fit();
         self.admission.meters.renumber(&moves);
         log::debug!("channel table shrunk to {open} open channels");
     }

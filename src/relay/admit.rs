@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Relay, Screen, Verdict};
+use super::{PeerAddr, Relay, Screen, Verdict};
 use crate::admission::RateVerdict;
 use crate::protocol;
 use crate::token::{Rejection, SeatDecision, TokenClaim, Verified};
@@ -51,7 +51,7 @@ impl Relay {
         src: SocketAddr,
         now: u64,
     ) -> Verdict {
-        let slot = self.by_guid.get(&v.guid).copied();
+        let slot = self.channels.by_guid(v.guid);
         if let Some(claim) = v.token {
             match self.seats.decide(v.guid, &claim, src) {
                 SeatDecision::Take => {}
@@ -90,23 +90,25 @@ impl Relay {
         claim: &TokenClaim,
         now: u64,
     ) -> Verdict {
-        let ch = self.slots[slot as usize].channel.as_mut().expect("open");
-        let guid = ch.guid;
-        let partner = if ch.peer_a == old {
-            ch.peer_a = new;
-            ch.peer_b
-        } else if ch.peer_b == Some(old) {
-            ch.peer_b = Some(new);
-            Some(ch.peer_a)
-        } else {
+        let guid = self.channels.record(slot).guid();
+        let Some(new_peer) = self.channels.intern(new) else {
+            return self.refuse(now, format_args!("{guid} from {new}: too many scopes"));
+        };
+        let old_peer = self.channels.peer(old).unwrap_or(PeerAddr::NONE);
+        let moved_a = self.channels.record(slot).peer_a == old_peer;
+        if !self.channels.rebind(slot, old_peer, new_peer) {
             // The seat book and the channel disagree; refuse rather than guess.
             debug_assert!(false, "seat of {guid} held by {old}, not a member");
             return self.refuse(now, format_args!("{guid} from {new}: seat holder unknown"));
+        }
+        let ch = self.channels.record_mut(slot);
+        ch.touch(now);
+        let pending = !ch.is_established();
+        let partner = match (moved_a, pending) {
+            (_, true) => None,
+            (true, false) => Some(ch.peer_b),
+            (false, false) => Some(ch.peer_a),
         };
-        ch.last_seen_ms = now;
-        let pending = ch.peer_b.is_none();
-        self.by_addr.remove(&old);
-        self.by_addr.insert(new, slot);
         if pending {
             self.admission.pending.settled(old.ip());
             self.admission.pending.opened(new.ip());
@@ -120,11 +122,8 @@ impl Relay {
         );
         match partner {
             Some(p) => {
-                let a_to_b = self.slots[slot as usize]
-                    .channel
-                    .as_ref()
-                    .is_some_and(|c| c.peer_a == new);
-                self.forward(slot, new, p, a_to_b)
+                let p = self.channels.addr(p);
+                self.forward(slot, new, p, moved_a)
             }
             None => Verdict::Absorbed,
         }

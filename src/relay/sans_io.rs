@@ -55,31 +55,49 @@ impl Relay {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut open = 0u64;
         let mut established = 0u64;
-        for (i, entry) in self.slots.iter().enumerate() {
-            let Some(ch) = &entry.channel else { continue };
+        let t = &self.channels;
+        for (slot, ch) in t.iter() {
             open += 1;
-            if self.by_guid.get(&ch.guid) != Some(&(i as u32)) {
-                return Err(format!("channel {} not indexed by its GUID", ch.guid));
+            let guid = ch.guid();
+            if t.by_guid(guid) != Some(slot) {
+                return Err(format!("channel {guid} not indexed by its GUID"));
             }
-            if self.by_addr.get(&ch.peer_a) != Some(&(i as u32)) {
-                return Err(format!("peer A {} of {} not indexed", ch.peer_a, ch.guid));
+            if ch.peer_a.is_none() || t.by_addr(ch.peer_a) != Some(slot) {
+                let a = t.addr(ch.peer_a);
+                return Err(format!("peer A {a} of {guid} not indexed"));
             }
-            if let Some(b) = ch.peer_b {
+            if !ch.queued() {
+                return Err(format!("channel {guid} has no deadline"));
+            }
+            if ch.is_established() {
                 established += 1;
-                if b == ch.peer_a {
-                    return Err(format!("channel {} pairs {b} with itself", ch.guid));
+                let b = t.addr(ch.peer_b);
+                if ch.peer_b == ch.peer_a {
+                    return Err(format!("channel {guid} pairs {b} with itself"));
                 }
-                if self.by_addr.get(&b) != Some(&(i as u32)) {
-                    return Err(format!("peer B {b} of {} not indexed", ch.guid));
+                if t.by_addr(ch.peer_b) != Some(slot) {
+                    return Err(format!("peer B {b} of {guid} not indexed"));
                 }
             }
         }
-        let members = open + established;
-        if self.by_addr.len() as u64 != members || self.by_guid.len() as u64 != open {
+        if t.open() as u64 != open {
+            return Err(format!("table counts {} open, holds {open}", t.open()));
+        }
+        let keys = open * 2 + established;
+        if t.index_len() as u64 != keys {
             return Err(format!(
-                "indexes hold {} addresses and {} GUIDs for {open} channels with {members} peers",
-                self.by_addr.len(),
-                self.by_guid.len()
+                "index holds {} keys for {open} channels with {} peers",
+                t.index_len(),
+                open + established
+            ));
+        }
+        let queued = (0..t.slots() as u32)
+            .filter(|&s| t.record(s).queued())
+            .count();
+        if self.deadlines.len() != queued {
+            return Err(format!(
+                "{} deadlines for {queued} slots marked queued",
+                self.deadlines.len()
             ));
         }
         if self.stats.channels_open != open || self.stats.channels_established != established {
@@ -88,7 +106,7 @@ impl Relay {
                 self.stats.channels_open, self.stats.channels_established
             ));
         }
-        if self.seats.len() > self.by_guid.len() {
+        if self.seats.len() > t.open() {
             return Err("token seats outlive their channels".into());
         }
         if self.admission.limiter.tracked() > self.config.limits.max_tracked_sources.max(1) {
@@ -112,9 +130,16 @@ impl Relay {
     #[doc(hidden)]
     pub fn partner_of(&self, addr: SocketAddr) -> Option<SocketAddr> {
         let addr = net::normalize(addr);
-        let slot = *self.by_addr.get(&addr)?;
-        let ch = self.slots[slot as usize].channel.as_ref()?;
-        let b = ch.peer_b?;
-        Some(if ch.peer_a == addr { b } else { ch.peer_a })
+        let peer = self.channels.peer(addr)?;
+        let ch = self.channels.record(self.channels.by_addr(peer)?);
+        if !ch.is_established() {
+            return None;
+        }
+        let partner = if ch.peer_a == peer {
+            ch.peer_b
+        } else {
+            ch.peer_a
+        };
+        Some(self.channels.addr(partner))
     }
 }
