@@ -200,15 +200,16 @@ pub struct Forward {
     /// Always the sender's paired peer, never the sender.
     pub to: SocketAddr,
     slot: u32,
-    generation: u32,
+    stamp: u32,
     a_to_b: bool,
 }
 
 impl Forward {
-    /// What a queued send carries back if it fails: the channel's slot and generation (so a
-    /// channel closed in the meantime is not touched) and the direction.
+    /// What a queued send carries back if it fails: the channel's slot and stamp (so a
+    /// channel closed in the meantime is almost surely not touched, and at worst one of its
+    /// counters is off by one datagram) and the direction.
     fn tag(self) -> u64 {
-        (u64::from(self.slot) << 33) | (u64::from(self.generation) << 1) | u64::from(self.a_to_b)
+        (u64::from(self.slot) << 33) | (u64::from(self.stamp) << 1) | u64::from(self.a_to_b)
     }
 
     fn untag(tag: u64) -> (u32, u32, bool) {
@@ -476,15 +477,17 @@ impl Relay {
             // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
             log::trace!("send failed (counted): {e}");
             count_send(stats, len, false);
-            let (slot, generation, a_to_b) = Forward::untag(tag);
-            if channels.live_mut(slot, generation).is_some() {
+            let (slot, stamp, a_to_b) = Forward::untag(tag);
+            if channels.live_mut(slot, stamp).is_some() {
                 channels.update_counters(slot, |c| {
+                    // Saturating: a stamp only tells channels apart with near certainty.
+                    let len = len as u64;
                     if a_to_b {
-                        c.datagrams_a_to_b -= 1;
-                        c.bytes_a_to_b -= len as u64;
+                        c.datagrams_a_to_b = c.datagrams_a_to_b.saturating_sub(1);
+                        c.bytes_a_to_b = c.bytes_a_to_b.saturating_sub(len);
                     } else {
-                        c.datagrams_b_to_a -= 1;
-                        c.bytes_b_to_a -= len as u64;
+                        c.datagrams_b_to_a = c.datagrams_b_to_a.saturating_sub(1);
+                        c.bytes_b_to_a = c.bytes_b_to_a.saturating_sub(len);
                     }
                     c.dropped += 1;
                 });
@@ -586,14 +589,14 @@ impl Relay {
         Verdict::Forward(Forward {
             to,
             slot,
-            generation: self.channels.record(slot).generation(),
+            stamp: self.channels.record(slot).stamp(),
             a_to_b,
         })
     }
 
     /// Counts a forward the socket loop carried out (or failed to) on its channel.
     fn record_forward(&mut self, fwd: Forward, len: usize, sent: bool) {
-        if self.channels.live_mut(fwd.slot, fwd.generation).is_none() {
+        if self.channels.live_mut(fwd.slot, fwd.stamp).is_none() {
             return; // closed since the decision (a batched send)
         }
         if sent {

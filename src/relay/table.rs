@@ -1,5 +1,5 @@
 //! The channel table, laid out for a million channels in little memory: a slab of compact
-//! channel records (88 bytes each) and one index (4 bytes a key, plus hashbrown's control
+//! channel records (84 bytes each) and one index (4 bytes a key, plus hashbrown's control
 //! byte) that finds a channel by GUID or by either peer's address. The index stores only
 //! tagged slot numbers and compares candidates against the records, so no key is stored
 //! twice.
@@ -94,14 +94,12 @@ pub(super) struct Record {
     pub(super) peer_b: PeerAddr,
     /// Relay milliseconds of the last datagram, modulo 2^32 (see [`Record::last_seen_ms`]).
     last_seen: u32,
-    /// Relay seconds when allocated.
-    created_s: u32,
-    /// Low 30 bits: generation, bumped when the slot is freed. High bits: flags.
-    gen_flags: u32,
+    /// Low 30 bits: relay seconds when allocated (34 years). High bits: flags.
+    created_flags: u32,
     counters: SmallCounters,
 }
 
-const _: () = assert!(std::mem::size_of::<Record>() == 88);
+const _: () = assert!(std::mem::size_of::<Record>() == 84);
 
 impl Record {
     const FREE: Record = Record {
@@ -109,8 +107,7 @@ impl Record {
         peer_a: PeerAddr::NONE,
         peer_b: PeerAddr::NONE,
         last_seen: 0,
-        created_s: 0,
-        gen_flags: 0,
+        created_flags: 0,
         counters: SmallCounters {
             datagrams_a_to_b: 0,
             bytes_a_to_b: 0,
@@ -119,7 +116,7 @@ impl Record {
             dropped: 0,
         },
     };
-    const GENERATION: u32 = (1 << 30) - 1;
+    const CREATED: u32 = (1 << 30) - 1;
     /// The counters live in `ChannelTable::wide_counters`.
     const SPILLED: u32 = 1 << 30;
     /// The deadline heap holds an entry for this slot (see `super::deadlines`).
@@ -133,8 +130,10 @@ impl Record {
         Guid(u128::from_ne_bytes(self.guid))
     }
 
-    pub(super) fn generation(&self) -> u32 {
-        self.gen_flags & Self::GENERATION
+    /// Tells this channel from a later one in the same slot, for sends whose outcome is
+    /// accounted after the batch (see `Forward`): the low 32 bits of the GUID.
+    pub(super) fn stamp(&self) -> u32 {
+        u128::from_ne_bytes(self.guid) as u32
     }
 
     pub(super) fn is_established(&self) -> bool {
@@ -153,18 +152,18 @@ impl Record {
 
     /// Milliseconds since allocation, to the second (rounded up).
     pub(super) fn lifetime_ms(&self, now_ms: u64) -> u64 {
-        now_ms.saturating_sub(u64::from(self.created_s) * 1000)
+        now_ms.saturating_sub(u64::from(self.created_flags & Self::CREATED) * 1000)
     }
 
     pub(super) fn queued(&self) -> bool {
-        self.gen_flags & Self::QUEUED != 0
+        self.created_flags & Self::QUEUED != 0
     }
 
     pub(super) fn set_queued(&mut self, queued: bool) {
         if queued {
-            self.gen_flags |= Self::QUEUED;
+            self.created_flags |= Self::QUEUED;
         } else {
-            self.gen_flags &= !Self::QUEUED;
+            self.created_flags &= !Self::QUEUED;
         }
     }
 }
@@ -234,11 +233,11 @@ impl ChannelTable {
         &mut self.slots[slot as usize]
     }
 
-    /// The open channel in `slot` if it still has `generation`.
-    pub(super) fn live_mut(&mut self, slot: u32, generation: u32) -> Option<&mut Record> {
+    /// The open channel in `slot` if it still has `stamp`.
+    pub(super) fn live_mut(&mut self, slot: u32, stamp: u32) -> Option<&mut Record> {
         self.slots
             .get_mut(slot as usize)
-            .filter(|r| r.is_open() && r.generation() == generation)
+            .filter(|r| r.is_open() && r.stamp() == stamp)
     }
 
     /// Open channels with their slots, in slot order.
@@ -351,8 +350,8 @@ impl ChannelTable {
             peer_a,
             peer_b: PeerAddr::NONE,
             last_seen: now_ms as u32,
-            created_s: (now_ms / 1000) as u32,
-            gen_flags: r.gen_flags & (Record::GENERATION | Record::QUEUED),
+            created_flags: ((now_ms / 1000) as u32 & Record::CREATED)
+                | (r.created_flags & Record::QUEUED),
             counters: SmallCounters::default(),
         };
         self.open += 1;
@@ -398,14 +397,13 @@ impl ChannelTable {
         if self.slots[slot as usize].is_established() {
             self.remove_key(slot, KEY_PEER_B);
         }
-        if self.slots[slot as usize].gen_flags & Record::SPILLED != 0 {
+        if self.slots[slot as usize].created_flags & Record::SPILLED != 0 {
             self.wide_counters.remove(&slot);
         }
         let r = &mut self.slots[slot as usize];
         let old = *r;
-        let generation = (r.generation() + 1) & Record::GENERATION;
         *r = Record {
-            gen_flags: generation | (r.gen_flags & Record::QUEUED),
+            created_flags: r.created_flags & Record::QUEUED,
             ..Record::FREE
         };
         self.free.push(slot);
@@ -415,7 +413,7 @@ impl ChannelTable {
 
     pub(super) fn counters(&self, slot: u32) -> ChannelCounters {
         let r = &self.slots[slot as usize];
-        if r.gen_flags & Record::SPILLED != 0 {
+        if r.created_flags & Record::SPILLED != 0 {
             self.wide_counters[&slot]
         } else {
             r.counters.widen()
@@ -426,7 +424,7 @@ impl ChannelTable {
     /// 32-bit adds unless they would overflow).
     pub(super) fn count_forwarded(&mut self, slot: u32, a_to_b: bool, len: usize) {
         let r = &mut self.slots[slot as usize];
-        if r.gen_flags & Record::SPILLED == 0 {
+        if r.created_flags & Record::SPILLED == 0 {
             let c = &mut r.counters;
             let (datagrams, bytes) = if a_to_b {
                 (&mut c.datagrams_a_to_b, &mut c.bytes_a_to_b)
@@ -456,7 +454,7 @@ impl ChannelTable {
     /// fit 32.
     pub(super) fn update_counters(&mut self, slot: u32, change: impl Fn(&mut ChannelCounters)) {
         let r = &mut self.slots[slot as usize];
-        if r.gen_flags & Record::SPILLED != 0 {
+        if r.created_flags & Record::SPILLED != 0 {
             if let Some(c) = self.wide_counters.get_mut(&slot) {
                 change(c);
             }
@@ -476,7 +474,7 @@ impl ChannelTable {
         match narrow {
             Some(n) => r.counters = n,
             None => {
-                r.gen_flags |= Record::SPILLED;
+                r.created_flags |= Record::SPILLED;
                 self.wide_counters.insert(slot, wide);
             }
         }
@@ -484,7 +482,7 @@ impl ChannelTable {
 
     /// A table holding the same channels renumbered from slot 0 and sized for them (the old
     /// slab and index go back to the allocator); `moves` receives old → new slot numbers.
-    /// Every record comes out with generation 0 and not queued.
+    /// Every record comes out not queued.
     pub(super) fn compacted(&self, moves: &mut Vec<(u32, u32)>) -> ChannelTable {
         let mut t = ChannelTable::with_capacity(self.open);
         t.hasher = self.hasher.clone();
@@ -493,7 +491,7 @@ impl ChannelTable {
             let slot = t.slots.len() as u32;
             moves.push((old, slot));
             t.slots.push(Record {
-                gen_flags: r.gen_flags & Record::SPILLED,
+                created_flags: r.created_flags & !Record::QUEUED,
                 ..*r
             });
             t.open += 1;
@@ -502,7 +500,7 @@ impl ChannelTable {
             if r.is_established() {
                 t.insert_key(slot, KEY_PEER_B);
             }
-            if r.gen_flags & Record::SPILLED != 0 {
+            if r.created_flags & Record::SPILLED != 0 {
                 t.wide_counters.insert(slot, self.wide_counters[&old]);
             }
         }
