@@ -823,6 +823,8 @@ impl Relay {
         }
         self.events.shrink_to_fit();
         self.admission.meters.renumber(&moves);
+        drop(moves);
+        net::memory::release_free_memory();
         log::debug!("channel table shrunk to {open} open channels");
     }
 

@@ -10,6 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 pub mod batch;
 #[cfg(windows)]
 mod connreset;
+pub(crate) mod memory;
 
 /// A bound, non-blocking UDP socket and what the kernel granted.
 #[derive(Debug)]
