@@ -176,12 +176,6 @@ const KEY_PEER_B: u32 = 2;
 /// Most slots the table can number (two bits of an index entry tag the key).
 pub(super) const MAX_SLOTS: usize = 1 << 30;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Guid([u8; 16]),
-    Addr(PeerAddr),
-}
-
 /// The slab, its free list and the index. Both keys are attacker-chosen (GUIDs, source
 /// addresses), so they are hashed with a hasher keyed at random per table: colliding keys
 /// cannot be precomputed to flood a bucket.
@@ -283,37 +277,38 @@ impl ChannelTable {
         }
     }
 
-    fn hash(&self, key: &Key) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    fn key_of(slots: &[Record], entry: u32) -> Key {
-        let r = &slots[(entry >> 2) as usize];
-        match entry & 3 {
-            KEY_GUID => Key::Guid(r.guid),
-            KEY_PEER_A => Key::Addr(r.peer_a),
-            _ => Key::Addr(r.peer_b),
+    /// Hashes the key `which` of `slot`'s record (or of `r`): GUIDs and addresses as one
+    /// u128 and at most one u32, which the hasher folds in two multiplies.
+    fn hash_key(hasher: &RandomState, r: &Record, which: u32) -> u64 {
+        match which {
+            KEY_GUID => hasher.hash_one(u128::from_ne_bytes(r.guid)),
+            KEY_PEER_A => Self::hash_addr(hasher, &r.peer_a),
+            _ => Self::hash_addr(hasher, &r.peer_b),
         }
     }
 
-    fn find(&self, key: Key) -> Option<u32> {
-        let slots = &self.slots;
-        self.index
-            .find(self.hash(&key), |&e| Self::key_of(slots, e) == key)
-            .map(|&e| e >> 2)
+    fn hash_addr(hasher: &RandomState, p: &PeerAddr) -> u64 {
+        hasher.hash_one((
+            u128::from_ne_bytes(p.ip),
+            u32::from(p.port) | (u32::from(p.scope) << 16),
+        ))
+    }
+
+    fn hash_entry(hasher: &RandomState, slots: &[Record], entry: u32) -> u64 {
+        Self::hash_key(hasher, &slots[(entry >> 2) as usize], entry & 3)
     }
 
     fn insert_key(&mut self, slot: u32, which: u32) {
         let entry = (slot << 2) | which;
-        let hash = self.hash(&Self::key_of(&self.slots, entry));
         let (slots, hasher) = (&self.slots, &self.hasher);
+        let hash = Self::hash_entry(hasher, slots, entry);
         self.index
-            .insert_unique(hash, entry, |&e| hasher.hash_one(Self::key_of(slots, e)));
+            .insert_unique(hash, entry, |&e| Self::hash_entry(hasher, slots, e));
     }
 
     fn remove_key(&mut self, slot: u32, which: u32) {
         let entry = (slot << 2) | which;
-        let hash = self.hash(&Self::key_of(&self.slots, entry));
+        let hash = Self::hash_entry(&self.hasher, &self.slots, entry);
         if let Ok(found) = self.index.find_entry(hash, |&e| e == entry) {
             found.remove();
         } else {
@@ -322,11 +317,27 @@ impl ChannelTable {
     }
 
     pub(super) fn by_guid(&self, guid: Guid) -> Option<u32> {
-        self.find(Key::Guid(guid.0.to_ne_bytes()))
+        let slots = &self.slots;
+        let key = guid.0.to_ne_bytes();
+        self.index
+            .find(self.hasher.hash_one(guid.0), |&e| {
+                e & 3 == KEY_GUID && slots[(e >> 2) as usize].guid == key
+            })
+            .map(|&e| e >> 2)
     }
 
     pub(super) fn by_addr(&self, addr: PeerAddr) -> Option<u32> {
-        self.find(Key::Addr(addr))
+        let slots = &self.slots;
+        self.index
+            .find(Self::hash_addr(&self.hasher, &addr), |&e| {
+                let r = &slots[(e >> 2) as usize];
+                match e & 3 {
+                    KEY_PEER_A => r.peer_a == addr,
+                    KEY_PEER_B => r.peer_b == addr,
+                    _ => false,
+                }
+            })
+            .map(|&e| e >> 2)
     }
 
     /// Indexes held, for the invariant checks: one per GUID and one per peer.
