@@ -429,6 +429,8 @@ typedef struct RelayEvent {
   struct RelayAddress peer_a;
   struct RelayAddress peer_b;
   struct RelayChannelCounters counters;
+  // Milliseconds since the channel was allocated (close events only); the start is kept
+  // to the second, so this may read up to 1000 ms long, never short.
   uint64_t lifetime_ms;
 } RelayEvent;
 

@@ -659,12 +659,13 @@ impl Relay {
                 format_args!("{guid} from {src}: its source holds {max} half-open channels"),
             );
         }
-        let peer = match self.channels.intern(src) {
-            Some(p) if self.channels.open() < table::MAX_SLOTS => p,
-            _ => {
-                self.stats.handshakes_refused_full += 1;
-                return self.refuse(now, format_args!("{guid} from {src}: channel table full"));
-            }
+        if self.channels.open() >= table::MAX_SLOTS {
+            self.stats.handshakes_refused_full += 1;
+            return self.refuse(now, format_args!("{guid} from {src}: channel table full"));
+        }
+        let Some(peer) = self.channels.intern(src) else {
+            let why = "too many interface scopes";
+            return self.refuse(now, format_args!("{guid} from {src}: {why}"));
         };
         let slot = self.channels.allocate(guid, peer, now);
         // A slot still queued keeps its entry: it comes up before this channel's deadline.
@@ -693,7 +694,8 @@ impl Relay {
             );
         }
         let Some(peer) = self.channels.intern(src) else {
-            return self.refuse(now, format_args!("{guid} from {src}: too many scopes"));
+            let why = "too many interface scopes";
+            return self.refuse(now, format_args!("{guid} from {src}: {why}"));
         };
         self.channels.join(slot, peer);
         let ch = self.channels.record_mut(slot);

@@ -182,6 +182,8 @@ pub struct RelayEvent {
     pub peer_a: RelayAddress,
     pub peer_b: RelayAddress,
     pub counters: RelayChannelCounters,
+    /// Milliseconds since the channel was allocated (close events only); the start is kept
+    /// to the second, so this may read up to 1000 ms long, never short.
     pub lifetime_ms: u64,
 }
 

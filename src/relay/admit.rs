@@ -92,7 +92,8 @@ impl Relay {
     ) -> Verdict {
         let guid = self.channels.record(slot).guid();
         let Some(new_peer) = self.channels.intern(new) else {
-            return self.refuse(now, format_args!("{guid} from {new}: too many scopes"));
+            let why = "too many interface scopes";
+            return self.refuse(now, format_args!("{guid} from {new}: {why}"));
         };
         let old_peer = self.channels.peer(old).unwrap_or(PeerAddr::NONE);
         let moved_a = self.channels.record(slot).peer_a == old_peer;
