@@ -21,6 +21,14 @@
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
+// Size of `RelayStats` in ABI version 2, the first to take its size: the smallest
+// `out_size` `relay_get_stats` accepts.
+#define RELAY_STATS_MIN_SIZE 192
+
+// Size of `RelayEvent` in ABI version 2, the first to take its size: the smallest
+// `out_size` `relay_next_event` accepts.
+#define RELAY_EVENT_MIN_SIZE 120
+
 // Size of a seat token written by `relay_token_mint`.
 #define RELAY_TOKEN_LEN 60
 
@@ -35,7 +43,7 @@
 
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
-#define RELAY_ABI_VERSION 1
+#define RELAY_ABI_VERSION 2
 
 // Library version, major part.
 #define UDP_RELAY_VERSION_MAJOR 0
@@ -355,6 +363,9 @@ typedef struct RelayConfig {
 } RelayConfig;
 
 // Relay-wide counters since start. Filled by `relay_get_stats`.
+//
+// Growable: later versions only append `uint64_t` fields at the end, so a prefix of it is a
+// valid older `RelayStats`. Pass `sizeof(RelayStats)` to `relay_get_stats`.
 typedef struct RelayStats {
   uint64_t datagrams_in;
   uint64_t bytes_in;
@@ -401,6 +412,10 @@ typedef struct RelayStats {
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
+//
+// Fixed size: it is embedded by value in `RelayEvent`, so it never grows (new per-channel
+// figures would be appended to `RelayEvent` or come from a new function). That is why
+// `relay_get_channel` takes no size.
 typedef struct RelayChannelCounters {
   uint64_t datagrams_a_to_b;
   uint64_t bytes_a_to_b;
@@ -420,6 +435,9 @@ typedef struct RelayAddress {
 } RelayAddress;
 
 // One event from `relay_next_event`. Fields a kind does not use are zero.
+//
+// Growable: later versions only append fields at the end, so a prefix of it is a valid
+// older `RelayEvent`. Pass `sizeof(RelayEvent)` to `relay_next_event`.
 typedef struct RelayEvent {
   // A `RelayEventKind` value.
   uint32_t kind;
@@ -658,8 +676,19 @@ RelayStatus relay_stop(struct RelayHandle *relay);
 // The UDP port the relay is bound to (useful with port 0), or 0 if `relay` is not valid.
 uint16_t relay_local_port(const struct RelayHandle *relay);
 
-// Copies the relay's counters into `*out`.
-RelayStatus relay_get_stats(const struct RelayHandle *relay, struct RelayStats *out);
+// Copies the relay's counters into `*out`, a buffer of `out_size` bytes: pass
+// `sizeof(RelayStats)`.
+//
+// Writes `min(out_size, sizeof(RelayStats) of this library)` bytes: a caller compiled against
+// an older, smaller `RelayStats` gets exactly the fields it knows, and bytes past this
+// library's struct are left untouched. Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_INVALID_ARGUMENT` if `out_size` is below
+// `RELAY_STATS_MIN_SIZE`. `*out` is written only on success.
+//
+// Ownership: `out` is borrowed for the call and owned by the caller.
+RelayStatus relay_get_stats(const struct RelayHandle *relay,
+                            struct RelayStats *out,
+                            size_t out_size);
 
 // Copies the counters of the open channel `*guid` into `*out`. Returns
 // `RELAY_STATUS_INVALID_ARGUMENT` if no such channel is open.
@@ -667,10 +696,19 @@ RelayStatus relay_get_channel(const struct RelayHandle *relay,
                               const struct RelayGuid *guid,
                               struct RelayChannelCounters *out);
 
-// Takes the oldest queued event: returns 1 and fills `*out` if there was one, 0 if the
-// queue is empty, or a negative `RelayStatus`. Drain it every tick; when more than
-// `max_pending_events` pile up, new ones are dropped and counted.
-int32_t relay_next_event(struct RelayHandle *relay, struct RelayEvent *out);
+// Takes the oldest queued event: returns 1 and fills `*out`, a buffer of `out_size` bytes
+// (pass `sizeof(RelayEvent)`), if there was one, 0 if the queue is empty, or a negative
+// `RelayStatus`. Drain it every tick; when more than `max_pending_events` pile up, new ones
+// are dropped and counted.
+//
+// Writes `min(out_size, sizeof(RelayEvent) of this library)` bytes: a caller compiled against
+// an older, smaller `RelayEvent` gets exactly the fields it knows, and bytes past this
+// library's struct are left untouched. Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_INVALID_ARGUMENT` if `out_size` is below
+// `RELAY_EVENT_MIN_SIZE`; on error no event is taken from the queue and `*out` is untouched.
+//
+// Ownership: `out` is borrowed for the call and owned by the caller.
+int32_t relay_next_event(struct RelayHandle *relay, struct RelayEvent *out, size_t out_size);
 
 // Stops accepting new channels; open ones keep relaying until they expire. A
 // `RELAY_EVENT_KIND_DRAINED` event is queued when the last one closes (at once if none is

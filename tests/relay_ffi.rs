@@ -51,7 +51,10 @@ impl TestRelay {
 
     fn stats(&self) -> RelayStats {
         let mut s = RelayStats::default();
-        assert_eq!(relay_get_stats(self.handle, &mut s), RelayStatus::Ok);
+        assert_eq!(
+            relay_get_stats(self.handle, &mut s, size_of::<RelayStats>()),
+            RelayStatus::Ok
+        );
         s
     }
 
@@ -59,7 +62,7 @@ impl TestRelay {
         let mut out = Vec::new();
         loop {
             let mut e = std::mem::MaybeUninit::<RelayEvent>::uninit();
-            match relay_next_event(self.handle, e.as_mut_ptr()) {
+            match relay_next_event(self.handle, e.as_mut_ptr(), size_of::<RelayEvent>()) {
                 // SAFETY: 1 means the event was written.
                 1 => out.push(unsafe { e.assume_init() }),
                 0 => return out,
@@ -351,6 +354,100 @@ fn peer_with_a_new_guid_moves_to_a_new_channel() {
     assert_eq!(relay.stats().channels_open, 1);
 }
 
+const CANARY: u64 = 0xA5A5_A5A5_A5A5_A5A5;
+
+/// A canary-filled, 8-byte aligned buffer of `bytes` (a multiple of 8) plus 8 guard words.
+fn canary_words(bytes: usize) -> Vec<u64> {
+    vec![CANARY; bytes / 8 + 8]
+}
+
+/// Whether every byte of `words` from byte `from` on is still the canary.
+fn untouched_from(words: &[u64], from: usize) -> bool {
+    words
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .skip(from)
+        .all(|b| b == 0xA5)
+}
+
+#[test]
+fn sized_outputs_write_only_the_callers_size() {
+    let relay = TestRelay::start(Some("127.0.0.1"), &[], 30_000);
+    let (a, b) = (peer("127.0.0.1"), peer("127.0.0.1"));
+    pair(&relay, &a, &b, 0x5150, None);
+    let full = relay.stats();
+    assert!(full.handshakes_accepted >= 2 && full.channels_established == 1);
+
+    // The oldest caller the library accepts: exactly RELAY_STATS_MIN_SIZE bytes, as the
+    // library's own struct has them; nothing after them.
+    assert!(RELAY_STATS_MIN_SIZE <= size_of::<RelayStats>());
+    let mut words = canary_words(size_of::<RelayStats>() + 64);
+    let out = words.as_mut_ptr().cast::<RelayStats>();
+    assert_eq!(
+        relay_get_stats(relay.handle, out, RELAY_STATS_MIN_SIZE),
+        RelayStatus::Ok
+    );
+    assert!(untouched_from(&words, RELAY_STATS_MIN_SIZE));
+    assert_eq!(words[0], full.datagrams_in);
+    let established = std::mem::offset_of!(RelayStats, channels_established) / 8;
+    assert_eq!(words[established], 1);
+
+    // A caller with a bigger (newer) struct: only this library's bytes are written.
+    let mut words = canary_words(size_of::<RelayStats>() + 64);
+    let out = words.as_mut_ptr().cast::<RelayStats>();
+    assert_eq!(
+        relay_get_stats(relay.handle, out, size_of::<RelayStats>() + 64),
+        RelayStatus::Ok
+    );
+    assert!(untouched_from(&words, size_of::<RelayStats>()));
+    assert!(!untouched_from(&words, size_of::<RelayStats>() - 8));
+
+    // Too small: refused with a message, nothing written.
+    let mut words = canary_words(size_of::<RelayStats>());
+    let out = words.as_mut_ptr().cast::<RelayStats>();
+    for size in [0, 8, RELAY_STATS_MIN_SIZE - 1] {
+        assert_eq!(
+            relay_get_stats(relay.handle, out, size),
+            RelayStatus::InvalidArgument
+        );
+        let message = last_error();
+        assert!(
+            message.contains("out_size") && message.contains("RelayStats"),
+            "{message}"
+        );
+        assert!(untouched_from(&words, 0));
+    }
+
+    // Events: a too-small size takes nothing from the queue; the minimum size gets the event.
+    assert!(RELAY_EVENT_MIN_SIZE <= size_of::<RelayEvent>());
+    let mut words = canary_words(size_of::<RelayEvent>() + 64);
+    let out = words.as_mut_ptr().cast::<RelayEvent>();
+    assert_eq!(
+        relay_next_event(relay.handle, out, RELAY_EVENT_MIN_SIZE - 1),
+        RelayStatus::InvalidArgument as i32
+    );
+    assert!(last_error().contains("RelayEvent"), "{}", last_error());
+    assert!(untouched_from(&words, 0));
+    assert_eq!(relay_next_event(relay.handle, out, RELAY_EVENT_MIN_SIZE), 1);
+    assert!(untouched_from(&words, RELAY_EVENT_MIN_SIZE));
+    // SAFETY: the first RELAY_EVENT_MIN_SIZE (= the whole struct here) bytes were written.
+    let first = unsafe { out.read() };
+    assert_eq!(first.kind, RelayEventKind::ChannelAllocated as u32);
+    assert_eq!((first.guid.hi, first.guid.lo), (0, 0x5150));
+    let mut words = canary_words(size_of::<RelayEvent>() + 64);
+    let out = words.as_mut_ptr().cast::<RelayEvent>();
+    assert_eq!(
+        relay_next_event(relay.handle, out, size_of::<RelayEvent>() + 64),
+        1
+    );
+    assert!(untouched_from(&words, size_of::<RelayEvent>()));
+    // SAFETY: the whole struct was written.
+    assert_eq!(
+        unsafe { out.read() }.kind,
+        RelayEventKind::ChannelEstablished as u32
+    );
+}
+
 #[test]
 fn drain_refuses_new_channels_and_reports_when_empty() {
     let relay = TestRelay::start(Some("127.0.0.1"), &[], 200);
@@ -449,9 +546,15 @@ fn every_entry_point_rejects_null_and_stopped_handles() {
         assert_eq!(relay_poll(h, 0), expect as i32);
         assert!(!last_error().is_empty());
         assert_eq!(relay_local_port(h), 0);
-        assert_eq!(relay_get_stats(h, &mut stats), expect);
+        assert_eq!(
+            relay_get_stats(h, &mut stats, size_of::<RelayStats>()),
+            expect
+        );
         assert_eq!(relay_get_channel(h, &guid, &mut counters), expect);
-        assert_eq!(relay_next_event(h, event.as_mut_ptr()), expect as i32);
+        assert_eq!(
+            relay_next_event(h, event.as_mut_ptr(), size_of::<RelayEvent>()),
+            expect as i32
+        );
         assert_eq!(relay_drain(h), expect);
     }
     assert_eq!(relay_stop(ptr::null_mut()), RelayStatus::Ok);
@@ -464,11 +567,11 @@ fn every_entry_point_rejects_null_and_stopped_handles() {
     assert_eq!(relay_stop(forged), RelayStatus::InvalidHandle);
     // Live handle with NULL outputs.
     assert_eq!(
-        relay_get_stats(live, ptr::null_mut()),
+        relay_get_stats(live, ptr::null_mut(), size_of::<RelayStats>()),
         RelayStatus::NullArgument
     );
     assert_eq!(
-        relay_next_event(live, ptr::null_mut()),
+        relay_next_event(live, ptr::null_mut(), size_of::<RelayEvent>()),
         RelayStatus::NullArgument as i32
     );
     assert_eq!(

@@ -569,7 +569,7 @@ private:
             if (status_.ok()) status_ = detail::emptyHandle("udp_relay::Relay");
             return false;
         }
-        const int32_t rc = relay_next_event(handle_, &current_.raw());
+        const int32_t rc = relay_next_event(handle_, &current_.raw(), sizeof(RelayEvent));
         if (rc == 1) return true;
         if (rc < 0) status_ = Status::fromLastCall(rc);
         handle_ = nullptr;
@@ -641,7 +641,7 @@ public:
             if (status) *status = detail::emptyHandle("udp_relay::Relay");
             return false;
         }
-        const int32_t rc = relay_next_event(handle_, &out.raw());
+        const int32_t rc = relay_next_event(handle_, &out.raw(), sizeof(RelayEvent));
         if (rc < 0 && status) *status = Status::fromLastCall(rc);
         return rc == 1;
     }
@@ -656,7 +656,7 @@ public:
     Result<Stats> stats() const {
         if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Relay");
         Stats out{};
-        const RelayStatus rc = relay_get_stats(handle_, &out);
+        const RelayStatus rc = relay_get_stats(handle_, &out, sizeof out);
         if (rc != RELAY_STATUS_OK) return Status::fromLastCall(rc);
         return out;
     }

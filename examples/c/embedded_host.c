@@ -240,7 +240,7 @@ int main(int argc, char **argv)
             exit_code = 1;
             break;
         }
-        while ((status = relay_next_event(relay, &event)) == 1) {
+        while ((status = relay_next_event(relay, &event, sizeof event)) == 1) {
             print_event(&event);
         }
         if (status < 0) {
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
     }
 
     printf("stopping after %lu frames%s\n", frame, g_stop_requested ? " (SIGINT)" : "");
-    if (relay_get_stats(relay, &stats) == RELAY_STATUS_OK) {
+    if (relay_get_stats(relay, &stats, sizeof stats) == RELAY_STATUS_OK) {
         print_stats(&stats);
     }
     status = relay_stop(relay);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
 use super::handle::Registry;
-use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
+use super::types::{
+    RelayGuid, bytes, bytes_mut, check_out_size, opt_str, write_out, write_out_prefix,
+};
 use crate::admission::Limits;
 use crate::protocol::Guid;
 use crate::relay::{self, CloseReason, Event, Relay};
@@ -74,6 +76,9 @@ pub struct RelayConfig {
 }
 
 /// Relay-wide counters since start. Filled by `relay_get_stats`.
+///
+/// Growable: later versions only append `uint64_t` fields at the end, so a prefix of it is a
+/// valid older `RelayStats`. Pass `sizeof(RelayStats)` to `relay_get_stats`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RelayStats {
@@ -122,6 +127,10 @@ pub struct RelayStats {
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
+///
+/// Fixed size: it is embedded by value in `RelayEvent`, so it never grows (new per-channel
+/// figures would be appended to `RelayEvent` or come from a new function). That is why
+/// `relay_get_channel` takes no size.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RelayChannelCounters {
@@ -171,6 +180,9 @@ pub enum RelayCloseReason {
 }
 
 /// One event from `relay_next_event`. Fields a kind does not use are zero.
+///
+/// Growable: later versions only append fields at the end, so a prefix of it is a valid
+/// older `RelayEvent`. Pass `sizeof(RelayEvent)` to `relay_next_event`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RelayEvent {
@@ -324,6 +336,27 @@ impl From<Event> for RelayEvent {
 }
 
 const CONFIG_SIZE: u32 = std::mem::size_of::<RelayConfig>() as u32;
+
+/// Size of `RelayStats` in ABI version 2, the first to take its size: the smallest
+/// `out_size` `relay_get_stats` accepts.
+pub const RELAY_STATS_MIN_SIZE: usize = 192;
+/// Size of `RelayEvent` in ABI version 2, the first to take its size: the smallest
+/// `out_size` `relay_next_event` accepts.
+pub const RELAY_EVENT_MIN_SIZE: usize = 120;
+
+// The growable outputs are copied out as byte prefixes, so they must not hold padding:
+// RelayStats is all u64; RelayEvent's fields add up to its size (extend the sum when
+// appending to it).
+const _: () = assert!(
+    std::mem::size_of::<RelayStats>() >= RELAY_STATS_MIN_SIZE
+        && std::mem::size_of::<RelayStats>() % 8 == 0
+        && std::mem::size_of::<RelayEvent>() >= RELAY_EVENT_MIN_SIZE
+        && std::mem::size_of::<RelayEvent>()
+            == 8 + std::mem::size_of::<RelayGuid>()
+                + 2 * std::mem::size_of::<RelayAddress>()
+                + std::mem::size_of::<RelayChannelCounters>()
+                + 8
+);
 
 fn default_config() -> RelayConfig {
     let d = relay::Config::default();
@@ -543,17 +576,36 @@ pub extern "C" fn relay_local_port(relay: *const RelayHandle) -> u16 {
     })
 }
 
-/// Copies the relay's counters into `*out`.
+/// Copies the relay's counters into `*out`, a buffer of `out_size` bytes: pass
+/// `sizeof(RelayStats)`.
+///
+/// Writes `min(out_size, sizeof(RelayStats) of this library)` bytes: a caller compiled against
+/// an older, smaller `RelayStats` gets exactly the fields it knows, and bytes past this
+/// library's struct are left untouched. Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+/// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_INVALID_ARGUMENT` if `out_size` is below
+/// `RELAY_STATS_MIN_SIZE`. `*out` is written only on success.
+///
+/// Ownership: `out` is borrowed for the call and owned by the caller.
 #[unsafe(no_mangle)]
-pub extern "C" fn relay_get_stats(relay: *const RelayHandle, out: *mut RelayStats) -> RelayStatus {
+pub extern "C" fn relay_get_stats(
+    relay: *const RelayHandle,
+    out: *mut RelayStats,
+    out_size: usize,
+) -> RelayStatus {
     guard(|| {
         let relay = RELAYS.get(relay, "relay_get_stats")?;
         if out.is_null() {
             return Err(FfiError::null("relay_get_stats", "out"));
         }
-        let stats = relay.lock().stats();
-        // SAFETY: checked non-NULL; the caller provides a writable RelayStats.
-        unsafe { write_out(out, stats.into()) };
+        check_out_size(
+            "relay_get_stats",
+            "RelayStats",
+            out_size,
+            RELAY_STATS_MIN_SIZE,
+        )?;
+        let stats: RelayStats = relay.lock().stats().into();
+        // SAFETY: checked non-NULL; the caller provides `out_size` writable bytes.
+        unsafe { write_out_prefix(out, out_size, &stats) };
         Ok(())
     })
 }
@@ -585,21 +637,41 @@ pub extern "C" fn relay_get_channel(
     })
 }
 
-/// Takes the oldest queued event: returns 1 and fills `*out` if there was one, 0 if the
-/// queue is empty, or a negative `RelayStatus`. Drain it every tick; when more than
-/// `max_pending_events` pile up, new ones are dropped and counted.
+/// Takes the oldest queued event: returns 1 and fills `*out`, a buffer of `out_size` bytes
+/// (pass `sizeof(RelayEvent)`), if there was one, 0 if the queue is empty, or a negative
+/// `RelayStatus`. Drain it every tick; when more than `max_pending_events` pile up, new ones
+/// are dropped and counted.
+///
+/// Writes `min(out_size, sizeof(RelayEvent) of this library)` bytes: a caller compiled against
+/// an older, smaller `RelayEvent` gets exactly the fields it knows, and bytes past this
+/// library's struct are left untouched. Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+/// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_INVALID_ARGUMENT` if `out_size` is below
+/// `RELAY_EVENT_MIN_SIZE`; on error no event is taken from the queue and `*out` is untouched.
+///
+/// Ownership: `out` is borrowed for the call and owned by the caller.
 #[unsafe(no_mangle)]
-pub extern "C" fn relay_next_event(relay: *mut RelayHandle, out: *mut RelayEvent) -> i32 {
+pub extern "C" fn relay_next_event(
+    relay: *mut RelayHandle,
+    out: *mut RelayEvent,
+    out_size: usize,
+) -> i32 {
     guard_count(|| {
         let relay = RELAYS.get(relay, "relay_next_event")?;
         if out.is_null() {
             return Err(FfiError::null("relay_next_event", "out"));
         }
+        check_out_size(
+            "relay_next_event",
+            "RelayEvent",
+            out_size,
+            RELAY_EVENT_MIN_SIZE,
+        )?;
         let Some(event) = relay.lock().next_event() else {
             return Ok(0);
         };
-        // SAFETY: checked non-NULL; the caller provides a writable RelayEvent.
-        unsafe { write_out(out, event.into()) };
+        let event: RelayEvent = event.into();
+        // SAFETY: checked non-NULL; the caller provides `out_size` writable bytes.
+        unsafe { write_out_prefix(out, out_size, &event) };
         Ok(1)
     })
 }

@@ -7,7 +7,7 @@ use crate::protocol::Guid;
 
 /// Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 /// change; bindings compare it with `relay_abi_version()` at load time.
-pub const RELAY_ABI_VERSION: u32 = 1;
+pub const RELAY_ABI_VERSION: u32 = 2;
 /// Library version, major part.
 pub const UDP_RELAY_VERSION_MAJOR: u32 = 0;
 /// Library version, minor part.
@@ -122,6 +122,39 @@ pub(crate) unsafe fn bytes_mut<'a>(
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
+/// Checks the `out_size` a caller passed with a growable output struct `what` (see
+/// `relay_get_stats`): it must cover at least `min_size`, the struct's first growable version.
+pub(crate) fn check_out_size(
+    function: &str,
+    what: &str,
+    out_size: usize,
+    min_size: usize,
+) -> FfiResult<()> {
+    if out_size < min_size {
+        return Err(FfiError::invalid(format!(
+            "{function}: out_size is {out_size} but {what} is at least {min_size} bytes \
+             (pass sizeof({what}))"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the first `min(out_size, size_of::<T>())` bytes of `value` to `out`: a caller built
+/// against an older, shorter version of `T` gets the prefix it knows, and bytes past this
+/// library's `T` are left untouched.
+///
+/// # Safety
+/// `out` is non-NULL and points to `out_size` writable bytes not aliased during the call.
+pub(crate) unsafe fn write_out_prefix<T: Copy>(out: *mut T, out_size: usize, value: &T) {
+    let len = out_size.min(std::mem::size_of::<T>());
+    // SAFETY: `value` is a readable `T` of at least `len` bytes, `out` has `out_size >= len`
+    // writable bytes per the caller, and the two cannot overlap (`value` is our own copy).
+    // A byte copy needs no alignment, so a caller's buffer of any alignment is fine.
+    unsafe {
+        std::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out.cast::<u8>(), len)
+    }
+}
+
 /// Writes `value` through an output pointer already checked non-NULL.
 ///
 /// # Safety
@@ -129,4 +162,44 @@ pub(crate) unsafe fn bytes_mut<'a>(
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: guaranteed by the caller; `write` does not read or drop the old value.
     unsafe { out.write(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Grown {
+        old: u64,
+        older: u64,
+        appended: u64,
+    }
+
+    #[test]
+    fn prefix_write_stops_at_the_callers_size() {
+        let value = Grown {
+            old: 1,
+            older: 2,
+            appended: 3,
+        };
+        // A caller built when the struct had two fields, with a guard word after them.
+        let mut buf = [0xA5A5_A5A5_A5A5_A5A5u64; 4];
+        // SAFETY: `buf` has 32 writable bytes, more than the 16 passed.
+        unsafe { write_out_prefix(buf.as_mut_ptr().cast::<Grown>(), 16, &value) };
+        assert_eq!(buf, [1, 2, 0xA5A5_A5A5_A5A5_A5A5, 0xA5A5_A5A5_A5A5_A5A5]);
+        // A caller with a bigger struct: only this version's 24 bytes.
+        // SAFETY: 32 writable bytes.
+        unsafe { write_out_prefix(buf.as_mut_ptr().cast::<Grown>(), 32, &value) };
+        assert_eq!(buf, [1, 2, 3, 0xA5A5_A5A5_A5A5_A5A5]);
+    }
+
+    #[test]
+    fn out_size_below_the_first_version_is_refused() {
+        assert!(check_out_size("f", "Grown", 16, 16).is_ok());
+        assert!(check_out_size("f", "Grown", 64, 16).is_ok());
+        let e = check_out_size("f", "Grown", 15, 16).unwrap_err();
+        assert_eq!(e.status, super::super::error::RelayStatus::InvalidArgument);
+        assert!(e.message.contains("sizeof(Grown)"), "{}", e.message);
+    }
 }

@@ -170,6 +170,54 @@ static void config_misuse(void) {
     CHECK(relay_stop(relay) == RELAY_STATUS_OK);
 }
 
+/* Whether all `len` bytes at `p` are CANARY. */
+static int all_canary(const unsigned char *p, size_t len) {
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (p[i] != CANARY) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The growable outputs (RelayStats, RelayEvent) take their size: too small is refused with
+ * nothing written, and a caller whose struct is bigger than the library's (built against a
+ * newer header) gets only the library's bytes, the rest untouched. */
+static void sized_output_misuse(RelayHandle *live) {
+    const size_t extra = 64;
+    unsigned char *b = guarded(sizeof(RelayStats) + extra, 16);
+
+    CHECK(RELAY_STATS_MIN_SIZE <= sizeof(RelayStats));
+    CHECK(RELAY_EVENT_MIN_SIZE <= sizeof(RelayEvent));
+    CHECK_STATUS(relay_get_stats(live, (RelayStats *)b, 0), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(relay_get_stats(live, (RelayStats *)b, RELAY_STATS_MIN_SIZE - 1),
+                 RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(relay_last_error(), "out_size") != NULL);
+    CHECK(all_canary(b, sizeof(RelayStats) + extra + 16));
+
+    /* "Newer" caller: a bigger struct. Only sizeof(RelayStats) bytes change. */
+    CHECK(relay_get_stats(live, (RelayStats *)b, sizeof(RelayStats) + extra) == RELAY_STATUS_OK);
+    CHECK(((const RelayStats *)b)->channels_open == 0);
+    CHECK(!all_canary(b, sizeof(RelayStats)));
+    CHECK(all_canary(b + sizeof(RelayStats), extra + 16));
+
+    /* "Older" caller: the minimum size. Nothing past it changes. */
+    memset(b, CANARY, sizeof(RelayStats) + extra + 16);
+    CHECK(relay_get_stats(live, (RelayStats *)b, RELAY_STATS_MIN_SIZE) == RELAY_STATUS_OK);
+    CHECK(all_canary(b + RELAY_STATS_MIN_SIZE, sizeof(RelayStats) - RELAY_STATS_MIN_SIZE + extra + 16));
+    free(b);
+
+    b = guarded(sizeof(RelayEvent) + extra, 16);
+    CHECK_STATUS(relay_next_event(live, (RelayEvent *)b, 0), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(relay_next_event(live, (RelayEvent *)b, RELAY_EVENT_MIN_SIZE - 1),
+                 RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK(all_canary(b, sizeof(RelayEvent) + extra + 16));
+    CHECK(relay_next_event(live, (RelayEvent *)b, sizeof(RelayEvent) + extra) == 0);
+    CHECK(all_canary(b, sizeof(RelayEvent) + extra + 16));
+    free(b);
+}
+
 static void handle_misuse(void) {
     RelayHandle *live = start_loopback();
     RelayHandle *dead = start_loopback();
@@ -199,15 +247,15 @@ static void handle_misuse(void) {
         CHECK_STATUS(relay_poll(h, 0), expected[i]);
         CHECK_STATUS(relay_poll(h, 1000), expected[i]);
         CHECK(relay_local_port(h) == 0);
-        CHECK_STATUS(relay_get_stats(h, &stats), expected[i]);
+        CHECK_STATUS(relay_get_stats(h, &stats, sizeof stats), expected[i]);
         CHECK_STATUS(relay_get_channel(h, &guid, &counters), expected[i]);
-        CHECK_STATUS(relay_next_event(h, &event), expected[i]);
+        CHECK_STATUS(relay_next_event(h, &event, sizeof event), expected[i]);
         CHECK_STATUS(relay_drain(h), expected[i]);
     }
 
     /* Live handle, bad outputs. */
-    CHECK_STATUS(relay_get_stats(live, NULL), RELAY_STATUS_NULL_ARGUMENT);
-    CHECK_STATUS(relay_next_event(live, NULL), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_get_stats(live, NULL, sizeof stats), RELAY_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(relay_next_event(live, NULL, sizeof event), RELAY_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(relay_get_channel(live, NULL, &counters), RELAY_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(relay_get_channel(live, &guid, NULL), RELAY_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(relay_get_channel(live, &guid, &counters), RELAY_STATUS_INVALID_ARGUMENT);
@@ -215,12 +263,26 @@ static void handle_misuse(void) {
     /* And the live relay still works, stats and all. */
     CHECK(relay_poll(live, 0) >= 0);
     memset(&stats, 0xFF, sizeof stats);
-    CHECK(relay_get_stats(live, &stats) == RELAY_STATUS_OK);
+    CHECK(relay_get_stats(live, &stats, sizeof stats) == RELAY_STATUS_OK);
     CHECK(stats.channels_open == 0 && stats.peers_rebound == 0 && stats.tokens_invalid == 0);
-    CHECK(relay_next_event(live, &event) == 0);
+    sized_output_misuse(live);
+    CHECK(relay_next_event(live, &event, sizeof event) == 0);
     CHECK(relay_drain(live) == RELAY_STATUS_OK);
     CHECK(relay_drain(live) == RELAY_STATUS_OK); /* harmless twice */
-    CHECK(relay_next_event(live, &event) == 1 && event.kind == 4 /* DRAINED */);
+    /* Too small a size takes nothing from the queue: the DRAINED event is still there. */
+    memset(&event, CANARY, sizeof event);
+    CHECK_STATUS(relay_next_event(live, &event, RELAY_EVENT_MIN_SIZE - 1),
+                 RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK(((const unsigned char *)&event)[0] == CANARY);
+    {
+        /* Taken into a bigger ("newer") struct: only sizeof(RelayEvent) bytes change. */
+        unsigned char *b = guarded(sizeof(RelayEvent) + 32, 16);
+        CHECK(relay_next_event(live, (RelayEvent *)b, sizeof(RelayEvent) + 32) == 1);
+        memcpy(&event, b, sizeof event);
+        CHECK(event.kind == 4 /* DRAINED */ && event.lifetime_ms == 0);
+        CHECK(all_canary(b + sizeof(RelayEvent), 32 + 16));
+        free(b);
+    }
     CHECK(relay_stop(live) == RELAY_STATUS_OK);
     CHECK_STATUS(relay_stop(live), RELAY_STATUS_INVALID_HANDLE);
     CHECK_STATUS(relay_poll(live, 0), RELAY_STATUS_INVALID_HANDLE);

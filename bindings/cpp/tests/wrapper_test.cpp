@@ -323,6 +323,15 @@ static void twoClients() {
     expectError(relay.channel(Guid(1, 2)).status(), RELAY_STATUS_INVALID_ARGUMENT,
                 "counters of an unknown channel fail with a message");
 
+    // The wrapper passes sizeof(Stats); the C call it makes refuses a size below the first
+    // growable version with a message and writes nothing.
+    static_assert(RELAY_STATS_MIN_SIZE <= sizeof(Stats), "Stats is at least the minimum size");
+    Stats raw{};
+    raw.channels_established = 77;
+    expectError(Status::fromLastCall(relay_get_stats(relay.native(), &raw, RELAY_STATS_MIN_SIZE - 1)),
+                RELAY_STATUS_INVALID_ARGUMENT, "relay_get_stats with too small a size");
+    expect(raw.channels_established == 77, "a refused relay_get_stats writes nothing");
+
     // Moves: the moved-from client is empty, the new owner keeps the channel.
     Client moved = std::move(a);
     expect(!a.valid() && a.state() == ClientState::Closed, "a moved-from client is empty");

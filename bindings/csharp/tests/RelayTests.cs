@@ -42,6 +42,7 @@ namespace UdpRelay.Tests
                 runner.Add("dispose twice is safe", DisposeTwiceIsSafe);
                 runner.Add("calls after dispose throw ObjectDisposedException", CallsAfterDisposeThrow);
                 runner.Add("drain with no channel reports drained", DrainReportsDrained);
+                runner.Add("sized outputs take their size and refuse too small a one", SizedOutputsCheckTheirSize);
                 runner.Add("log callback fires and can be turned off", LogCallbackFires);
                 runner.Add("poll, events and stats do not allocate", PollDoesNotAllocate);
                 ClientTests.Register(runner);
@@ -288,6 +289,28 @@ namespace UdpRelay.Tests
             Assert.Throws<ObjectDisposedException>(() => { ushort p = relay.Port; }, "Port");
             Assert.Throws<ObjectDisposedException>(() => relay.Drain(), "Drain");
             Assert.Throws<ObjectDisposedException>(() => relay.TryGetChannel(new RelayGuid(1, 2), out counters), "TryGetChannel");
+        }
+
+        private static void SizedOutputsCheckTheirSize()
+        {
+            Assert.True(Native.StatsMinSize <= (int)(uint)Native.RelayStatsSize, "StatsMinSize <= sizeof(RelayStats)");
+            Assert.True(Native.EventMinSize <= (int)(uint)Native.RelayEventSize, "EventMinSize <= sizeof(RelayEvent)");
+            using (Relay relay = Relay.Start(LoopbackOptions()))
+            {
+                IntPtr h = relay.Handle.DangerousGetHandle();
+                RelayStats stats;
+                RelayEvent ev;
+                Assert.Equal(RelayStatus.InvalidArgument,
+                    Native.relay_get_stats(h, out stats, (UIntPtr)(uint)(Native.StatsMinSize - 1)), "stats size too small");
+                Assert.Contains(Utf8.FromNative(Native.relay_last_error()), "out_size", "message names out_size");
+                Assert.Equal(RelayStatus.Ok,
+                    Native.relay_get_stats(h, out stats, (UIntPtr)(uint)Native.StatsMinSize), "stats at the minimum size");
+                relay.Drain();
+                Assert.Equal((int)RelayStatus.InvalidArgument,
+                    Native.relay_next_event(h, out ev, (UIntPtr)(uint)(Native.EventMinSize - 1)), "event size too small");
+                Assert.Equal(1, Native.relay_next_event(h, out ev, (UIntPtr)(uint)Native.EventMinSize), "event at the minimum size");
+                Assert.Equal(RelayEventKind.Drained, ev.Kind, "the refused call left the event queued");
+            }
         }
 
         private static void DrainReportsDrained()

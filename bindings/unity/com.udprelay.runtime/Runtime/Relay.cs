@@ -87,7 +87,7 @@ namespace UdpRelay
             bool added = false;
             try
             {
-                int n = Native.relay_next_event(Acquire(ref added), out ev);
+                int n = Native.relay_next_event(Acquire(ref added), out ev, Native.RelayEventSize);
                 if (n < 0) throw RelayException.FromLastError((RelayStatus)n);
                 return n == 1;
             }
@@ -114,7 +114,7 @@ namespace UdpRelay
             bool added = false;
             try
             {
-                RelayException.Check(Native.relay_get_stats(Acquire(ref added), out stats));
+                RelayException.Check(Native.relay_get_stats(Acquire(ref added), out stats, Native.RelayStatsSize));
             }
             finally
             {

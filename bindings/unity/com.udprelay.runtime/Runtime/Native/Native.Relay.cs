@@ -22,14 +22,24 @@ namespace UdpRelay
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern ushort relay_local_port(IntPtr relay);
 
+        /// <summary>Writes min(statsSize, the library's sizeof(RelayStats)) bytes: pass
+        /// <see cref="RelayStatsSize"/>. Below <see cref="StatsMinSize"/> is InvalidArgument.</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        public static extern RelayStatus relay_get_stats(IntPtr relay, out RelayStats stats);
+        public static extern RelayStatus relay_get_stats(IntPtr relay, out RelayStats stats, UIntPtr statsSize);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern RelayStatus relay_get_channel(IntPtr relay, ref RelayGuid guid, out RelayChannelCounters counters);
 
+        /// <summary>Writes min(eventSize, the library's sizeof(RelayEvent)) bytes: pass
+        /// <see cref="RelayEventSize"/>. Below <see cref="EventMinSize"/> is InvalidArgument.</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-        public static extern int relay_next_event(IntPtr relay, out RelayEvent ev);
+        public static extern int relay_next_event(IntPtr relay, out RelayEvent ev, UIntPtr eventSize);
+
+        /// <summary>sizeof(RelayStats) as declared here, computed once (no per-call cost).</summary>
+        public static readonly UIntPtr RelayStatsSize = (UIntPtr)(uint)Marshal.SizeOf(typeof(RelayStats));
+
+        /// <summary>sizeof(RelayEvent) as declared here, computed once (no per-call cost).</summary>
+        public static readonly UIntPtr RelayEventSize = (UIntPtr)(uint)Marshal.SizeOf(typeof(RelayEvent));
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern RelayStatus relay_drain(IntPtr relay);

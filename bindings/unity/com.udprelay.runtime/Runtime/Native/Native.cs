@@ -22,7 +22,7 @@ namespace UdpRelay
 #endif
 
         /// <summary>RELAY_ABI_VERSION of the header these declarations follow.</summary>
-        public const uint AbiVersion = 1;
+        public const uint AbiVersion = 2;
 
         /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
         public const int HandshakeLength = 56;
@@ -42,6 +42,12 @@ namespace UdpRelay
 
         /// <summary>RELAY_GUID_STRING_SIZE: bytes relay_guid_format needs (36 characters + NUL).</summary>
         public const int GuidStringSize = 37;
+
+        /// <summary>RELAY_STATS_MIN_SIZE: the smallest size relay_get_stats accepts.</summary>
+        public const int StatsMinSize = 192;
+
+        /// <summary>RELAY_EVENT_MIN_SIZE: the smallest size relay_next_event accepts.</summary>
+        public const int EventMinSize = 120;
 
         /// <summary>relay_handshake_next_timeout's "never" (UINT32_MAX).</summary>
         public const uint NoTimeout = uint.MaxValue;
