@@ -5,61 +5,30 @@
 //! and forged handles, must return its status, write nothing out of bounds, and leave the
 //! library usable.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `target/<profile>`: integration test binaries run from `target/<profile>/deps/`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>")
-        .to_path_buf()
-}
-
-/// The directory holding the shared library built for this test run.
-fn library_dir() -> PathBuf {
-    let name = format!(
-        "{}udp_relay{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let profile = profile_dir();
-    [profile.clone(), profile.join("deps")]
-        .into_iter()
-        .find(|d| d.join(&name).is_file())
-        .unwrap_or_else(|| panic!("{name} not found under {}", profile.display()))
-}
+use support::{
+    SANITIZER_ENV, SANITIZER_FLAGS, has_sanitizer_report, native_program, scratch_dir,
+    shared_library_link_args,
+};
 
 #[test]
 fn every_entry_point_survives_misuse_under_sanitizers() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let lib = library_dir();
-    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ffi_misuse");
+    let exe = scratch_dir("c-ffi-misuse").join("ffi_misuse");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-g",
-            "-O1",
-        ])
-        .args([
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            "-fno-omit-frame-pointer",
-        ])
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .args(SANITIZER_FLAGS)
         .arg("-I")
         .arg(root.join("include"))
         .arg(root.join("tests/c/ffi_misuse.c"))
         .arg("-o")
         .arg(&exe)
-        .arg(format!("-L{}", lib.display()))
-        .arg("-ludp_relay")
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(shared_library_link_args())
         .output()
         .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
     assert!(
@@ -67,12 +36,8 @@ fn every_entry_point_survives_misuse_under_sanitizers() {
         "compiling tests/c/ffi_misuse.c failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = Command::new(&exe)
-        .env(
-            "ASAN_OPTIONS",
-            "detect_leaks=1:abort_on_error=0:exitcode=23",
-        )
-        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+    let run = native_program(&exe)
+        .envs(SANITIZER_ENV.iter().copied())
         .output()
         .expect("run ffi_misuse");
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -95,5 +60,5 @@ fn every_entry_point_survives_misuse_under_sanitizers() {
         summary.ends_with(" 0 failed") && passed > 300,
         "{summary}\n{stdout}"
     );
-    assert!(!stderr.contains("Sanitizer"), "{stderr}");
+    assert!(!has_sanitizer_report(&stderr), "{stderr}");
 }
