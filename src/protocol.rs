@@ -322,22 +322,30 @@ pub fn write_handshake(
     Ok(total)
 }
 
+/// Fixtures shared by the unit tests of the wire formats (handshake and seat token).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_fixtures {
+    use super::Guid;
 
-    fn unhex(s: &str) -> Vec<u8> {
+    pub fn unhex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
     }
 
-    const KEY_0_31: [u8; 32] = [
+    /// The key bytes 0..31 used by the independently computed vectors.
+    pub const KEY_0_31: [u8; 32] = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
         25, 26, 27, 28, 29, 30, 31,
     ];
-    const GUID: Guid = Guid(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+    pub const GUID: Guid = Guid(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_fixtures::{GUID, KEY_0_31, unhex};
+    use super::*;
 
     // Computed independently with Python:
     //   hmac.new(bytes(range(32)), hdr + b"\0"*32, hashlib.sha256).hexdigest()

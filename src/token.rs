@@ -452,19 +452,7 @@ impl SeatBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    const SECRET: [u8; 32] = [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-        25, 26, 27, 28, 29, 30, 31,
-    ];
-    const GUID: Guid = Guid(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+    use crate::protocol::test_fixtures::{GUID, KEY_0_31 as SECRET, unhex};
     const EXPIRY: u64 = 1_900_000_000;
 
     // Computed independently with Python 3 (hmac, hashlib, struct):

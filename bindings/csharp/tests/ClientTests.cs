@@ -91,12 +91,37 @@ namespace UdpRelay.Tests
             }
         }
 
+        /// <summary>Sends <paramref name="count"/> datagrams each way between two established
+        /// clients and checks every one arrives once, in order and intact. At most 64 are in
+        /// flight per direction, so a burst never outgrows the kernel's socket buffers (that
+        /// would be the kernel dropping, not the relay).</summary>
+        private static void ExchangeDatagrams(Relay relay, RelayClient a, RelayClient b, int count)
+        {
+            const int window = 64;
+            byte[] tx = new byte[256];
+            byte[] rx = new byte[Native.MaxDatagram];
+            int sentA = 0, sentB = 0, gotA = 0, gotB = 0;
+            Stopwatch clock = Stopwatch.StartNew();
+            while (gotA < count || gotB < count)
+            {
+                if (clock.ElapsedMilliseconds > 20000)
+                    throw new TestFailure("A got " + gotA + ", B got " + gotB + " of " + count + " within 20 s");
+                while (sentA < count && sentA - gotB < window && a.Send(tx, 0, WriteDatagram(tx, 0xA, sentA))) sentA++;
+                while (sentB < count && sentB - gotA < window && b.Send(tx, 0, WriteDatagram(tx, 0xB, sentB))) sentB++;
+                relay.Poll(1);
+                a.Poll(0);
+                b.Poll(0);
+                int length;
+                while (b.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xA, gotB++, "A -> B");
+                while (a.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xB, gotA++, "B -> A");
+            }
+            Assert.Equal(count, gotB, "datagrams A -> B");
+            Assert.Equal(count, gotA, "datagrams B -> A");
+        }
+
         private static void ClientsExchangeDatagrams()
         {
             const int count = 1000;
-            // Datagrams in flight per direction: bounded so a burst never outgrows the kernel's
-            // socket buffers (that would be the kernel dropping, not the relay).
-            const int window = 64;
             RelayGuid guid = RelayGuid.NewRandom();
             using (Relay relay = Relay.Start(LoopbackRelay()))
             using (RelayClient a = RelayClient.Connect(ClientOptions(relay.Port, guid)))
@@ -106,25 +131,7 @@ namespace UdpRelay.Tests
                 Assert.True(a.LocalPort != 0 && a.LocalPort != b.LocalPort, "clients have their own ports");
                 Establish(relay, a, b);
 
-                byte[] tx = new byte[256];
-                byte[] rx = new byte[Native.MaxDatagram];
-                int sentA = 0, sentB = 0, gotA = 0, gotB = 0;
-                Stopwatch clock = Stopwatch.StartNew();
-                while (gotA < count || gotB < count)
-                {
-                    if (clock.ElapsedMilliseconds > 20000)
-                        throw new TestFailure("A got " + gotA + ", B got " + gotB + " of " + count + " within 20 s");
-                    while (sentA < count && sentA - gotB < window && a.Send(tx, 0, WriteDatagram(tx, 0xA, sentA))) sentA++;
-                    while (sentB < count && sentB - gotA < window && b.Send(tx, 0, WriteDatagram(tx, 0xB, sentB))) sentB++;
-                    relay.Poll(1);
-                    a.Poll(0);
-                    b.Poll(0);
-                    int length;
-                    while (b.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xA, gotB++, "A -> B");
-                    while (a.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xB, gotA++, "B -> A");
-                }
-                Assert.Equal(count, gotB, "datagrams A -> B");
-                Assert.Equal(count, gotA, "datagrams B -> A");
+                ExchangeDatagrams(relay, a, b, count);
 
                 RelayChannelCounters counters;
                 Assert.True(relay.TryGetChannel(guid, out counters), "the channel is open");
@@ -618,7 +625,6 @@ namespace UdpRelay.Tests
         private static void TokenHoldersExchangeDatagrams()
         {
             const int count = 500;
-            const int window = 64;
             RelayGuid guid = RelayGuid.NewRandom();
             // The matchmaker's side: one token per seat.
             byte[] tokenA = RelayToken.Mint(TokenSecret, guid, RelayTokenRole.A, UnixNow() + 600);
@@ -629,23 +635,7 @@ namespace UdpRelay.Tests
             using (RelayClient b = RelayClient.Connect(TokenOptions(relay.Port, tokenB)))
             {
                 Establish(relay, a, b);
-                byte[] tx = new byte[256];
-                byte[] rx = new byte[Native.MaxDatagram];
-                int sentA = 0, sentB = 0, gotA = 0, gotB = 0;
-                Stopwatch clock = Stopwatch.StartNew();
-                while (gotA < count || gotB < count)
-                {
-                    if (clock.ElapsedMilliseconds > 20000)
-                        throw new TestFailure("A got " + gotA + ", B got " + gotB + " of " + count + " within 20 s");
-                    while (sentA < count && sentA - gotB < window && a.Send(tx, 0, WriteDatagram(tx, 0xA, sentA))) sentA++;
-                    while (sentB < count && sentB - gotA < window && b.Send(tx, 0, WriteDatagram(tx, 0xB, sentB))) sentB++;
-                    relay.Poll(1);
-                    a.Poll(0);
-                    b.Poll(0);
-                    int length;
-                    while (b.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xA, gotB++, "A -> B");
-                    while (a.TryReceive(rx, 0, rx.Length, out length)) CheckDatagram(rx, length, 0xB, gotA++, "B -> A");
-                }
+                ExchangeDatagrams(relay, a, b, count);
                 RelayStats stats = relay.Stats;
                 Assert.Equal(1UL, stats.ChannelsEstablished, "channels established");
                 Assert.Equal(0UL, stats.TokensInvalid + stats.TokensExpired + stats.TokensReplayed, "token refusals");
