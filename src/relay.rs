@@ -290,11 +290,13 @@ impl Relay {
             config.recv_buffer_bytes,
             config.send_buffer_bytes,
         )?;
+        let gro = batch::enable_gro(&bound.socket);
         log::info!(
-            "relay bound to {} (receive buffer {} B, send buffer {} B{})",
+            "relay bound to {} (receive buffer {} B, send buffer {} B, UDP GRO {}{})",
             bound.local_addr,
             bound.recv_buffer,
             bound.send_buffer,
+            if gro { "on" } else { "off" },
             if config.secret_key.is_some() {
                 ", handshakes keyed"
             } else {
@@ -450,18 +452,23 @@ impl Relay {
                 }
             };
             for i in 0..n {
-                let (datagram, src) = datagrams.datagram(i);
-                let len = datagram.len();
-                if let Verdict::Forward(fwd) = self.on_datagram(datagram, net::normalize(src), now)
-                {
-                    // Counted as sent now; `flush` takes it back if the kernel refuses it.
-                    self.record_forward(fwd, len, true);
-                    let to = net::to_socket_family(fwd.to, self.socket_is_v6);
-                    datagrams.queue(i, to, fwd.tag());
+                let src = net::normalize(datagrams.source(i));
+                // Several datagrams when GRO coalesced a sender's run: each is decided on its
+                // own, exactly as if it had been read alone.
+                let segments = datagrams.segments(i);
+                for k in 0..segments {
+                    let datagram = datagrams.datagram(i, k);
+                    let len = datagram.len();
+                    if let Verdict::Forward(fwd) = self.on_datagram(datagram, src, now) {
+                        // Counted as sent now; `flush` takes it back if the kernel refuses it.
+                        self.record_forward(fwd, len, true);
+                        let to = net::to_socket_family(fwd.to, self.socket_is_v6);
+                        datagrams.queue(i, k, to, fwd.tag());
+                    }
                 }
+                handled += segments;
             }
             self.flush(&mut datagrams);
-            handled += n;
             if n < batch::BATCH.min(max) {
                 break; // the socket is drained
             }

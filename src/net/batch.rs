@@ -7,6 +7,12 @@
 //! run, as a peer sending several datagrams per tick produces) leave in one UDP GSO message
 //! (`UDP_SEGMENT`): the kernel's send path runs once for the run and cuts it into the same
 //! datagrams. Where the kernel refuses GSO the run is sent datagram by datagram.
+//!
+//! The receive side is the mirror image: with UDP GRO enabled on the socket
+//! ([`enable_gro`]), back-to-back datagrams of one sender can arrive coalesced in one slot
+//! (same size, the last one possibly shorter, their size in a `UDP_GRO` control message).
+//! Each slot is therefore a list of *segments*, every one of them a datagram as its sender
+//! sent it; a run of segments forwarded to one peer leaves as one GSO message again.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -18,11 +24,12 @@ pub(crate) const BATCH: usize = 32;
 /// are only made resident by the kernel writing into them.
 const SLOT: usize = 65_536;
 
-/// A datagram queued for sending: slot `slot`'s bytes to `dst`, with a caller's `tag` that
-/// comes back if the send fails.
+/// A datagram queued for sending: `len` bytes at `start` in the batch's buffer to `dst`, with
+/// a caller's `tag` that comes back if the send fails.
 #[derive(Clone, Copy, Debug)]
 struct Outgoing {
-    slot: usize,
+    start: usize,
+    len: usize,
     dst: SocketAddr,
     tag: u64,
 }
@@ -32,6 +39,8 @@ struct Outgoing {
 pub struct DatagramBatch {
     data: Box<[u8]>,
     lens: [usize; BATCH],
+    /// Segment size of each slot: its length, unless GRO coalesced several datagrams.
+    segs: [usize; BATCH],
     srcs: [SocketAddr; BATCH],
     received: usize,
     queue: Vec<Outgoing>,
@@ -59,6 +68,7 @@ impl DatagramBatch {
         DatagramBatch {
             data: vec![0u8; BATCH * SLOT].into_boxed_slice(),
             lens: [0; BATCH],
+            segs: [0; BATCH],
             srcs: [SocketAddr::from(([0, 0, 0, 0], 0)); BATCH],
             received: 0,
             queue: Vec::with_capacity(BATCH),
@@ -67,8 +77,9 @@ impl DatagramBatch {
         }
     }
 
-    /// Receives up to `max` (at most [`BATCH`]) datagrams without waiting and returns how
-    /// many arrived (0 when none is pending). Panics if sends are still queued.
+    /// Receives up to `max` (at most [`BATCH`]) slots without waiting and returns how many
+    /// were filled (0 when nothing is pending). Each holds one datagram, or several when GRO
+    /// coalesced them: see [`DatagramBatch::segments`]. Panics if sends are still queued.
     pub fn recv(&mut self, socket: &UdpSocket, max: usize) -> io::Result<usize> {
         assert!(self.queue.is_empty(), "flush before receiving again");
         self.received = 0;
@@ -79,6 +90,7 @@ impl DatagramBatch {
             &mut self.sys,
             &mut self.data,
             &mut self.lens[..max],
+            &mut self.segs[..max],
             &mut self.srcs[..max],
         )?;
         #[cfg(not(target_os = "linux"))]
@@ -88,23 +100,61 @@ impl DatagramBatch {
             &mut self.lens[..max],
             &mut self.srcs[..max],
         )?;
+        #[cfg(not(target_os = "linux"))]
+        self.segs[..n].copy_from_slice(&self.lens[..n]);
         self.received = n;
         Ok(n)
     }
 
-    /// The bytes and source of received datagram `i`.
+    /// The source of slot `i` (every segment of a slot comes from the same sender).
     #[inline]
-    pub fn datagram(&self, i: usize) -> (&[u8], SocketAddr) {
+    pub fn source(&self, i: usize) -> SocketAddr {
         assert!(i < self.received);
-        (&self.data[i * SLOT..i * SLOT + self.lens[i]], self.srcs[i])
+        self.srcs[i]
     }
 
-    /// Queues received datagram `i` to be sent, unchanged, to `dst` (already in the
+    /// How many datagrams slot `i` holds: 1, or more when GRO coalesced a run.
+    #[inline]
+    pub fn segments(&self, i: usize) -> usize {
+        assert!(i < self.received);
+        if self.segs[i] == 0 || self.lens[i] == 0 {
+            1
+        } else {
+            self.lens[i].div_ceil(self.segs[i])
+        }
+    }
+
+    /// Where datagram `k` of slot `i` lies in the buffer.
+    #[inline]
+    fn span(&self, i: usize, k: usize) -> (usize, usize) {
+        assert!(i < self.received && k < self.segments(i));
+        let seg = if self.segs[i] == 0 {
+            self.lens[i]
+        } else {
+            self.segs[i]
+        };
+        let offset = k * seg;
+        (i * SLOT + offset, seg.min(self.lens[i] - offset))
+    }
+
+    /// The bytes of datagram `k` of slot `i`.
+    #[inline]
+    pub fn datagram(&self, i: usize, k: usize) -> &[u8] {
+        let (start, len) = self.span(i, k);
+        &self.data[start..start + len]
+    }
+
+    /// Queues datagram `k` of slot `i` to be sent, unchanged, to `dst` (already in the
     /// socket's address family).
     #[inline]
-    pub fn queue(&mut self, i: usize, dst: SocketAddr, tag: u64) {
-        assert!(i < self.received);
-        self.queue.push(Outgoing { slot: i, dst, tag });
+    pub fn queue(&mut self, i: usize, k: usize, dst: SocketAddr, tag: u64) {
+        let (start, len) = self.span(i, k);
+        self.queue.push(Outgoing {
+            start,
+            len,
+            dst,
+            tag,
+        });
     }
 
     /// Sends everything queued. Returns (datagrams sent, bytes sent); for each datagram the
@@ -119,14 +169,14 @@ impl DatagramBatch {
         while start < self.queue.len() {
             let pending = &self.queue[start..];
             #[cfg(target_os = "linux")]
-            let result = linux::send(socket, &mut self.sys, &self.data, &self.lens, pending);
+            let result = linux::send(socket, &mut self.sys, &self.data, pending);
             #[cfg(not(target_os = "linux"))]
-            let result = portable::send(socket, &self.data, &self.lens, pending);
+            let result = portable::send(socket, &self.data, pending);
             match result {
                 Ok(n) => {
                     for o in &pending[..n] {
                         sent.0 += 1;
-                        sent.1 += self.lens[o.slot] as u64;
+                        sent.1 += o.len as u64;
                     }
                     start += n;
                 }
@@ -135,11 +185,7 @@ impl DatagramBatch {
                     // The first `refused` pending datagrams (one, or one GSO run) are the
                     // ones the kernel did not take: count them, go on with the rest.
                     for o in &pending[..refused] {
-                        failed(
-                            o.tag,
-                            self.lens[o.slot],
-                            io::Error::new(e.kind(), e.to_string()),
-                        );
+                        failed(o.tag, o.len, io::Error::new(e.kind(), e.to_string()));
                     }
                     start += refused;
                 }
@@ -147,6 +193,19 @@ impl DatagramBatch {
         }
         self.queue.clear();
         sent
+    }
+}
+
+/// Asks the kernel to coalesce back-to-back datagrams of one sender into one read (UDP GRO,
+/// Linux 5.0 and later). Returns whether it is on; elsewhere it never is, and every slot
+/// holds one datagram.
+pub fn enable_gro(socket: &UdpSocket) -> bool {
+    #[cfg(target_os = "linux")]
+    return linux::enable_gro(socket);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        false
     }
 }
 
@@ -192,12 +251,11 @@ mod portable {
     pub fn send(
         socket: &UdpSocket,
         data: &[u8],
-        lens: &[usize],
         pending: &[Outgoing],
     ) -> Result<usize, (io::Error, usize)> {
         let mut n = 0;
         for o in pending {
-            match socket.send_to(&data[o.slot * SLOT..o.slot * SLOT + lens[o.slot]], o.dst) {
+            match socket.send_to(&data[o.start..o.start + o.len], o.dst) {
                 Ok(_) => n += 1,
                 Err(e) if n == 0 => return Err((e, 1)),
                 Err(_) => break,
@@ -220,10 +278,13 @@ mod linux {
 
     pub struct Headers {
         msgs: Vec<libc::mmsghdr>,
+        /// One per outgoing datagram: a GSO message takes one per segment.
         iovs: Vec<libc::iovec>,
         addrs: Vec<libc::sockaddr_storage>,
         /// One UDP_SEGMENT control message per outgoing message.
         ctrl: Vec<[u64; 3]>,
+        /// Room for one UDP_GRO control message per received slot.
+        ctrl_in: Vec<[u64; 3]>,
         /// Datagrams carried by each outgoing message (more than one for a GSO run).
         runs: [usize; BATCH],
         gso: bool,
@@ -232,6 +293,7 @@ mod linux {
 
     /// From linux/udp.h; not exported by the libc crate for every target.
     const UDP_SEGMENT: libc::c_int = 103;
+    const UDP_GRO: libc::c_int = 104;
     /// The kernel's limit on segments per GSO message (UDP_MAX_SEGMENTS).
     const MAX_RUN: usize = 64;
     /// Largest run in bytes: the UDP length field is 16 bits.
@@ -249,7 +311,7 @@ mod linux {
             Headers {
                 // SAFETY: mmsghdr is plain data for which all-zero is a valid value.
                 msgs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
-                iovs: (0..BATCH)
+                iovs: (0..BATCH * MAX_RUN)
                     .map(|_| libc::iovec {
                         iov_base: std::ptr::null_mut(),
                         iov_len: 0,
@@ -258,6 +320,7 @@ mod linux {
                 // SAFETY: sockaddr_storage is plain data for which all-zero is a valid value.
                 addrs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
                 ctrl: vec![[0u64; 3]; BATCH],
+                ctrl_in: vec![[0u64; 3]; BATCH],
                 runs: [0; BATCH],
                 gso: true,
                 gso_refusals: 0,
@@ -273,11 +336,27 @@ mod linux {
         }
     }
 
+    pub fn enable_gro(socket: &UdpSocket) -> bool {
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket and a pointer to an int that outlives the call, with its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_UDP,
+                UDP_GRO,
+                (&on as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        rc == 0
+    }
+
     pub fn recv(
         socket: &UdpSocket,
         h: &mut Headers,
         data: &mut [u8],
         lens: &mut [usize],
+        segs: &mut [usize],
         srcs: &mut [SocketAddr],
     ) -> io::Result<usize> {
         let max = lens.len();
@@ -292,12 +371,12 @@ mod linux {
             m.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             m.msg_hdr.msg_iov = &mut h.iovs[i];
             m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_control = std::ptr::null_mut();
-            m.msg_hdr.msg_controllen = 0;
+            m.msg_hdr.msg_control = h.ctrl_in[i].as_mut_ptr().cast();
+            m.msg_hdr.msg_controllen = mem::size_of::<[u64; 3]>();
             m.msg_hdr.msg_flags = 0;
         }
         // SAFETY: the first `max` headers point at iovecs, buffers (SLOT bytes each, inside
-        // `data`) and address storage that stay borrowed for the whole call.
+        // `data`), address storage and control buffers that stay borrowed for the whole call.
         let rc = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
@@ -314,25 +393,48 @@ mod linux {
         };
         for i in 0..n {
             lens[i] = (h.msgs[i].msg_len as usize).min(SLOT);
+            segs[i] = gro_segment_size(&h.msgs[i].msg_hdr)
+                .filter(|&s| s > 0 && s < lens[i])
+                .unwrap_or(lens[i]);
             srcs[i] = from_storage(&h.addrs[i], h.msgs[i].msg_hdr.msg_namelen)
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
         }
         Ok(n)
     }
 
-    /// Sends `pending` (at most one batch) in one sendmmsg. Returns how many datagrams went
-    /// out, or the error and how many datagrams the first message carried (all refused).
+    /// The segment size of a read GRO coalesced, from its UDP_GRO control message.
+    fn gro_segment_size(hdr: &libc::msghdr) -> Option<usize> {
+        if hdr.msg_controllen == 0 {
+            return None;
+        }
+        // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the
+        // buffer `msg_control` points at (still borrowed); CMSG_FIRSTHDR / CMSG_NXTHDR stay
+        // inside that length, and a UDP_GRO payload is one int, read unaligned.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(hdr);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
+                    let size = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                    return usize::try_from(size).ok();
+                }
+                c = libc::CMSG_NXTHDR(hdr, c);
+            }
+        }
+        None
+    }
+
+    /// Sends the first messages of `pending` (at most one batch of messages) in one
+    /// sendmmsg. Returns how many datagrams went out, or the error and how many datagrams
+    /// the first message carried (all refused).
     pub fn send(
         socket: &UdpSocket,
         h: &mut Headers,
         data: &[u8],
-        lens: &[usize],
         pending: &[Outgoing],
     ) -> Result<usize, (io::Error, usize)> {
-        let pending = &pending[..pending.len().min(BATCH)];
         let mut gso = h.gso;
         loop {
-            let msgs = build(h, data, lens, pending, gso);
+            let msgs = build(h, data, pending, gso);
             // SAFETY: the first `msgs` headers point at iovecs over `data` (only read by the
             // kernel), initialised destination addresses and control messages, all owned
             // by `h` or borrowed for the whole call.
@@ -368,33 +470,27 @@ mod linux {
         )
     }
 
-    /// Fills the send headers for `pending`, one message per datagram or per run (same
-    /// destination, same size, the last one possibly shorter) when `gso`; returns the
-    /// number of messages.
-    fn build(
-        h: &mut Headers,
-        data: &[u8],
-        lens: &[usize],
-        pending: &[Outgoing],
-        gso: bool,
-    ) -> usize {
+    /// Fills the send headers for the start of `pending`, one message per datagram or per
+    /// run (same destination, same size, the last one possibly shorter) when `gso`, at most
+    /// [`BATCH`] messages; returns the number of messages.
+    fn build(h: &mut Headers, data: &[u8], pending: &[Outgoing], gso: bool) -> usize {
         let (mut m, mut i) = (0, 0);
-        while i < pending.len() {
+        while i < pending.len() && m < BATCH {
             let first = pending[i];
-            let size = lens[first.slot];
+            let size = first.len;
             let mut end = i + 1;
             if gso && size > 0 {
                 let mut total = size;
                 while end < pending.len()
                     && end - i < MAX_RUN
                     && pending[end].dst == first.dst
-                    && lens[pending[end].slot] > 0
-                    && lens[pending[end].slot] <= size
-                    && total + lens[pending[end].slot] <= MAX_RUN_BYTES
+                    && pending[end].len > 0
+                    && pending[end].len <= size
+                    && total + pending[end].len <= MAX_RUN_BYTES
                 {
-                    total += lens[pending[end].slot];
+                    total += pending[end].len;
                     end += 1;
-                    if lens[pending[end - 1].slot] < size {
+                    if pending[end - 1].len < size {
                         break; // only the last segment of a run may be short
                     }
                 }
@@ -402,8 +498,8 @@ mod linux {
             for (k, o) in pending[i..end].iter().enumerate() {
                 h.iovs[i + k] = libc::iovec {
                     // sendmmsg only reads through this pointer.
-                    iov_base: data[o.slot * SLOT..].as_ptr().cast_mut().cast(),
-                    iov_len: lens[o.slot],
+                    iov_base: data[o.start..].as_ptr().cast_mut().cast(),
+                    iov_len: o.len,
                 };
             }
             let addr_len = to_storage(first.dst, &mut h.addrs[m]);
