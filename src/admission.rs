@@ -14,6 +14,10 @@
 //! All clocks here are the relay's monotonic milliseconds; nothing in this module does I/O.
 
 use std::collections::HashMap;
+
+/// Source addresses are attacker-chosen: the tables keyed by them use a keyed (per-process
+/// random) hasher, as fast as the channel index's and just as hard to flood.
+type SourceMap<V> = HashMap<u128, V, foldhash::quality::RandomState>;
 use std::net::IpAddr;
 
 /// The limits a relay applies to sources and channels. `0` turns a limit off where noted.
@@ -105,7 +109,7 @@ pub struct HandshakeLimiter {
     capacity: usize,
     /// How long an untouched bucket takes to refill: after that it is forgettable.
     refill_ms: u64,
-    buckets: HashMap<u128, Bucket>,
+    buckets: SourceMap<Bucket>,
     /// A full table is swept at most once per this many ms, so a flood of new sources
     /// cannot make every handshake pay for a scan of the table.
     next_sweep_ms: u64,
@@ -124,7 +128,7 @@ impl HandshakeLimiter {
             } else {
                 (burst * 1000).div_ceil(rate)
             },
-            buckets: HashMap::new(),
+            buckets: SourceMap::default(),
             next_sweep_ms: 0,
         }
     }
@@ -186,14 +190,14 @@ impl HandshakeLimiter {
 #[derive(Debug, Default)]
 pub struct PendingCounts {
     max: u32,
-    counts: HashMap<u128, u32>,
+    counts: SourceMap<u32>,
 }
 
 impl PendingCounts {
     pub fn new(limits: &Limits) -> PendingCounts {
         PendingCounts {
             max: limits.max_pending_per_source,
-            counts: HashMap::new(),
+            counts: SourceMap::default(),
         }
     }
 
@@ -216,7 +220,7 @@ impl PendingCounts {
             }
         }
         if self.counts.is_empty() && self.counts.capacity() > 1024 {
-            self.counts = HashMap::new();
+            self.counts = SourceMap::default();
         }
     }
 
