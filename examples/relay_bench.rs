@@ -18,6 +18,9 @@
 #[path = "relay_bench/baseline.rs"]
 mod baseline;
 #[cfg(target_os = "linux")]
+#[path = "relay_bench/floor.rs"]
+mod floor;
+#[cfg(target_os = "linux")]
 #[path = "relay_bench/modes.rs"]
 mod modes;
 #[cfg(target_os = "linux")]

@@ -1,5 +1,5 @@
 //! The load generator runs and reports sane JSON: a couple of modes with tiny parameters
-//! (about three seconds in all). No figure is asserted beyond "something was relayed": speed
+//! (a few seconds in all). No figure is asserted beyond "something was relayed": speed
 //! is measured with the benchmark itself, not in tests.
 #![cfg(target_os = "linux")]
 
@@ -68,5 +68,31 @@ fn keyed_storm_reports_channels() {
     for side in ["relay", "baseline"] {
         let m = &v["median"][side];
         assert!(m["channels_per_s"].as_f64().unwrap() > 0.0, "{side}: {m}");
+    }
+}
+
+#[test]
+fn gso_runs_against_the_batched_floor() {
+    let v = run(&[
+        "throughput",
+        "--pairs",
+        "4",
+        "--size",
+        "200",
+        "--run",
+        "4",
+        "--gro",
+        "--duration",
+        "0.5",
+        "--rate",
+        "20000",
+        "--baseline",
+        "batched",
+    ]);
+    assert_eq!(v["baseline"].as_str(), Some("Batched"));
+    for side in ["relay", "baseline"] {
+        let m = &v["median"][side];
+        assert!(m["relayed_per_s"].as_f64().unwrap() > 0.0, "{side}: {m}");
+        assert_eq!(m["pairs_open"].as_f64(), Some(4.0), "{side}: {m}");
     }
 }

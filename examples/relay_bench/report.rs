@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::modes::{self, Figures};
 use crate::sys;
-use crate::target::{Kind, Settings, Target};
+use crate::target::{BaselineKind, Kind, Settings, Target};
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for udp-relay (Linux, loopback)")]
@@ -19,6 +19,10 @@ struct Cli {
     /// Also run the naive baseline forwarder and report ratios relay / baseline.
     #[arg(long, global = true)]
     compare_baseline: bool,
+    /// Which forwarder `--compare-baseline` runs: the naive one, or the relay's own batched
+    /// I/O over a bare address map (what the kernel costs without the relay's bookkeeping).
+    #[arg(long, global = true, value_enum, default_value = "naive")]
+    baseline: BaselineKind,
     /// Run each measurement this many times and report medians.
     #[arg(long, global = true, default_value_t = 1)]
     repeat: usize,
@@ -201,6 +205,7 @@ fn settings(cli: &Cli) -> Settings {
         Mode::Latency { pairs, .. } => (None, Duration::from_secs(30), *pairs as usize + 1024),
     };
     Settings {
+        baseline: cli.baseline,
         key,
         timeout,
         max_channels,
@@ -316,13 +321,23 @@ pub fn main() {
             "relay_cpu": cli.relay_cpu,
             "load_cpu": cli.load_cpu,
             "median": medians,
+            "baseline": format!("{:?}", cli.baseline),
             "ratio_to_baseline": ratios,
             "runs": runs,
         });
         println!("{}", serde_json::to_string_pretty(&out).expect("json"));
         return;
     }
-    println!("{:?}  (medians of {} runs)", cli.mode, cli.repeat.max(1));
+    println!(
+        "{:?}  (medians of {} runs{})",
+        cli.mode,
+        cli.repeat.max(1),
+        if cli.compare_baseline {
+            format!(", baseline: {:?}", cli.baseline)
+        } else {
+            String::new()
+        }
+    );
     print!("{:<32}", "figure");
     for name in medians.keys() {
         print!("{name:>16}");

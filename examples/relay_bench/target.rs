@@ -38,7 +38,17 @@ impl Kind {
     }
 }
 
+/// What `--compare-baseline` compares the relay with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaselineKind {
+    /// One recv_from + one send_to per datagram, std HashMaps, full scans for expiry.
+    Naive,
+    /// The relay's batched I/O with a bare address map: the kernel's floor.
+    Batched,
+}
+
 pub struct Settings {
+    pub baseline: BaselineKind,
     pub key: Option<Vec<u8>>,
     pub timeout: Duration,
     pub max_channels: usize,
@@ -112,11 +122,15 @@ impl Target {
                 )?;
                 let addr = bound.local_addr;
                 let (sh, key, timeout) = (shared.clone(), s.key.clone(), s.timeout);
+                let which = s.baseline;
                 let t = std::thread::spawn(move || {
                     if let Some(cpu) = cpu {
                         let _ = sys::pin_current_thread(cpu);
                     }
-                    crate::baseline::run(bound.socket, key, timeout, sh);
+                    match which {
+                        BaselineKind::Naive => crate::baseline::run(bound.socket, key, timeout, sh),
+                        BaselineKind::Batched => crate::floor::run(bound.socket, key, sh),
+                    }
                 });
                 (addr, t)
             }
