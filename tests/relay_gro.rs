@@ -15,15 +15,23 @@ use udp_relay::relay::{Config, Relay};
 const UDP_SEGMENT: libc::c_int = 103;
 
 fn relay() -> Relay {
+    relay_on("127.0.0.1:0")
+}
+
+fn relay_on(bind: &str) -> Relay {
     Relay::bind(Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
+        bind: bind.parse().unwrap(),
         ..Config::default()
     })
     .unwrap()
 }
 
 fn peer() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer_on("127.0.0.1:0")
+}
+
+fn peer_on(bind: &str) -> UdpSocket {
+    let s = UdpSocket::bind(bind).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
     s
 }
@@ -160,4 +168,28 @@ fn every_datagram_of_a_coalesced_run_from_a_stranger_is_screened_alone() {
     send_run(&stranger, &[vec![1u8; 100], vec![2u8; 100]], to);
     assert!(pump(&mut relay, &stranger, 1, Duration::from_millis(200)).is_empty());
     assert_eq!(relay.stats().handshakes_rejected, 3);
+}
+
+#[test]
+fn coalesced_runs_over_ipv6_and_ipv4_on_a_dual_stack_relay() {
+    let mut relay = relay_on("[::1]:0");
+    let (a, b) = (peer_on("[::1]:0"), peer_on("[::1]:0"));
+    established(&mut relay, &a, &b);
+    let run: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 700]).collect();
+    send_run(&a, &run, relay.local_addr());
+    assert!(pump(&mut relay, &b, run.len(), Duration::from_secs(5)) == run);
+
+    // IPv4 peers of an IPv6 (dual-stack) relay socket: their runs arrive v4-mapped.
+    let mut dual = relay_on("[::ffff:127.0.0.1]:0");
+    let to: SocketAddr = format!("127.0.0.1:{}", dual.local_addr().port())
+        .parse()
+        .unwrap();
+    let (c, d) = (peer(), peer());
+    let guid = Guid::random().unwrap();
+    c.send_to(&handshake(guid), to).unwrap();
+    dual.poll(Duration::from_millis(50)).unwrap();
+    d.send_to(&handshake(guid), to).unwrap();
+    assert_eq!(pump(&mut dual, &c, 1, Duration::from_secs(5)).len(), 1);
+    send_run(&d, &run, to);
+    assert!(pump(&mut dual, &c, run.len(), Duration::from_secs(5)) == run);
 }
