@@ -6,48 +6,14 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use udp_relay::admission::Limits;
-use udp_relay::protocol::{Guid, write_handshake};
+use udp_relay::protocol::Guid;
 use udp_relay::relay::{Config, Relay};
 
+mod relay_loop;
+use relay_loop::{handshake, peer, pump, pump_for};
+
 fn relay() -> Relay {
-    Relay::bind(Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    })
-    .unwrap()
-}
-
-fn peer() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-    s
-}
-
-/// Polls the relay until `socket` has received `n` datagrams (or 5 s pass).
-fn pump(relay: &mut Relay, socket: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
-    pump_for(relay, socket, n, Duration::from_secs(5))
-}
-
-fn pump_for(relay: &mut Relay, socket: &UdpSocket, n: usize, wait: Duration) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    let deadline = Instant::now() + wait;
-    while got.len() < n && Instant::now() < deadline {
-        relay.poll(Duration::from_millis(5)).unwrap();
-        while let Ok((len, _)) = socket.recv_from(&mut buf) {
-            got.push(buf[..len].to_vec());
-            if got.len() == n {
-                break;
-            }
-        }
-    }
-    got
-}
-
-fn handshake(guid: Guid) -> Vec<u8> {
-    let mut b = [0u8; 56];
-    write_handshake(&mut b, guid, 0, &[], None).unwrap();
-    b.to_vec()
+    relay_loop::relay_on("127.0.0.1:0")
 }
 
 #[test]

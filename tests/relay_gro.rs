@@ -8,93 +8,42 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use udp_relay::protocol::{Guid, write_handshake};
-use udp_relay::relay::{Config, Relay};
+use udp_relay::protocol::Guid;
+use udp_relay::relay::Relay;
 
 /// From linux/udp.h.
 const UDP_SEGMENT: libc::c_int = 103;
+
+mod relay_loop;
+use relay_loop::{establish, handshake, peer, peer_on, pump, pump_for, relay_on};
 
 fn relay() -> Relay {
     relay_on("127.0.0.1:0")
 }
 
-fn relay_on(bind: &str) -> Relay {
-    Relay::bind(Config {
-        bind: bind.parse().unwrap(),
-        ..Config::default()
-    })
-    .unwrap()
-}
-
-fn peer() -> UdpSocket {
-    peer_on("127.0.0.1:0")
-}
-
-fn peer_on(bind: &str) -> UdpSocket {
-    let s = UdpSocket::bind(bind).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-    s
-}
-
 /// Sends `datagrams` (equal sizes, the last one possibly shorter) as one UDP GSO message:
 /// they leave the socket as one buffer that the kernel cuts into segments.
 fn send_run(socket: &UdpSocket, datagrams: &[Vec<u8>], to: SocketAddr) {
-    let segment = datagrams[0].len() as libc::c_int;
+    set_segment_size(socket, datagrams[0].len());
+    let joined: Vec<u8> = datagrams.concat();
+    assert_eq!(socket.send_to(&joined, to).unwrap(), joined.len());
+    set_segment_size(socket, 0);
+}
+
+/// Sets UDP_SEGMENT on `socket`: every send is cut into datagrams of `size` (0: off).
+fn set_segment_size(socket: &UdpSocket, size: usize) {
+    let size = size as libc::c_int;
     // SAFETY: a valid socket, an int option value that outlives the call, and its size.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
             libc::SOL_UDP,
             UDP_SEGMENT,
-            (&segment as *const libc::c_int).cast(),
+            (&size as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     assert_eq!(rc, 0, "UDP_SEGMENT: {}", std::io::Error::last_os_error());
-    let joined: Vec<u8> = datagrams.concat();
-    assert_eq!(socket.send_to(&joined, to).unwrap(), joined.len());
-    let off: libc::c_int = 0;
-    // SAFETY: as above.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_UDP,
-            UDP_SEGMENT,
-            (&off as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
-}
-
-/// Polls the relay until `socket` has received `n` datagrams (or `wait` passes).
-fn pump(relay: &mut Relay, socket: &UdpSocket, n: usize, wait: Duration) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    let deadline = Instant::now() + wait;
-    while got.len() < n && Instant::now() < deadline {
-        relay.poll(Duration::from_millis(5)).unwrap();
-        while let Ok((len, _)) = socket.recv_from(&mut buf) {
-            got.push(buf[..len].to_vec());
-        }
-    }
-    got
-}
-
-fn handshake(guid: Guid) -> Vec<u8> {
-    let mut b = [0u8; 56];
-    write_handshake(&mut b, guid, 0, &[], None).unwrap();
-    b.to_vec()
-}
-
-fn established(relay: &mut Relay, a: &UdpSocket, b: &UdpSocket) -> Guid {
-    let to = relay.local_addr();
-    let guid = Guid::random().unwrap();
-    a.send_to(&handshake(guid), to).unwrap();
-    relay.poll(Duration::from_millis(50)).unwrap();
-    b.send_to(&handshake(guid), to).unwrap();
-    assert_eq!(pump(relay, a, 1, Duration::from_secs(5)).len(), 1);
-    guid
 }
 
 #[test]
@@ -102,14 +51,14 @@ fn a_coalesced_run_is_forwarded_datagram_by_datagram() {
     let mut relay = relay();
     let to = relay.local_addr();
     let (a, b) = (peer(), peer());
-    let guid = established(&mut relay, &a, &b);
+    let guid = establish(&mut relay, &a, &b);
     let before = relay.stats();
 
     // 20 datagrams of 300 bytes and a short last one, each distinct.
     let mut run: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 300]).collect();
     run.push(vec![0xAB; 37]);
     send_run(&a, &run, to);
-    let got = pump(&mut relay, &b, run.len(), Duration::from_secs(5));
+    let got = pump(&mut relay, &b, run.len());
     assert_eq!(
         got.iter().map(Vec::len).collect::<Vec<_>>(),
         run.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -120,7 +69,7 @@ fn a_coalesced_run_is_forwarded_datagram_by_datagram() {
     // The other way too, with segments the size of a handshake: still plain payload.
     let back: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i ^ 0x5A; 56]).collect();
     send_run(&b, &back, to);
-    assert!(pump(&mut relay, &a, back.len(), Duration::from_secs(5)) == back);
+    assert!(pump(&mut relay, &a, back.len()) == back);
 
     let s = relay.stats();
     assert_eq!(s.datagrams_in - before.datagrams_in, 29);
@@ -160,13 +109,13 @@ fn every_datagram_of_a_coalesced_run_from_a_stranger_is_screened_alone() {
     // B joins with a run of two handshakes: the first establishes the channel and is
     // forwarded to A, the second is forwarded as an established member's datagram.
     send_run(&b, &[handshake(guid), handshake(guid)], to);
-    let got = pump(&mut relay, &a, 2, Duration::from_secs(5));
+    let got = pump(&mut relay, &a, 2);
     assert_eq!(got, vec![handshake(guid), handshake(guid)]);
     assert_eq!(relay.stats().channels_established, 1);
     // A stranger's run gets nothing back, whatever it holds.
     let stranger = peer();
     send_run(&stranger, &[vec![1u8; 100], vec![2u8; 100]], to);
-    assert!(pump(&mut relay, &stranger, 1, Duration::from_millis(200)).is_empty());
+    assert!(pump_for(&mut relay, &stranger, 1, Duration::from_millis(200)).is_empty());
     assert_eq!(relay.stats().handshakes_rejected, 3);
 }
 
@@ -174,10 +123,10 @@ fn every_datagram_of_a_coalesced_run_from_a_stranger_is_screened_alone() {
 fn coalesced_runs_over_ipv6_and_ipv4_on_a_dual_stack_relay() {
     let mut relay = relay_on("[::1]:0");
     let (a, b) = (peer_on("[::1]:0"), peer_on("[::1]:0"));
-    established(&mut relay, &a, &b);
+    establish(&mut relay, &a, &b);
     let run: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 700]).collect();
     send_run(&a, &run, relay.local_addr());
-    assert!(pump(&mut relay, &b, run.len(), Duration::from_secs(5)) == run);
+    assert!(pump(&mut relay, &b, run.len()) == run);
 
     // IPv4 peers of an IPv6 (dual-stack) relay socket: their runs arrive v4-mapped.
     let mut dual = relay_on("[::ffff:127.0.0.1]:0");
@@ -189,7 +138,7 @@ fn coalesced_runs_over_ipv6_and_ipv4_on_a_dual_stack_relay() {
     c.send_to(&handshake(guid), to).unwrap();
     dual.poll(Duration::from_millis(50)).unwrap();
     d.send_to(&handshake(guid), to).unwrap();
-    assert_eq!(pump(&mut dual, &c, 1, Duration::from_secs(5)).len(), 1);
+    assert_eq!(pump(&mut dual, &c, 1), vec![handshake(guid)]);
     send_run(&d, &run, to);
-    assert!(pump(&mut dual, &c, run.len(), Duration::from_secs(5)) == run);
+    assert!(pump(&mut dual, &c, run.len()) == run);
 }
