@@ -101,7 +101,8 @@ impl Gen {
     }
 
     /// Opens pairs `range`: sends every handshake, waits up to 1 s for the confirmations,
-    /// resends for the pairs still missing, waits up to 2 s more. Returns the pairs confirmed.
+    /// then up to three times resends for the pairs still missing (handshakes lost while the
+    /// relay's socket overflowed) and waits up to 2 s more. Returns the pairs confirmed.
     pub fn open(&mut self, range: std::ops::Range<u32>, mut between: impl FnMut(&mut Gen)) -> u64 {
         let len = (range.end - range.start) as usize;
         let mut done = vec![false; len];
@@ -114,7 +115,7 @@ impl Gen {
                 *d = true;
             }
         };
-        for attempt in 0..2 {
+        for attempt in 0..4 {
             let missing: Vec<u32> = (0..len as u32)
                 .filter(|&i| !done[i as usize])
                 .map(|i| first + i)
