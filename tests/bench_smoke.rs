@@ -64,6 +64,8 @@ fn keyed_storm_reports_channels() {
         "2000",
         "--key-hex",
         "000102030405060708090a0b0c0d0e0f",
+        "--tick-us",
+        "500",
     ]);
     for side in ["relay", "baseline"] {
         let m = &v["median"][side];

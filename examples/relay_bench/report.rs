@@ -23,6 +23,11 @@ struct Cli {
     /// I/O over a bare address map (what the kernel costs without the relay's bookkeeping).
     #[arg(long, global = true, value_enum, default_value = "naive")]
     baseline: BaselineKind,
+    /// Tick the in-process relay like a game loop: relay_poll without waiting until nothing
+    /// is pending, then sleep this many µs (by default it waits in relay_poll for the next
+    /// datagram, waking once per datagram at low rates).
+    #[arg(long, global = true)]
+    tick_us: Option<u64>,
     /// Run each measurement this many times and report medians.
     #[arg(long, global = true, default_value_t = 1)]
     repeat: usize,
@@ -206,6 +211,7 @@ fn settings(cli: &Cli) -> Settings {
     };
     Settings {
         baseline: cli.baseline,
+        tick: cli.tick_us.map(Duration::from_micros),
         key,
         timeout,
         max_channels,

@@ -49,6 +49,9 @@ pub enum BaselineKind {
 
 pub struct Settings {
     pub baseline: BaselineKind,
+    /// Tick the relay like a game loop (poll without waiting, then sleep this long) instead
+    /// of letting it wait in `poll` for the next datagram.
+    pub tick: Option<Duration>,
     pub key: Option<Vec<u8>>,
     pub timeout: Duration,
     pub max_channels: usize,
@@ -93,13 +96,21 @@ impl Target {
                 };
                 let mut relay = Relay::bind(config)?;
                 let addr = relay.local_addr();
-                let sh = shared.clone();
+                let (sh, tick) = (shared.clone(), s.tick);
                 let t = std::thread::spawn(move || {
                     if let Some(cpu) = cpu {
                         let _ = sys::pin_current_thread(cpu);
                     }
                     while !sh.stop.load(Ordering::Relaxed) {
-                        let _ = relay.poll(Duration::from_millis(5));
+                        match tick {
+                            Some(gap) => {
+                                while relay.poll(Duration::ZERO).unwrap_or(0) > 0 {}
+                                std::thread::sleep(gap);
+                            }
+                            None => {
+                                let _ = relay.poll(Duration::from_millis(5));
+                            }
+                        }
                         while relay.next_event().is_some() {}
                         let st = relay.stats();
                         sh.datagrams_out.store(st.datagrams_out, Ordering::Relaxed);
