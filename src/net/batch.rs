@@ -619,4 +619,68 @@ mod linux {
             Err(e) => Err(e),
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn queue(n: usize, len: usize, dst: impl Fn(usize) -> SocketAddr) -> Vec<Outgoing> {
+            (0..n)
+                .map(|i| Outgoing {
+                    start: (i % BATCH) * SLOT,
+                    len,
+                    dst: dst(i),
+                    tag: i as u64,
+                })
+                .collect()
+        }
+
+        #[test]
+        fn one_call_takes_at_most_a_batch_of_messages_of_at_most_max_run_datagrams() {
+            let data = vec![0u8; BATCH * SLOT];
+            let mut h = Headers::new();
+            let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+            // More datagrams to one peer than one call can carry, even with GSO.
+            let pending = queue(3 * BATCH * MAX_RUN, 100, |_| peer);
+            assert_eq!(build(&mut h, &data, &pending, true), BATCH);
+            assert!(h.runs.iter().all(|&r| r == MAX_RUN));
+            assert_eq!(build(&mut h, &data, &pending, false), BATCH);
+            assert!(h.runs.iter().all(|&r| r == 1));
+            // Every datagram to its own peer: one message each.
+            let spread = queue(100, 100, |i| {
+                SocketAddr::from(([127, 0, 0, 1], 1000 + i as u16))
+            });
+            assert_eq!(build(&mut h, &data, &spread, true), BATCH);
+            assert!(h.runs.iter().all(|&r| r == 1));
+        }
+
+        #[test]
+        fn a_run_ends_at_a_shorter_datagram_a_longer_one_or_another_peer() {
+            let data = vec![0u8; BATCH * SLOT];
+            let mut h = Headers::new();
+            let (p, q) = (
+                SocketAddr::from(([127, 0, 0, 1], 9)),
+                SocketAddr::from(([127, 0, 0, 1], 10)),
+            );
+            let mut pending = queue(3, 500, |_| p); // run of 3 ...
+            pending.extend(queue(1, 200, |_| p)); // ... closed by a shorter last one
+            pending.extend(queue(2, 300, |_| p)); // a new run of 2
+            pending.extend(queue(1, 400, |_| p)); // longer: its own message
+            pending.extend(queue(2, 400, |_| q)); // another peer
+            let messages = build(&mut h, &data, &pending, true);
+            assert_eq!(&h.runs[..messages], &[4, 2, 1, 2]);
+            let sizes: Vec<usize> = (0..messages)
+                .map(|m| h.msgs[m].msg_hdr.msg_iovlen)
+                .collect();
+            assert_eq!(sizes, vec![4, 2, 1, 2]);
+            assert!(
+                !h.msgs[0].msg_hdr.msg_control.is_null(),
+                "a run carries UDP_SEGMENT"
+            );
+            assert!(
+                h.msgs[2].msg_hdr.msg_control.is_null(),
+                "a lone datagram does not"
+            );
+        }
+    }
 }
