@@ -10,7 +10,8 @@
 //!
 //! Every line typed on stdin becomes one datagram to the peer; every datagram from the peer
 //! is printed as one line on stdout. Status goes to stderr. The program exits 0 at the end of
-//! stdin, and 1 with a message if the channel is not established in time.
+//! stdin, and 1 with a message if the channel is not established in time (or, with
+//! `--peer-timeout-ms`, goes silent).
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -44,6 +45,11 @@ struct Args {
     /// Give up if the peer has not joined after this many milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     handshake_timeout_ms: u64,
+    /// Once established, give up after this many milliseconds without hearing from the
+    /// relay (the relay restarted or the peer is gone); 0 never does. Must be longer than
+    /// the 5 s keep-alive interval.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    peer_timeout_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -90,6 +96,8 @@ fn run(args: &Args) -> Result<(), String> {
     let mut config = ClientConfig::new(relay, args.guid);
     config.secret_key = secret_key(args)?;
     config.timing.handshake_timeout = Duration::from_millis(args.handshake_timeout_ms);
+    config.timing.peer_timeout =
+        (args.peer_timeout_ms > 0).then(|| Duration::from_millis(args.peer_timeout_ms));
     let mut client = Client::connect(config).map_err(|e| format!("cannot connect: {e}"))?;
     eprintln!(
         "relay_client: joining channel {} through relay {relay} from {}",
@@ -113,6 +121,13 @@ fn run(args: &Args) -> Result<(), String> {
                      within {} ms (is the peer running with the same --guid, and do both \
                      use the relay's secret key?)",
                     args.guid, args.handshake_timeout_ms
+                ));
+            }
+            State::Lost if client.queued() == 0 => {
+                return Err(format!(
+                    "peer lost: nothing from relay {relay} for {} ms (the relay restarted or \
+                     the peer is gone)",
+                    args.peer_timeout_ms
                 ));
             }
             State::Established if !established => {

@@ -43,7 +43,7 @@
 
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
-#define RELAY_ABI_VERSION 2
+#define RELAY_ABI_VERSION 3
 
 // Library version, major part.
 #define UDP_RELAY_VERSION_MAJOR 0
@@ -98,10 +98,14 @@ enum RelayStatus
   RELAY_STATUS_WOULD_BLOCK = -10,
   // The datagram is not a valid handshake (see `relay_last_error` for why).
   RELAY_STATUS_INVALID_HANDSHAKE = -11,
-  // The config's `struct_size` is not one this library knows.
+  // The config's `struct_size` is not one this library knows (this version's, or a
+  // previous one it still reads).
   RELAY_STATUS_VERSION_MISMATCH = -12,
   // An internal error was caught at the boundary; the handle may be unusable.
   RELAY_STATUS_PANIC = -13,
+  // The client's established channel went silent for its `peer_timeout_ms`: the relay
+  // restarted or the peer vanished. Final for that client. Added in ABI 3.
+  RELAY_STATUS_PEER_LOST = -14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -191,6 +195,10 @@ enum RelayClientState
   RELAY_CLIENT_STATE_TIMED_OUT = 3,
   // Closed. Final.
   RELAY_CLIENT_STATE_CLOSED = 4,
+  // Was established, then nothing arrived from the relay for `peer_timeout_ms` (the relay
+  // restarted or the peer vanished). Final: close it and connect a new client with the
+  // same GUID to join again. Added in ABI 3.
+  RELAY_CLIENT_STATE_LOST = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -212,7 +220,8 @@ enum RelayDatagramKind
   // `relay_handshake_poll` next: an answer may be due.
   RELAY_DATAGRAM_KIND_HANDSHAKE = 1,
   // Not for the game either: a handshake with our GUID whose HMAC does not verify (or
-  // whose token extension is malformed), or anything after a timeout.
+  // whose token extension is malformed), or anything after a timeout or once the peer is
+  // lost.
   RELAY_DATAGRAM_KIND_DISCARDED = 2,
 };
 #ifndef __cplusplus
@@ -304,6 +313,15 @@ typedef struct RelayClientConfig {
   // buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
   const uint8_t *token;
   size_t token_len;
+  // Once established, give up (`RELAY_CLIENT_STATE_LOST`, then `RELAY_STATUS_PEER_LOST`
+  // from poll, send and receive) after this many milliseconds without receiving anything
+  // from the relay, game data or handshake: the relay restarted or the peer vanished.
+  // A quiet peer is heard only through its keep-alives, so both peers should keep
+  // `keepalive_interval_ms` on, and this must be longer than it (two to three keep-alive
+  // intervals leave room for a late tick). Default 0: off, an established client never
+  // gives up. Added in ABI 3: a caller built against the ABI 2 header passes the shorter
+  // `struct_size` and gets 0.
+  uint32_t peer_timeout_ms;
 } RelayClientConfig;
 
 // Receives one log record. `message` is NUL-terminated UTF-8, owned by the library and valid
@@ -458,9 +476,9 @@ typedef struct RelayEvent {
 extern "C" {
 #endif // __cplusplus
 
-// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries every 250 ms
-// backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence, 1024 queued
-// datagrams, 1 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries
+// every 250 ms backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence,
+// no peer timeout, 1024 queued datagrams, 1 MiB socket buffers), `struct_size` included. Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 RelayStatus relay_client_config_default(struct RelayClientConfig *out);
 
 // Opens a non-blocking UDP socket of the relay's address family, sends the first handshake
@@ -468,8 +486,9 @@ RelayStatus relay_client_config_default(struct RelayClientConfig *out);
 // until `relay_client_state` says established (or the poll reports
 // `RELAY_STATUS_TIMED_OUT`).
 //
-// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
-// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
+// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size is
+// neither this header's nor ABI 2's), `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID,
+// inconsistent timing such as a peer timeout not above the keep-alive, a token that is not
 // `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
 // `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
 // `*out_client` is written only on success.
@@ -482,8 +501,10 @@ RelayStatus relay_client_connect(const struct RelayClientConfig *config,
 // Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
 // `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
 // changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
-// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out (the
-// client is then finished: close it), `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out,
+// `RELAY_STATUS_PEER_LOST` once an established channel went silent for `peer_timeout_ms`
+// (either way the client is finished: close it; datagrams still queued are counted first),
+// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
 // Call it every frame or in a loop, also while established (keep-alives go out from here).
 int32_t relay_client_poll(struct RelayClient *client, uint32_t timeout_ms);
 
@@ -493,9 +514,9 @@ int32_t relay_client_state(const struct RelayClient *client);
 
 // Sends `len` bytes from `buf` as one datagram to the peer (at most `RELAY_MAX_DATAGRAM`;
 // `buf` may be NULL only if `len` is 0). Errors: `RELAY_STATUS_NOT_ESTABLISHED` while
-// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_WOULD_BLOCK` when the socket's send
-// buffer is full (try again after the next poll), `RELAY_STATUS_INVALID_ARGUMENT`,
-// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST`,
+// `RELAY_STATUS_WOULD_BLOCK` when the socket's send buffer is full (try again after the next
+// poll), `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
 //
 // Ownership: `buf` is only read during the call.
 RelayStatus relay_client_send(struct RelayClient *client, const uint8_t *buf, size_t len);
@@ -505,8 +526,9 @@ RelayStatus relay_client_send(struct RelayClient *client, const uint8_t *buf, si
 // `RELAY_STATUS_NOT_ESTABLISHED` while handshaking, `RELAY_STATUS_BUFFER_TOO_SMALL` when the
 // datagram is larger than `cap` (it stays queued, untruncated: call again with a larger
 // buffer; the message gives its size and `RELAY_MAX_DATAGRAM` bytes always suffice),
-// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
-// `*out_len` is written only on success.
+// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST` (once nothing is left queued),
+// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`. `*out_len` is written only on
+// success.
 //
 // Ownership: `buf` is borrowed for the call; the library keeps no pointer to it.
 RelayStatus relay_client_recv(struct RelayClient *client,
@@ -602,7 +624,9 @@ RelayStatus relay_handshake_new(const struct RelayClientConfig *config,
 // and returns its length (56, or `RELAY_TOKEN_HANDSHAKE_LEN` = 76 when the config had a
 // token): send those bytes to the relay. Returns 0 when nothing is due, or a negative
 // status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within the timeout
-// (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below the handshake's length
+// (final), `RELAY_STATUS_PEER_LOST` once the established channel went silent for
+// `peer_timeout_ms` (final: free it and start a new machine with the same GUID),
+// `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below the handshake's length
 // (the due handshake stays due; a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes always fits),
 // `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
 //
@@ -611,9 +635,10 @@ int32_t relay_handshake_poll(struct RelayHandshake *handshake, uint8_t *buf, siz
 
 // Writes to `*out_ms` how many milliseconds may pass before `relay_handshake_poll` has
 // something to do (rounded up; 0 = call it now), or `UINT32_MAX` when it never will (timed
-// out or no keep-alive configured). Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+// out, lost, closed, or established with neither keep-alive nor peer timeout configured). Errors: `RELAY_STATUS_NULL_ARGUMENT`,
 // `RELAY_STATUS_INVALID_HANDLE`.
-RelayStatus relay_handshake_next_timeout(const struct RelayHandshake *handshake, uint32_t *out_ms);
+RelayStatus relay_handshake_next_timeout(const struct RelayHandshake *handshake,
+                                         uint32_t *out_ms);
 
 // Classifies one datagram received from the relay's address (the caller filters out other
 // sources) and updates the machine: returns a `RelayDatagramKind` (>= 0) or a negative
@@ -629,7 +654,8 @@ int32_t relay_handshake_receive(struct RelayHandshake *handshake,
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
 RelayStatus relay_handshake_on_data_sent(struct RelayHandshake *handshake);
 
-// The machine's `RelayClientState` (>= 1; a passed handshake deadline counts), or a negative
+// The machine's `RelayClientState` (>= 1; a passed handshake deadline or peer timeout
+// counts), or a negative
 // `RelayStatus` (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`).
 int32_t relay_handshake_state(const struct RelayHandshake *handshake);
 

@@ -16,6 +16,14 @@
 //! - While established and the game sends nothing for `keepalive_interval`, a handshake goes
 //!   out as a keep-alive, holding the relay's channel (and the NAT mapping) open. Only our own
 //!   sends count: many NATs refresh a mapping on outbound traffic only.
+//! - With `peer_timeout` set (off by default), an established machine that receives nothing
+//!   at all from the relay (no game data, no handshake) for that long gives up (**Lost**):
+//!   the relay restarted, the channel expired there, or the peer vanished. The silence is
+//!   counted from the last datagram received. A quiet but healthy peer is heard through its
+//!   keep-alives only, so to be useful both peers keep keep-alives on, and the timeout
+//!   exceeds the peer's keep-alive interval with room for a late tick and jitter (two to
+//!   three intervals). Lost is final, like TimedOut: to join again, make a new machine (or
+//!   client) with the same GUID; it handshakes from the start.
 //!
 //! A v0.8 relay forwards nothing to an address it has not paired, so any datagram that reaches
 //! us from the relay while handshaking also proves the channel is up; it is game data and is
@@ -52,6 +60,11 @@ pub struct Timing {
     /// established; `None` never does. Keep it well inside the relay's inactivity timeout
     /// (30 s by default).
     pub keepalive_interval: Option<Duration>,
+    /// Once established, give up ([`State::Lost`]) after this long without receiving
+    /// anything from the relay; `None` (the default) never does. Must be longer than
+    /// `keepalive_interval` (the peer's too): a quiet peer is heard only through its
+    /// keep-alives.
+    pub peer_timeout: Option<Duration>,
 }
 
 impl Default for Timing {
@@ -61,6 +74,7 @@ impl Default for Timing {
             retry_backoff_max: Duration::from_millis(2_000),
             handshake_timeout: Duration::from_millis(10_000),
             keepalive_interval: Some(Duration::from_millis(5_000)),
+            peer_timeout: None,
         }
     }
 }
@@ -83,6 +97,17 @@ impl Timing {
         if self.keepalive_interval.is_some_and(|k| k.is_zero()) {
             return Err("keep-alive interval must be > 0 (or disabled)".into());
         }
+        if let Some(peer) = self.peer_timeout {
+            if peer.is_zero() {
+                return Err("peer timeout must be > 0 (or disabled)".into());
+            }
+            if let Some(keepalive) = self.keepalive_interval.filter(|&k| peer <= k) {
+                return Err(format!(
+                    "peer timeout ({peer:?}) must be longer than the keep-alive interval \
+                     ({keepalive:?}): a quiet peer would be declared lost between its keep-alives"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -98,6 +123,9 @@ pub enum State {
     TimedOut,
     /// Closed by the owner. Final.
     Closed,
+    /// Was established, then nothing arrived from the relay for the peer timeout (see
+    /// [`Timing::peer_timeout`]). Final: a new machine with the same GUID joins again.
+    Lost,
 }
 
 /// What a datagram received from the relay turned out to be.
@@ -109,7 +137,7 @@ pub enum Received {
     Handshake,
     /// Not for the game: a handshake with our GUID that does not verify with our key (or,
     /// with the token flag, whose token extension is malformed), or anything arriving after
-    /// a timeout or close.
+    /// a timeout, loss of the peer or close.
     Discarded,
 }
 
@@ -285,11 +313,23 @@ impl HandshakeMachine {
         self.token.as_ref()
     }
 
-    /// Moves to `TimedOut` if the handshake deadline has passed while handshaking.
+    /// Moves to `TimedOut` if the handshake deadline has passed while handshaking, and to
+    /// `Lost` if the peer timeout has passed in silence while established.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.state == State::Handshaking && now >= self.deadline {
-            self.state = State::TimedOut;
+        match self.state {
+            State::Handshaking if now >= self.deadline => self.state = State::TimedOut,
+            State::Established if self.lost_deadline().is_some_and(|d| now >= d) => {
+                self.state = State::Lost;
+                self.pending = None;
+            }
+            _ => {}
         }
+    }
+
+    /// When an established machine becomes `Lost` unless something arrives first.
+    fn lost_deadline(&self) -> Option<Instant> {
+        // Established always follows a received datagram, so `last_received` is set.
+        Some(self.last_received? + self.timing.peer_timeout?)
     }
 
     /// The handshake to send now, if one is due; the machine counts it as sent. Call it
@@ -313,7 +353,7 @@ impl HandshakeMachine {
                     .is_some_and(|k| now >= self.last_sent + k);
                 self.pending.take().is_some() || keepalive
             }
-            State::TimedOut | State::Closed => false,
+            State::TimedOut | State::Closed | State::Lost => false,
         };
         if !due {
             return None;
@@ -330,18 +370,19 @@ impl HandshakeMachine {
     }
 
     /// When [`HandshakeMachine::poll_transmit`] (or `handle_timeout`) next has something to
-    /// do, or `None` once timed out or closed. It may be in the past: call it at once then.
+    /// do (a retry, an answer, a keep-alive, or noticing a timeout or a lost peer), or `None`
+    /// once final. It may be in the past: call it at once then.
     pub fn next_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Handshaking => Some(self.next_retry.min(self.deadline)),
             State::Established => {
                 let keepalive = self.timing.keepalive_interval.map(|k| self.last_sent + k);
-                match (self.pending, keepalive) {
-                    (Some(p), Some(k)) => Some(p.min(k)),
-                    (p, k) => p.or(k),
-                }
+                [self.pending, keepalive, self.lost_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min()
             }
-            State::TimedOut | State::Closed => None,
+            State::TimedOut | State::Closed | State::Lost => None,
         }
     }
 
@@ -349,7 +390,7 @@ impl HandshakeMachine {
     /// source) and updates the state. Only [`Received::Data`] goes to the game.
     pub fn handle_datagram(&mut self, datagram: &[u8], now: Instant) -> Received {
         self.handle_timeout(now);
-        if matches!(self.state, State::TimedOut | State::Closed) {
+        if matches!(self.state, State::TimedOut | State::Closed | State::Lost) {
             self.stats.discarded += 1;
             return Received::Discarded;
         }
@@ -514,7 +555,7 @@ mod tests {
         assert!(m.poll_transmit(t0 + ms(101)).is_none());
         // Next thing due is the keep-alive, 5 s after that send.
         assert_eq!(m.next_timeout(), Some(t0 + ms(5_100)));
-        // Established machines never time out.
+        // Without a peer timeout, established machines never time out.
         m.handle_timeout(t0 + ms(60_000));
         assert_eq!(m.state(), State::Established);
     }
@@ -585,6 +626,168 @@ mod tests {
         assert!(m.poll_transmit(t0).is_some());
         assert_eq!(m.next_timeout(), None);
         assert!(m.poll_transmit(t0 + ms(100_000)).is_none());
+    }
+
+    /// Keep-alive after 1 s of our silence, lost after 3 s of the peer's.
+    fn watchful(t0: Instant) -> HandshakeMachine {
+        let timing = Timing {
+            keepalive_interval: Some(ms(1_000)),
+            peer_timeout: Some(ms(3_000)),
+            ..Timing::default()
+        };
+        HandshakeMachine::new(GUID, Some(b"key"), timing, t0).unwrap()
+    }
+
+    #[test]
+    fn silent_peer_is_lost_after_the_peer_timeout() {
+        let t0 = Instant::now();
+        let mut m = watchful(t0);
+        assert!(m.poll_transmit(t0).is_some());
+        // Handshaking does not count: only the handshake timeout applies there.
+        m.handle_timeout(t0 + ms(5_000));
+        assert_eq!(m.state(), State::Handshaking);
+        m.handle_datagram(&peer_handshake(), t0 + ms(5_000));
+        assert_eq!(m.state(), State::Established);
+        assert!(m.poll_transmit(t0 + ms(5_000)).is_some());
+        assert_eq!(m.last_received(), Some(t0 + ms(5_000)));
+        // Our keep-alives keep going out, but they are not the peer's: the silence counts.
+        let mut keepalives = 0;
+        for t in (5_001..8_000).step_by(10) {
+            keepalives += usize::from(m.poll_transmit(t0 + ms(t)).is_some());
+            assert_eq!(m.state(), State::Established, "at {t} ms");
+        }
+        assert_eq!(keepalives, 2, "at 6 s and 7 s");
+        assert_eq!(m.next_timeout(), Some(t0 + ms(8_000)));
+        m.handle_timeout(t0 + ms(7_999));
+        assert_eq!(m.state(), State::Established);
+        m.handle_timeout(t0 + ms(8_000));
+        assert_eq!(m.state(), State::Lost);
+        // Final: nothing more goes out, nothing is game data, nothing revives it.
+        assert_eq!(m.next_timeout(), None);
+        assert!(m.poll_transmit(t0 + ms(9_000)).is_none());
+        assert!(m.poll_transmit(t0 + ms(100_000)).is_none());
+        let sent = m.stats().handshakes_sent;
+        assert_eq!(
+            m.handle_datagram(&peer_handshake(), t0 + ms(8_001)),
+            Received::Discarded
+        );
+        assert_eq!(
+            m.handle_datagram(b"data", t0 + ms(8_002)),
+            Received::Discarded
+        );
+        assert_eq!(m.state(), State::Lost);
+        assert!(
+            m.poll_transmit(t0 + ms(8_002)).is_none(),
+            "no answer either"
+        );
+        assert_eq!(m.stats().handshakes_sent, sent);
+        assert_eq!(m.stats().discarded, 2);
+    }
+
+    #[test]
+    fn the_loss_is_noticed_by_any_call_after_the_deadline() {
+        let t0 = Instant::now();
+        let mut m = watchful(t0);
+        m.handle_datagram(b"data", t0);
+        assert!(m.poll_transmit(t0).is_some());
+        // A datagram arriving after the deadline came too late: the call notices first.
+        assert_eq!(
+            m.handle_datagram(b"late", t0 + ms(3_000)),
+            Received::Discarded
+        );
+        assert_eq!(m.state(), State::Lost);
+        let mut polled = watchful(t0);
+        polled.handle_datagram(b"data", t0);
+        assert!(polled.poll_transmit(t0 + ms(3_000)).is_none());
+        assert_eq!(polled.state(), State::Lost);
+    }
+
+    #[test]
+    fn a_talking_peer_is_never_lost() {
+        let t0 = Instant::now();
+        // Game data every 500 ms for a minute.
+        let mut m = watchful(t0);
+        m.handle_datagram(b"data", t0);
+        for t in (0..=60_000).step_by(500) {
+            assert_eq!(m.handle_datagram(b"data", t0 + ms(t)), Received::Data);
+            m.poll_transmit(t0 + ms(t));
+            assert_eq!(
+                m.next_timeout().map(|n| n <= t0 + ms(t + 3_000)),
+                Some(true)
+            );
+        }
+        m.handle_timeout(t0 + ms(62_999));
+        assert_eq!(m.state(), State::Established);
+        // A quiet peer sending only its keep-alive handshakes, every 1 s, for a minute.
+        let mut m = watchful(t0);
+        m.handle_datagram(&peer_handshake(), t0);
+        for t in 0..=60_000 {
+            if t % 1_000 == 0 {
+                let kind = m.handle_datagram(&peer_handshake(), t0 + ms(t));
+                assert_eq!(kind, Received::Handshake, "at {t} ms");
+            }
+            m.poll_transmit(t0 + ms(t));
+        }
+        assert_eq!(m.state(), State::Established);
+        // The deadline moves with the last datagram received.
+        assert_eq!(m.last_received(), Some(t0 + ms(60_000)));
+        assert_eq!(
+            m.next_timeout(),
+            Some(t0 + ms(61_000)),
+            "our keep-alive first"
+        );
+        m.on_data_sent(t0 + ms(62_500));
+        assert_eq!(m.next_timeout(), Some(t0 + ms(63_000)), "then the loss");
+        m.handle_timeout(t0 + ms(63_000));
+        assert_eq!(m.state(), State::Lost);
+    }
+
+    #[test]
+    fn peer_timeout_without_keepalives_is_the_only_deadline() {
+        let t0 = Instant::now();
+        let timing = Timing {
+            keepalive_interval: None,
+            peer_timeout: Some(ms(200)),
+            ..Timing::default()
+        };
+        let mut m = HandshakeMachine::new(GUID, None, timing, t0).unwrap();
+        m.handle_datagram(b"data", t0 + ms(10));
+        assert!(m.poll_transmit(t0 + ms(10)).is_some());
+        assert_eq!(m.next_timeout(), Some(t0 + ms(210)));
+        assert!(m.poll_transmit(t0 + ms(210)).is_none());
+        assert_eq!(m.state(), State::Lost);
+    }
+
+    #[test]
+    fn peer_timeout_must_outlast_the_keepalive_interval() {
+        let t0 = Instant::now();
+        let with = |keepalive: Option<u64>, peer: u64| Timing {
+            keepalive_interval: keepalive.map(ms),
+            peer_timeout: Some(ms(peer)),
+            ..Timing::default()
+        };
+        for (timing, wanted) in [
+            (
+                with(Some(1_000), 1_000),
+                "peer timeout (1s) must be longer than the keep-alive interval (1s)",
+            ),
+            (
+                with(Some(5_000), 4_000),
+                "peer timeout (4s) must be longer than the keep-alive interval (5s)",
+            ),
+            (with(Some(1_000), 0), "peer timeout must be > 0"),
+            (with(None, 0), "peer timeout must be > 0"),
+        ] {
+            let message = timing.validate().unwrap_err();
+            assert!(message.starts_with(wanted), "{message}");
+            assert_eq!(
+                HandshakeMachine::new(GUID, None, timing, t0).unwrap_err(),
+                MachineError::Timing(message)
+            );
+        }
+        assert_eq!(with(Some(1_000), 1_001).validate(), Ok(()));
+        assert_eq!(with(None, 1).validate(), Ok(()));
+        assert_eq!(Timing::default().peer_timeout, None, "off by default");
     }
 
     #[test]

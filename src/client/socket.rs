@@ -32,7 +32,8 @@ pub struct ClientConfig {
     pub recv_buffer_bytes: usize,
     pub send_buffer_bytes: usize,
     /// Game datagrams kept for [`Client::recv`]. When full, the client stops reading its
-    /// socket, so further datagrams wait in (or, past its size, are dropped by) the kernel.
+    /// socket, so further datagrams wait in (or, past its size, are dropped by) the kernel,
+    /// unseen: with a peer timeout, keep draining it or the peer counts as lost.
     pub max_queued_datagrams: usize,
 }
 
@@ -62,6 +63,9 @@ pub enum ClientError {
     TimedOut,
     /// [`Client::close`] was called.
     Closed,
+    /// The channel was established, then nothing arrived from the relay for the peer
+    /// timeout ([`Timing::peer_timeout`]); the client is finished.
+    PeerLost,
     /// Nothing queued right now (receive), or the socket's send buffer is full (send).
     WouldBlock,
     /// The oldest queued datagram needs `needed` bytes; it is still queued.
@@ -81,6 +85,7 @@ impl std::fmt::Display for ClientError {
             ClientError::NotEstablished => f.write_str("the channel is not established yet"),
             ClientError::TimedOut => f.write_str("the handshake timed out"),
             ClientError::Closed => f.write_str("the client is closed"),
+            ClientError::PeerLost => f.write_str("the peer was lost: nothing arrived in time"),
             ClientError::WouldBlock => f.write_str("would block"),
             ClientError::BufferTooSmall { needed } => {
                 write!(f, "buffer too small: the next datagram has {needed} bytes")
@@ -105,7 +110,8 @@ pub struct ClientStats {
     pub handshakes_received: u64,
     /// Datagrams from an address other than the relay's, dropped.
     pub foreign_dropped: u64,
-    /// From the relay but not for the game (handshake with a bad mac, after a timeout).
+    /// From the relay but not for the game (handshake with a bad mac, after a timeout or
+    /// once the peer is lost).
     pub discarded: u64,
     pub recv_errors: u64,
     pub send_errors: u64,
@@ -197,6 +203,11 @@ impl Client {
         self.machine.guid()
     }
 
+    /// The timing it was configured with.
+    pub fn timing(&self) -> &Timing {
+        self.machine.timing()
+    }
+
     /// Whether the client's handshakes carry a seat token.
     pub fn has_token(&self) -> bool {
         self.machine.token().is_some()
@@ -233,8 +244,7 @@ impl Client {
         let before = self.machine.state();
         loop {
             let now = Instant::now();
-            self.receive(now);
-            self.transmit(now);
+            self.step(now);
             let state = self.machine.state();
             if self.queue.len() > 0
                 || state != before
@@ -272,6 +282,7 @@ impl Client {
             State::Handshaking => return Err(ClientError::NotEstablished),
             State::TimedOut => return Err(ClientError::TimedOut),
             State::Closed => return Err(ClientError::Closed),
+            State::Lost => return Err(ClientError::PeerLost),
         }
         match self.socket.send_to(datagram, self.relay_dst) {
             Ok(_) => {
@@ -295,9 +306,7 @@ impl Client {
         if let Some(r) = self.pop(buf) {
             return r;
         }
-        let now = Instant::now();
-        self.receive(now);
-        self.transmit(now);
+        self.step(Instant::now());
         if let Some(r) = self.pop(buf) {
             return r;
         }
@@ -306,6 +315,7 @@ impl Client {
             State::Handshaking => Err(ClientError::NotEstablished),
             State::TimedOut => Err(ClientError::TimedOut),
             State::Closed => Err(ClientError::Closed),
+            State::Lost => Err(ClientError::PeerLost),
         }
     }
 
@@ -353,23 +363,40 @@ impl Client {
         }
     }
 
-    fn transmit(&mut self, now: Instant) {
+    /// Receives, sends what is due, and logs a move to a final state.
+    fn step(&mut self, now: Instant) {
         let before = self.machine.state();
+        self.receive(now);
+        self.transmit(now);
+        let after = self.machine.state();
+        if before == after {
+            return;
+        }
+        let timing = self.machine.timing();
+        match after {
+            State::TimedOut => log::info!(
+                "channel {}: no answer through relay {} within {:?}",
+                self.machine.guid(),
+                self.relay,
+                timing.handshake_timeout
+            ),
+            State::Lost => log::info!(
+                "channel {}: nothing from relay {} for {:?}, peer lost",
+                self.machine.guid(),
+                self.relay,
+                timing.peer_timeout.unwrap_or_default()
+            ),
+            _ => {}
+        }
+    }
+
+    fn transmit(&mut self, now: Instant) {
         if let Some(handshake) = self.machine.poll_transmit(now) {
             if let Err(e) = self.socket.send_to(handshake, self.relay_dst) {
                 // The next retry or answer goes out on schedule; nothing else to do.
                 self.stats.send_errors += 1;
                 log::debug!("handshake to {} not sent: {e}", self.relay);
             }
-        }
-        let after = self.machine.state();
-        if before != after && after == State::TimedOut {
-            log::info!(
-                "channel {}: no answer through relay {} within {:?}",
-                self.machine.guid(),
-                self.relay,
-                self.machine.timing().handshake_timeout
-            );
         }
     }
 }

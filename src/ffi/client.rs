@@ -2,6 +2,7 @@
 //! datagrams with the peer. Also the client config shared with `relay_handshake_new`.
 
 use std::ffi::c_char;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
@@ -37,6 +38,10 @@ pub enum RelayClientState {
     TimedOut = 3,
     /// Closed. Final.
     Closed = 4,
+    /// Was established, then nothing arrived from the relay for `peer_timeout_ms` (the relay
+    /// restarted or the peer vanished). Final: close it and connect a new client with the
+    /// same GUID to join again. Added in ABI 3.
+    Lost = 5,
 }
 
 impl From<State> for RelayClientState {
@@ -46,6 +51,7 @@ impl From<State> for RelayClientState {
             State::Established => RelayClientState::Established,
             State::TimedOut => RelayClientState::TimedOut,
             State::Closed => RelayClientState::Closed,
+            State::Lost => RelayClientState::Lost,
         }
     }
 }
@@ -98,9 +104,24 @@ pub struct RelayClientConfig {
     /// buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
     pub token: *const u8,
     pub token_len: usize,
+    /// Once established, give up (`RELAY_CLIENT_STATE_LOST`, then `RELAY_STATUS_PEER_LOST`
+    /// from poll, send and receive) after this many milliseconds without receiving anything
+    /// from the relay, game data or handshake: the relay restarted or the peer vanished.
+    /// A quiet peer is heard only through its keep-alives, so both peers should keep
+    /// `keepalive_interval_ms` on, and this must be longer than it (two to three keep-alive
+    /// intervals leave room for a late tick). Default 0: off, an established client never
+    /// gives up. Added in ABI 3: a caller built against the ABI 2 header passes the shorter
+    /// `struct_size` and gets 0.
+    pub peer_timeout_ms: u32,
 }
 
 pub(crate) const CLIENT_CONFIG_SIZE: u32 = std::mem::size_of::<RelayClientConfig>() as u32;
+
+/// `sizeof(RelayClientConfig)` in ABI 2, which ended at `token_len`: the fields up to
+/// `peer_timeout_ms`, padded to the same alignment (appending a `u32` does not change it).
+pub(crate) const CLIENT_CONFIG_SIZE_V2: u32 =
+    std::mem::offset_of!(RelayClientConfig, peer_timeout_ms)
+        .next_multiple_of(std::mem::align_of::<RelayClientConfig>()) as u32;
 
 fn default_config() -> RelayClientConfig {
     let d = ClientConfig::new(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), Guid::ZERO);
@@ -120,12 +141,13 @@ fn default_config() -> RelayClientConfig {
         send_buffer_bytes: d.send_buffer_bytes as u32,
         token: std::ptr::null(),
         token_len: 0,
+        peer_timeout_ms: d.timing.peer_timeout.map_or(0, ms),
     }
 }
 
-/// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries every 250 ms
-/// backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence, 1024 queued
-/// datagrams, 1 MiB socket buffers). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+/// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries
+/// every 250 ms backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence,
+/// no peer timeout, 1024 queued datagrams, 1 MiB socket buffers), `struct_size` included. Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_client_config_default(out: *mut RelayClientConfig) -> RelayStatus {
     guard(|| {
@@ -138,7 +160,8 @@ pub extern "C" fn relay_client_config_default(out: *mut RelayClientConfig) -> Re
     })
 }
 
-/// Reads a caller's config after checking it is non-NULL and of this version.
+/// Reads a caller's config after checking it is non-NULL and of a version this library
+/// knows: this one, or ABI 2's shorter struct (read as far as it goes, the peer timeout off).
 pub(crate) fn read_config(
     config: *const RelayClientConfig,
     function: &str,
@@ -146,20 +169,41 @@ pub(crate) fn read_config(
     if config.is_null() {
         return Err(FfiError::null(function, "config"));
     }
-    // SAFETY: non-NULL; the caller passes a readable RelayClientConfig. Only `struct_size` is
-    // read first, so a smaller struct from another version is reported, not over-read.
+    // SAFETY: non-NULL; the caller passes a readable RelayClientConfig of some version, and
+    // every version starts with `struct_size`: only it is read here, so a shorter struct is
+    // not over-read.
     let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-    if size != CLIENT_CONFIG_SIZE {
-        return Err(FfiError::new(
-            RelayStatus::VersionMismatch,
-            format!(
-                "{function}: config.struct_size is {size} but this library's RelayClientConfig \
-                 is {CLIENT_CONFIG_SIZE} bytes (fill it with relay_client_config_default)"
-            ),
-        ));
+    if size == CLIENT_CONFIG_SIZE {
+        // SAFETY: same pointer, and the size says it is a whole RelayClientConfig of this
+        // version.
+        return Ok(unsafe { *config });
     }
-    // SAFETY: same pointer, and the size says it is a whole RelayClientConfig of this version.
-    Ok(unsafe { *config })
+    if size == CLIENT_CONFIG_SIZE_V2 {
+        // Fields past ABI 2's struct keep their defaults: no peer timeout.
+        let mut c = RelayClientConfig {
+            peer_timeout_ms: 0,
+            ..default_config()
+        };
+        // SAFETY: the caller's struct has `size` readable bytes (its struct_size), laid out
+        // as this version's first `size` bytes; `c` is our own local, at least that large,
+        // and cannot overlap it. A byte copy needs no alignment of the caller's struct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                config.cast::<u8>(),
+                std::ptr::addr_of_mut!(c).cast::<u8>(),
+                size as usize,
+            )
+        };
+        return Ok(c);
+    }
+    Err(FfiError::new(
+        RelayStatus::VersionMismatch,
+        format!(
+            "{function}: config.struct_size is {size} but this library's RelayClientConfig is \
+             {CLIENT_CONFIG_SIZE} bytes ({CLIENT_CONFIG_SIZE_V2} from an ABI 2 header is \
+             accepted too; fill it with relay_client_config_default)"
+        ),
+    ))
 }
 
 /// The handshake part of a config, validated.
@@ -197,6 +241,7 @@ pub(crate) fn handshake_setup(c: &RelayClientConfig, function: &str) -> FfiResul
         retry_backoff_max: ms(c.retry_backoff_max_ms),
         handshake_timeout: ms(c.handshake_timeout_ms),
         keepalive_interval: (c.keepalive_interval_ms > 0).then(|| ms(c.keepalive_interval_ms)),
+        peer_timeout: (c.peer_timeout_ms > 0).then(|| ms(c.peer_timeout_ms)),
     };
     timing
         .validate()
@@ -264,8 +309,9 @@ fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
 /// until `relay_client_state` says established (or the poll reports
 /// `RELAY_STATUS_TIMED_OUT`).
 ///
-/// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
-/// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
+/// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size is
+/// neither this header's nor ABI 2's), `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID,
+/// inconsistent timing such as a peer timeout not above the keep-alive, a token that is not
 /// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
 /// `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
 /// `*out_client` is written only on success.
@@ -302,6 +348,7 @@ fn client_error(function: &str, client: &Client, e: ClientError) -> FfiError {
         ClientError::NotEstablished => RelayStatus::NotEstablished,
         ClientError::TimedOut => return timed_out(function, client),
         ClientError::Closed => RelayStatus::InvalidHandle,
+        ClientError::PeerLost => return peer_lost(function, client),
         ClientError::WouldBlock => RelayStatus::WouldBlock,
         ClientError::BufferTooSmall { .. } => RelayStatus::BufferTooSmall,
         ClientError::TooLarge { .. } => RelayStatus::InvalidArgument,
@@ -323,6 +370,35 @@ fn timed_out(function: &str, client: &Client) -> FfiError {
     )
 }
 
+fn peer_lost(function: &str, client: &Client) -> FfiError {
+    FfiError::new(
+        RelayStatus::PeerLost,
+        format!(
+            "{function}: {}; close this client and connect a new one with the same GUID to \
+             join again",
+            lost_reason(
+                client.guid(),
+                Some(client.relay_addr()),
+                client.timing().peer_timeout
+            )
+        ),
+    )
+}
+
+/// Why a channel counts as lost, for the messages of both client kinds.
+pub(crate) fn lost_reason(
+    guid: Guid,
+    relay: Option<SocketAddr>,
+    peer_timeout: Option<Duration>,
+) -> String {
+    let through = relay.map_or(String::new(), |r| format!(" through relay {r}"));
+    format!(
+        "channel {guid}: nothing received{through} for {} ms (peer_timeout_ms): the relay \
+         restarted, the channel expired there, or the peer is gone",
+        peer_timeout.unwrap_or_default().as_millis()
+    )
+}
+
 /// What else to check when a handshake timed out.
 pub(crate) fn timeout_hint(has_token: bool) -> &'static str {
     if has_token {
@@ -336,8 +412,10 @@ pub(crate) fn timeout_hint(has_token: bool) -> &'static str {
 /// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
 /// `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
 /// changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
-/// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out (the
-/// client is then finished: close it), `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+/// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out,
+/// `RELAY_STATUS_PEER_LOST` once an established channel went silent for `peer_timeout_ms`
+/// (either way the client is finished: close it; datagrams still queued are counted first),
+/// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
 /// Call it every frame or in a loop, also while established (keep-alives go out from here).
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_client_poll(client: *mut RelayClient, timeout_ms: u32) -> i32 {
@@ -347,8 +425,12 @@ pub extern "C" fn relay_client_poll(client: *mut RelayClient, timeout_ms: u32) -
         let state = client
             .poll(Duration::from_millis(u64::from(timeout_ms)))
             .map_err(|e| FfiError::new(io_status(&e), format!("relay_client_poll: {e}")))?;
-        if state == State::TimedOut && client.queued() == 0 {
-            return Err(timed_out("relay_client_poll", &client));
+        if client.queued() == 0 {
+            match state {
+                State::TimedOut => return Err(timed_out("relay_client_poll", &client)),
+                State::Lost => return Err(peer_lost("relay_client_poll", &client)),
+                _ => {}
+            }
         }
         Ok(client.queued())
     })
@@ -367,9 +449,9 @@ pub extern "C" fn relay_client_state(client: *const RelayClient) -> i32 {
 
 /// Sends `len` bytes from `buf` as one datagram to the peer (at most `RELAY_MAX_DATAGRAM`;
 /// `buf` may be NULL only if `len` is 0). Errors: `RELAY_STATUS_NOT_ESTABLISHED` while
-/// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_WOULD_BLOCK` when the socket's send
-/// buffer is full (try again after the next poll), `RELAY_STATUS_INVALID_ARGUMENT`,
-/// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+/// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST`,
+/// `RELAY_STATUS_WOULD_BLOCK` when the socket's send buffer is full (try again after the next
+/// poll), `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
 ///
 /// Ownership: `buf` is only read during the call.
 #[unsafe(no_mangle)]
@@ -394,8 +476,9 @@ pub extern "C" fn relay_client_send(
 /// `RELAY_STATUS_NOT_ESTABLISHED` while handshaking, `RELAY_STATUS_BUFFER_TOO_SMALL` when the
 /// datagram is larger than `cap` (it stays queued, untruncated: call again with a larger
 /// buffer; the message gives its size and `RELAY_MAX_DATAGRAM` bytes always suffice),
-/// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
-/// `*out_len` is written only on success.
+/// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST` (once nothing is left queued),
+/// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`. `*out_len` is written only on
+/// success.
 ///
 /// Ownership: `buf` is borrowed for the call; the library keeps no pointer to it.
 #[unsafe(no_mangle)]

@@ -34,10 +34,14 @@ pub enum RelayStatus {
     WouldBlock = -10,
     /// The datagram is not a valid handshake (see `relay_last_error` for why).
     InvalidHandshake = -11,
-    /// The config's `struct_size` is not one this library knows.
+    /// The config's `struct_size` is not one this library knows (this version's, or a
+    /// previous one it still reads).
     VersionMismatch = -12,
     /// An internal error was caught at the boundary; the handle may be unusable.
     Panic = -13,
+    /// The client's established channel went silent for its `peer_timeout_ms`: the relay
+    /// restarted or the peer vanished. Final for that client. Added in ABI 3.
+    PeerLost = -14,
 }
 
 thread_local! {
@@ -156,6 +160,7 @@ pub extern "C" fn relay_status_str(status: i32) -> *const c_char {
         -11 => b"invalid handshake\0",
         -12 => b"version mismatch\0",
         -13 => b"internal error\0",
+        -14 => b"peer lost\0",
         _ => b"unknown status\0",
     };
     s.as_ptr().cast()

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::time::Instant;
 
 use super::client::{
-    RelayClientConfig, RelayClientState, handshake_setup, read_config, timeout_hint,
+    RelayClientConfig, RelayClientState, handshake_setup, lost_reason, read_config, timeout_hint,
 };
 use super::error::{FfiError, RelayStatus, guard, guard_count};
 use super::handle::Registry;
@@ -217,7 +217,8 @@ pub enum RelayDatagramKind {
     /// `relay_handshake_poll` next: an answer may be due.
     Handshake = 1,
     /// Not for the game either: a handshake with our GUID whose HMAC does not verify (or
-    /// whose token extension is malformed), or anything after a timeout.
+    /// whose token extension is malformed), or anything after a timeout or once the peer is
+    /// lost.
     Discarded = 2,
 }
 
@@ -265,7 +266,9 @@ pub extern "C" fn relay_handshake_new(
 /// and returns its length (56, or `RELAY_TOKEN_HANDSHAKE_LEN` = 76 when the config had a
 /// token): send those bytes to the relay. Returns 0 when nothing is due, or a negative
 /// status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within the timeout
-/// (final), `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below the handshake's length
+/// (final), `RELAY_STATUS_PEER_LOST` once the established channel went silent for
+/// `peer_timeout_ms` (final: free it and start a new machine with the same GUID),
+/// `RELAY_STATUS_BUFFER_TOO_SMALL` when `buf_len` is below the handshake's length
 /// (the due handshake stays due; a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes always fits),
 /// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
 ///
@@ -316,6 +319,14 @@ pub extern "C" fn relay_handshake_poll(
                     timeout_hint(machine.token().is_some())
                 ),
             )),
+            State::Lost => Err(FfiError::new(
+                RelayStatus::PeerLost,
+                format!(
+                    "{F}: {}; free this machine and start a new one with the same GUID to join \
+                     again",
+                    lost_reason(machine.guid(), None, machine.timing().peer_timeout)
+                ),
+            )),
             _ => Ok(0),
         }
     })
@@ -323,7 +334,7 @@ pub extern "C" fn relay_handshake_poll(
 
 /// Writes to `*out_ms` how many milliseconds may pass before `relay_handshake_poll` has
 /// something to do (rounded up; 0 = call it now), or `UINT32_MAX` when it never will (timed
-/// out or no keep-alive configured). Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+/// out, lost, closed, or established with neither keep-alive nor peer timeout configured). Errors: `RELAY_STATUS_NULL_ARGUMENT`,
 /// `RELAY_STATUS_INVALID_HANDLE`.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_handshake_next_timeout(
@@ -390,7 +401,8 @@ pub extern "C" fn relay_handshake_on_data_sent(handshake: *mut RelayHandshake) -
     })
 }
 
-/// The machine's `RelayClientState` (>= 1; a passed handshake deadline counts), or a negative
+/// The machine's `RelayClientState` (>= 1; a passed handshake deadline or peer timeout
+/// counts), or a negative
 /// `RelayStatus` (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`).
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_handshake_state(handshake: *const RelayHandshake) -> i32 {
