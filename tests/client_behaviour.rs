@@ -1,6 +1,7 @@
 //! Client behaviour on loopback against an in-process relay: handshake timeouts (wrong key,
 //! absent peer), keep-alives holding a quiet channel open past the relay's inactivity
-//! timeout, and a too-small receive buffer that loses nothing.
+//! timeout, the peer timeout noticing a relay that went away, and a too-small receive
+//! buffer that loses nothing.
 
 mod client_support;
 
@@ -139,6 +140,229 @@ fn keepalive_holds_a_quiet_channel_open() {
 fn without_keepalive_a_quiet_channel_expires() {
     // The control for the test above: the same silence does close the channel.
     assert_eq!(quiet_channel(None), (false, 1));
+}
+
+const KEEPALIVE: Duration = Duration::from_millis(100);
+const PEER_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Keep-alives every 100 ms; with `lost`, the peer is lost after 400 ms of silence.
+fn watchful_timing(lost: bool) -> Timing {
+    Timing {
+        retry_interval: Duration::from_millis(20),
+        retry_backoff_max: Duration::from_millis(100),
+        keepalive_interval: Some(KEEPALIVE),
+        peer_timeout: lost.then_some(PEER_TIMEOUT),
+        ..Timing::default()
+    }
+}
+
+/// Datagrams (game data or handshakes) the client has received from the relay.
+fn heard(c: &Client) -> u64 {
+    let s = c.stats();
+    s.datagrams_received + s.handshakes_received
+}
+
+/// Polls the clients for `duration`; returns, per client, when it was last seen hearing
+/// from the relay (`heard_before` if not in this watch) and when it was first seen lost.
+fn watch(
+    clients: &mut [&mut Client],
+    duration: Duration,
+    heard_before: &[Instant],
+) -> Vec<(Instant, Option<Instant>)> {
+    let start = Instant::now();
+    let mut seen: Vec<(u64, Instant, Option<Instant>)> = clients
+        .iter()
+        .zip(heard_before)
+        .map(|(c, &last)| (heard(c), last, None))
+        .collect();
+    while start.elapsed() < duration {
+        for (c, (count, last, lost)) in clients.iter_mut().zip(seen.iter_mut()) {
+            let state = c.poll(Duration::from_millis(2)).unwrap();
+            let now = Instant::now();
+            if heard(c) != *count {
+                (*count, *last) = (heard(c), now);
+            }
+            if state == State::Lost && lost.is_none() {
+                *lost = Some(now);
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(_, last, lost)| (last, lost))
+        .collect()
+}
+
+#[test]
+fn relay_restart_is_noticed_within_the_peer_timeout() {
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
+    let relay_addr = relay.addr;
+    let mut cfg = config(relay_addr, Guid::random().unwrap());
+    cfg.timing = watchful_timing(true);
+    let mut a = Client::connect(cfg.clone()).unwrap();
+    let mut b = Client::connect(cfg.clone()).unwrap();
+    establish(&mut a, &mut b, Duration::from_secs(5));
+    // A quiet but healthy channel: only keep-alives flow, for three peer timeouts.
+    let now = Instant::now();
+    let seen = watch(&mut [&mut a, &mut b], PEER_TIMEOUT * 3, &[now, now]);
+    assert!(
+        seen.iter().all(|(_, lost)| lost.is_none()),
+        "lost while the relay was up"
+    );
+    let heard_before: Vec<Instant> = seen.iter().map(|(last, _)| *last).collect();
+    assert!(a.stats().handshakes_received >= 5, "{:?}", a.stats());
+    assert_eq!(
+        a.stats().datagrams_received,
+        0,
+        "keep-alives are not game data"
+    );
+
+    // The relay goes away (a restart loses every channel): silence from then on.
+    let stopped = Instant::now();
+    relay.stop();
+    let seen = watch(&mut [&mut a, &mut b], PEER_TIMEOUT * 4, &heard_before);
+    for (name, (last_heard, lost)) in ["a", "b"].into_iter().zip(seen) {
+        let lost = lost.unwrap_or_else(|| panic!("{name} not lost within 1.6 s"));
+        let silence = lost.saturating_duration_since(last_heard);
+        assert!(
+            silence >= PEER_TIMEOUT - Duration::from_millis(20)
+                && silence <= PEER_TIMEOUT + Duration::from_millis(600),
+            "{name} lost after {silence:?} of silence ({:?} after the stop)",
+            lost - stopped
+        );
+    }
+    for c in [&mut a, &mut b] {
+        assert_eq!(c.state(), State::Lost);
+        assert!(matches!(c.send(b"x"), Err(ClientError::PeerLost)));
+        assert!(matches!(c.recv(&mut [0u8; 8]), Err(ClientError::PeerLost)));
+        // Final: no more keep-alives go out.
+        let sent = c.stats().handshakes_sent;
+        c.poll(KEEPALIVE * 2).unwrap();
+        assert_eq!(c.stats().handshakes_sent, sent);
+    }
+
+    // The relay is back on the same address: new clients with the same GUID join again.
+    let relay = RelayThread::start(&relay_addr.to_string(), Duration::from_secs(30), None);
+    let mut a = Client::connect(cfg.clone()).unwrap();
+    let mut b = Client::connect(cfg).unwrap();
+    establish(&mut a, &mut b, Duration::from_secs(5));
+    a.send(b"again").unwrap();
+    let start = Instant::now();
+    while b.poll(Duration::from_millis(10)).unwrap() == State::Established && b.queued() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(5), "nothing arrived");
+    }
+    let mut buf = [0u8; 16];
+    assert_eq!(b.recv(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"again");
+    assert_eq!(relay.stop().channels_established, 1);
+}
+
+#[test]
+fn without_a_peer_timeout_a_dead_channel_stays_established() {
+    // The control for the test above: the same restart goes unnoticed.
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
+    let mut cfg = config(relay.addr, Guid::random().unwrap());
+    cfg.timing = watchful_timing(false);
+    let mut a = Client::connect(cfg.clone()).unwrap();
+    let mut b = Client::connect(cfg).unwrap();
+    establish(&mut a, &mut b, Duration::from_secs(5));
+    relay.stop();
+    let now = Instant::now();
+    let seen = watch(&mut [&mut a, &mut b], PEER_TIMEOUT * 4, &[now, now]);
+    assert!(seen.iter().all(|(_, lost)| lost.is_none()));
+    assert_eq!(
+        (a.state(), b.state()),
+        (State::Established, State::Established)
+    );
+    // Keep-alives still go out into the void.
+    let sent = a.stats().handshakes_sent;
+    a.poll(KEEPALIVE * 2).unwrap();
+    assert!(a.stats().handshakes_sent > sent);
+}
+
+#[test]
+fn peer_lost_through_the_c_abi() {
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
+    let address = CString::new(relay.addr.to_string()).unwrap();
+    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
+    assert_eq!(
+        relay_client_config_default(cfg.as_mut_ptr()),
+        RelayStatus::Ok
+    );
+    // SAFETY: filled by relay_client_config_default.
+    let mut cfg = unsafe { cfg.assume_init() };
+    assert_eq!(cfg.peer_timeout_ms, 0);
+    cfg.relay_address = address.as_ptr();
+    assert_eq!(relay_guid_new(&mut cfg.guid), RelayStatus::Ok);
+    cfg.retry_interval_ms = 20;
+    cfg.retry_backoff_max_ms = 100;
+    cfg.keepalive_interval_ms = 100;
+    cfg.peer_timeout_ms = 400;
+    let (mut a, mut b) = (std::ptr::null_mut(), std::ptr::null_mut());
+    assert_eq!(relay_client_connect(&cfg, &mut a), RelayStatus::Ok);
+    assert_eq!(relay_client_connect(&cfg, &mut b), RelayStatus::Ok);
+    let start = Instant::now();
+    let established = RelayClientState::Established as i32;
+    while relay_client_state(a) != established || relay_client_state(b) != established {
+        assert!(relay_client_poll(a, 5) >= 0 && relay_client_poll(b, 5) >= 0);
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+    // One datagram in flight when the relay goes: B still gets it after the loss.
+    assert_eq!(relay_client_send(a, b"last".as_ptr(), 4), RelayStatus::Ok);
+    let start = Instant::now();
+    while relay_client_poll(b, 5) < 1 {
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+    relay.stop();
+    let stopped = Instant::now();
+    let lost = RelayClientState::Lost as i32;
+    let mut ra = 0;
+    while ra >= 0 || relay_client_state(b) != lost {
+        if ra >= 0 {
+            ra = relay_client_poll(a, 5);
+        }
+        // B still holds the datagram: its poll counts it rather than report the loss.
+        assert_eq!(relay_client_poll(b, 5), 1);
+        assert!(stopped.elapsed() < Duration::from_secs(3), "not lost: {ra}");
+    }
+    // Keep-alives arrived every 100 ms until the stop: at least 300 ms of silence more.
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(ra, RelayStatus::PeerLost as i32);
+    let message = last_error();
+    assert!(
+        message.contains("relay_client_poll")
+            && message.contains(&format!("through relay {}", address.to_str().unwrap()))
+            && message.contains("for 400 ms (peer_timeout_ms)")
+            && message.contains("same GUID"),
+        "{message}"
+    );
+    assert_eq!(relay_client_state(a), RelayClientState::Lost as i32);
+    assert_eq!(
+        relay_client_send(a, b"x".as_ptr(), 1),
+        RelayStatus::PeerLost
+    );
+    let (mut buf, mut len) = ([0u8; 16], 0usize);
+    assert_eq!(
+        relay_client_recv(a, buf.as_mut_ptr(), buf.len(), &mut len),
+        RelayStatus::PeerLost
+    );
+    // B is lost too, but what arrived before is still handed over first.
+    assert_eq!(relay_client_state(b), RelayClientState::Lost as i32);
+    assert_eq!(
+        relay_client_recv(b, buf.as_mut_ptr(), buf.len(), &mut len),
+        RelayStatus::Ok
+    );
+    assert_eq!(&buf[..len], b"last");
+    assert_eq!(relay_client_poll(b, 0), RelayStatus::PeerLost as i32);
+    assert_eq!(
+        relay_client_recv(b, buf.as_mut_ptr(), buf.len(), &mut len),
+        RelayStatus::PeerLost
+    );
+    assert_eq!(relay_client_close(a), RelayStatus::Ok);
+    assert_eq!(relay_client_close(b), RelayStatus::Ok);
 }
 
 #[test]
