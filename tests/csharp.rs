@@ -156,6 +156,10 @@ fn native_layout() -> String {
             "RelayClientConfig.TokenLength",
             offset_of!(RelayClientConfig, token_len),
         ),
+        (
+            "RelayClientConfig.PeerTimeoutMs",
+            offset_of!(RelayClientConfig, peer_timeout_ms),
+        ),
     ];
     entries
         .iter()
@@ -349,7 +353,7 @@ fn csharp_bindings_on_mono() {
     let out_dir = scratch_dir("csharp");
     let exe = compile(&out_dir);
 
-    run_tests(&exe, &native_library_dir(), None, 26);
+    run_tests(&exe, &native_library_dir(), None, 28);
 
     // A stand-in library that reports another ABI version must be refused on first use.
     let fake_dir = out_dir.join("fake-abi");

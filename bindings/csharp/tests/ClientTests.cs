@@ -29,6 +29,7 @@ namespace UdpRelay.Tests
             runner.Add("RelayToken agrees with the token vectors", TokensMatchVectors);
             runner.Add("a RelayHandshake with a token pairs with a RelayClient with a token", TokenHandshakeOverUdpClient);
             runner.Add("bad tokens throw RelayException with the native message", BadTokensThrow);
+            runner.Add("with PeerTimeoutMs, clients whose relay stopped become Lost", PeerTimeoutNoticesAStoppedRelay);
         }
 
         private static RelayOptions LoopbackRelay()
@@ -200,6 +201,102 @@ namespace UdpRelay.Tests
                 {
                     Establish(relay, a, b);
                 }
+            }
+        }
+
+        private static void PeerTimeoutNoticesAStoppedRelay()
+        {
+            RelayClientOptions defaults = new RelayClientOptions();
+            Assert.Equal(0u, defaults.PeerTimeoutMs, "peer timeout off by default");
+
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(LoopbackRelay()))
+            {
+                RelayClientOptions options = ClientOptions(relay.Port, guid);
+                options.KeepaliveIntervalMs = 100;
+                options.PeerTimeoutMs = 100;
+                RelayException refused = Assert.Throws<RelayException>(() => RelayClient.Connect(options), "peer timeout not above the keep-alive");
+                Assert.Equal(RelayStatus.InvalidArgument, refused.Status, "status of a peer timeout <= keep-alive");
+                Assert.Contains(refused.NativeMessage, "must be longer than the keep-alive interval", "native message names the conflict");
+
+                options.PeerTimeoutMs = 400;
+                RelayClientOptions control = ClientOptions(relay.Port, RelayGuid.NewRandom());
+                control.KeepaliveIntervalMs = 100;
+                using (RelayClient a = RelayClient.Connect(options))
+                using (RelayClient b = RelayClient.Connect(options))
+                using (RelayClient c = RelayClient.Connect(control))
+                using (RelayClient d = RelayClient.Connect(control))
+                {
+                    Establish(relay, a, b);
+                    Establish(relay, c, d);
+                    // Quiet but healthy for three peer timeouts: keep-alives keep everyone up.
+                    Stopwatch clock = Stopwatch.StartNew();
+                    while (clock.ElapsedMilliseconds < 1200)
+                    {
+                        relay.Poll(1);
+                        foreach (RelayClient client in new[] { a, b, c, d }) client.Poll(0);
+                    }
+                    Assert.Equal(RelayClientState.Established, a.State, "a while the relay is up");
+                    Assert.Equal(RelayClientState.Established, b.State, "b while the relay is up");
+
+                    relay.Dispose(); // as if it restarted: every channel is gone (a second Dispose is harmless)
+                    clock = Stopwatch.StartNew();
+                    RelayException lost = null;
+                    while (lost == null || b.State != RelayClientState.Lost)
+                    {
+                        if (clock.ElapsedMilliseconds > 3000) throw new TestFailure("not lost within 3 s of the stop");
+                        System.Threading.Thread.Sleep(2);
+                        try
+                        {
+                            a.Poll(0);
+                        }
+                        catch (RelayException e)
+                        {
+                            lost = e;
+                        }
+                        try
+                        {
+                            b.Poll(0);
+                        }
+                        catch (RelayException)
+                        {
+                        }
+                        c.Poll(0);
+                        d.Poll(0);
+                    }
+                    Assert.True(clock.ElapsedMilliseconds >= 250, "lost " + clock.ElapsedMilliseconds + " ms after the stop, before the 400 ms timeout");
+                    Assert.Equal(RelayStatus.PeerLost, lost.Status, "status");
+                    Assert.Contains(lost.NativeMessage, "for 400 ms (peer_timeout_ms)", "native message names the timeout");
+                    Assert.Contains(lost.Message, "peer lost", "exception message names the status");
+                    Assert.Equal(RelayClientState.Lost, a.State, "final state");
+                    RelayException e2 = Assert.Throws<RelayException>(() => a.Send(new byte[4], 0, 4), "Send once lost");
+                    Assert.Equal(RelayStatus.PeerLost, e2.Status, "Send status once lost");
+                    int length;
+                    e2 = Assert.Throws<RelayException>(() => a.TryReceive(new byte[4], 0, 4, out length), "TryReceive once lost");
+                    Assert.Equal(RelayStatus.PeerLost, e2.Status, "TryReceive status once lost");
+                    // Without a peer timeout the same dead channel still looks established.
+                    Assert.Equal(RelayClientState.Established, c.State, "control c");
+                    Assert.Equal(RelayClientState.Established, d.State, "control d");
+                }
+            }
+
+            // RelayHandshake reports Lost through its State and Poll too.
+            RelayClientOptions machine = new RelayClientOptions();
+            machine.Guid = guid;
+            machine.KeepaliveIntervalMs = 0;
+            machine.PeerTimeoutMs = 50;
+            using (RelayHandshake handshake = RelayHandshake.Create(machine))
+            {
+                byte[] buffer = new byte[Native.MaxHandshakeLength];
+                int n = handshake.Poll(buffer, 0, buffer.Length);
+                Assert.Equal(RelayDatagramKind.Handshake, handshake.Receive(buffer, 0, n), "the peer's handshake");
+                Assert.Equal(RelayClientState.Established, handshake.State, "established");
+                Assert.True(handshake.NextTimeoutMs <= 50, "the loss is scheduled, next in " + handshake.NextTimeoutMs + " ms");
+                System.Threading.Thread.Sleep(80);
+                Assert.Equal(RelayClientState.Lost, handshake.State, "lost after 50 ms of silence");
+                RelayException e = Assert.Throws<RelayException>(() => handshake.Poll(buffer, 0, buffer.Length), "Poll once lost");
+                Assert.Equal(RelayStatus.PeerLost, e.Status, "handshake Poll status once lost");
+                Assert.Equal(RelayDatagramKind.Discarded, handshake.Receive(buffer, 0, n), "discarded once lost");
             }
         }
 

@@ -73,7 +73,7 @@ namespace UdpRelay
             }
         }
 
-        /// <summary>Where the client stands. TimedOut and Closed are final.</summary>
+        /// <summary>Where the client stands. TimedOut, Lost and Closed are final.</summary>
         public RelayClientState State
         {
             get
@@ -98,8 +98,10 @@ namespace UdpRelay
         /// number of datagrams ready for <see cref="TryReceive"/>. Call it every frame, also
         /// once established. Throws RelayException with status
         /// <see cref="RelayStatus.TimedOut"/> (and the library's explanation) once the peer
-        /// has not shown up within <see cref="RelayClientOptions.HandshakeTimeoutMs"/>: the
-        /// client is finished then; dispose it.
+        /// has not shown up within <see cref="RelayClientOptions.HandshakeTimeoutMs"/>, and
+        /// with <see cref="RelayStatus.PeerLost"/> once an established channel went silent for
+        /// <see cref="RelayClientOptions.PeerTimeoutMs"/> (after datagrams still queued are
+        /// received): the client is finished then; dispose it and connect again.
         /// </summary>
         public int Poll(uint timeoutMs = 0)
         {
@@ -122,7 +124,8 @@ namespace UdpRelay
         /// <see cref="Native.MaxDatagram"/>). Returns false, sending nothing, when the socket's
         /// send buffer is full (try again after the next Poll). Throws RelayException with
         /// <see cref="RelayStatus.NotEstablished"/> while handshaking,
-        /// <see cref="RelayStatus.TimedOut"/> after a timeout, or on a socket error.
+        /// <see cref="RelayStatus.TimedOut"/> after a timeout, <see cref="RelayStatus.PeerLost"/>
+        /// once the peer is lost, or on a socket error.
         /// </summary>
         public unsafe bool Send(byte[] buffer, int offset, int count)
         {
@@ -141,7 +144,8 @@ namespace UdpRelay
         /// RelayException with <see cref="RelayStatus.BufferTooSmall"/> says its size and it
         /// stays queued for a call with a larger buffer (<see cref="Native.MaxDatagram"/> bytes
         /// always suffice). Throws RelayException with <see cref="RelayStatus.TimedOut"/> after
-        /// a timeout.
+        /// a timeout, and with <see cref="RelayStatus.PeerLost"/> once the peer is lost and
+        /// nothing is left queued.
         /// </summary>
         public unsafe bool TryReceive(byte[] buffer, int offset, int count, out int length)
         {

@@ -7,7 +7,7 @@ namespace UdpRelay
     /// <summary>Settings for <see cref="RelayClient.Connect"/> and
     /// <see cref="RelayHandshake.Create"/>, pre-filled with the library's defaults (retry every
     /// 250 ms backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence,
-    /// 1024 queued datagrams, no key, no token). Set at least <see cref="Guid"/> (or
+    /// no peer timeout, 1024 queued datagrams, no key, no token). Set at least <see cref="Guid"/> (or
     /// <see cref="Token"/>) and, for RelayClient, <see cref="RelayAddress"/>.</summary>
     public sealed class RelayClientOptions
     {
@@ -34,6 +34,13 @@ namespace UdpRelay
         /// <summary>Once established, send a keep-alive after this long without sending
         /// anything (keep it well inside the relay's inactivity timeout); 0 disables.</summary>
         public uint KeepaliveIntervalMs;
+        /// <summary>Once established, give up (state Lost, RelayException with
+        /// <see cref="RelayStatus.PeerLost"/>) after this many milliseconds without receiving
+        /// anything from the relay: it restarted, or the peer is gone. A quiet peer is heard
+        /// only through its keep-alives, so both peers keep them on and this must be longer
+        /// than <see cref="KeepaliveIntervalMs"/> (two to three intervals). 0 (the default)
+        /// never gives up.</summary>
+        public uint PeerTimeoutMs;
         /// <summary>Game datagrams RelayClient queues for TryReceive; when full it stops reading
         /// its socket. &gt; 0. Ignored by RelayHandshake.</summary>
         public uint MaxQueuedDatagrams;
@@ -49,6 +56,7 @@ namespace UdpRelay
             RetryBackoffMaxMs = c.RetryBackoffMaxMs;
             HandshakeTimeoutMs = c.HandshakeTimeoutMs;
             KeepaliveIntervalMs = c.KeepaliveIntervalMs;
+            PeerTimeoutMs = c.PeerTimeoutMs;
             MaxQueuedDatagrams = c.MaxQueuedDatagrams;
             RecvBufferBytes = c.RecvBufferBytes;
             SendBufferBytes = c.SendBufferBytes;
@@ -71,6 +79,7 @@ namespace UdpRelay
             c.RetryBackoffMaxMs = RetryBackoffMaxMs;
             c.HandshakeTimeoutMs = HandshakeTimeoutMs;
             c.KeepaliveIntervalMs = KeepaliveIntervalMs;
+            c.PeerTimeoutMs = PeerTimeoutMs;
             c.MaxQueuedDatagrams = MaxQueuedDatagrams;
             c.RecvBufferBytes = RecvBufferBytes;
             c.SendBufferBytes = SendBufferBytes;

@@ -57,7 +57,8 @@ namespace UdpRelay
 
         public bool IsDisposed { get { return _handle.IsClosed; } }
 
-        /// <summary>Where the machine stands (a passed handshake deadline counts: TimedOut).</summary>
+        /// <summary>Where the machine stands (a passed handshake deadline counts: TimedOut; so
+        /// does a passed peer timeout: Lost).</summary>
         public RelayClientState State
         {
             get
@@ -78,7 +79,8 @@ namespace UdpRelay
 
         /// <summary>Milliseconds that may pass before <see cref="Poll"/> has something to do
         /// (0: call it now), or <see cref="Native.NoTimeout"/> (uint.MaxValue) when it never
-        /// will (timed out, or established without keep-alives).</summary>
+        /// will (timed out, lost, or established with neither keep-alives nor a peer
+        /// timeout).</summary>
         public uint NextTimeoutMs
         {
             get
@@ -103,7 +105,9 @@ namespace UdpRelay
         /// (<see cref="Native.HandshakeLength"/>, or <see cref="Native.TokenHandshakeLength"/>
         /// with a token): send those bytes to the relay. Returns 0 when nothing is due. Throws
         /// RelayException with <see cref="RelayStatus.TimedOut"/> once the channel was not
-        /// established in time (final: check <see cref="State"/>), and with
+        /// established in time, with <see cref="RelayStatus.PeerLost"/> once the established
+        /// channel went silent for the peer timeout (both final: check <see cref="State"/>),
+        /// and with
         /// <see cref="RelayStatus.BufferTooSmall"/> when the buffer is shorter than the
         /// handshake (the handshake stays due; <see cref="Native.MaxHandshakeLength"/> bytes
         /// always fit).

@@ -23,6 +23,9 @@ namespace UdpRelay
         InvalidHandshake = -11,
         VersionMismatch = -12,
         Panic = -13,
+        /// <summary>The established channel went silent for PeerTimeoutMs (relay restarted,
+        /// peer gone). Final for that client. ABI 3.</summary>
+        PeerLost = -14,
     }
 
     /// <summary>RelayEventKind: what a RelayEvent reports.</summary>
@@ -164,6 +167,9 @@ namespace UdpRelay
         TimedOut = 3,
         /// <summary>Closed. Final.</summary>
         Closed = 4,
+        /// <summary>Was established, then nothing arrived from the relay for the peer timeout
+        /// (relay restarted, peer gone). Final: dispose and connect again with the same GUID.</summary>
+        Lost = 5,
     }
 
     /// <summary>RelayDatagramKind: what a datagram from the relay is (RelayHandshake.Receive).</summary>
@@ -175,7 +181,7 @@ namespace UdpRelay
         /// an answer may be due.</summary>
         Handshake = 1,
         /// <summary>Not for the game either: a handshake with our GUID whose HMAC does not
-        /// verify, or anything after a timeout.</summary>
+        /// verify, or anything after a timeout or once the peer is lost.</summary>
         Discarded = 2,
     }
 
@@ -202,6 +208,9 @@ namespace UdpRelay
         /// <summary>The peer's seat token (RELAY_TOKEN_LEN bytes) or zero; copied by the library.</summary>
         public IntPtr Token;
         public UIntPtr TokenLength;
+        /// <summary>Milliseconds of silence from the relay before an established client is
+        /// Lost; 0 (the default) never. ABI 3.</summary>
+        public uint PeerTimeoutMs;
     }
 
     /// <summary>Which seat of a channel a token is for (relay_token_mint's role).</summary>

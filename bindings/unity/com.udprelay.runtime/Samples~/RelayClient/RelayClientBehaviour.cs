@@ -20,6 +20,9 @@ public sealed class RelayClientBehaviour : MonoBehaviour
     [Tooltip("Give up when the other player has not joined within this many milliseconds.")]
     [SerializeField] private uint handshakeTimeoutMs = 30000;
 
+    [Tooltip("Once joined, give up after this many milliseconds without hearing from the relay (it restarted, or the other player is gone); 0 never. Longer than the 5 s keep-alive, e.g. 15000.")]
+    [SerializeField] private uint peerTimeoutMs = 0;
+
     private RelayClient _client;
     private RelayClientState _state;
     // Allocated once: RelayClient.TryReceive copies into it, so receiving allocates nothing.
@@ -56,6 +59,7 @@ public sealed class RelayClientBehaviour : MonoBehaviour
             options.RelayAddress = relayAddress;
             options.Guid = guid;
             options.HandshakeTimeoutMs = handshakeTimeoutMs;
+            options.PeerTimeoutMs = peerTimeoutMs;
             if (!string.IsNullOrEmpty(secretKeyBase64)) options.SecretKey = System.Convert.FromBase64String(secretKeyBase64);
             _client = RelayClient.Connect(options);
             _state = _client.State;
@@ -79,6 +83,8 @@ public sealed class RelayClientBehaviour : MonoBehaviour
         catch (RelayException e)
         {
             // TimedOut: the other player never showed up (or the key/address is wrong).
+            // PeerLost: the channel went silent (relay restarted, other player gone):
+            // re-enable the component to join again with the same GUID.
             Debug.LogError("udp-relay: " + e.NativeMessage);
             enabled = false;
             return;
