@@ -266,6 +266,8 @@ enum class ClientState : int32_t {
     Established = RELAY_CLIENT_STATE_ESTABLISHED,
     TimedOut = RELAY_CLIENT_STATE_TIMED_OUT,
     Closed = RELAY_CLIENT_STATE_CLOSED,
+    // Was established, then nothing arrived for the peer timeout. Final.
+    Lost = RELAY_CLIENT_STATE_LOST,
 };
 
 inline const char *toString(ClientState state) noexcept {
@@ -274,6 +276,7 @@ inline const char *toString(ClientState state) noexcept {
     case ClientState::Established: return "established";
     case ClientState::TimedOut: return "timed out";
     case ClientState::Closed: return "closed";
+    case ClientState::Lost: return "lost";
     }
     return "unknown";
 }
@@ -734,6 +737,14 @@ public:
         config_.keepalive_interval_ms = value;
         return *this;
     }
+    // Once established, give up (ClientState::Lost, RELAY_STATUS_PEER_LOST) after this many
+    // milliseconds without receiving anything from the relay: it restarted, or the peer is
+    // gone. Both peers should keep keep-alives on, and this must be longer than the
+    // keep-alive interval (two to three intervals). 0 (the default) never gives up.
+    ClientConfigBuilder &peerTimeoutMs(uint32_t value) noexcept {
+        config_.peer_timeout_ms = value;
+        return *this;
+    }
     ClientConfigBuilder &maxQueuedDatagrams(uint32_t value) noexcept {
         config_.max_queued_datagrams = value;
         return *this;
@@ -810,7 +821,8 @@ public:
 
     // Receives, sends due handshakes/keep-alives, waits at most `timeoutMs`. Returns the
     // number of datagrams ready for `recv`. RELAY_STATUS_TIMED_OUT once the handshake timed
-    // out (final: close and start again). No allocation on success.
+    // out, RELAY_STATUS_PEER_LOST once the established channel went silent for the peer
+    // timeout (both final: close and connect again). No allocation on success.
     Result<uint32_t> poll(uint32_t timeoutMs = 0) {
         if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Client");
         const int32_t n = relay_client_poll(handle_, timeoutMs);
@@ -828,7 +840,8 @@ public:
 
     // Sends one datagram to the peer (at most RELAY_MAX_DATAGRAM bytes). Errors:
     // RELAY_STATUS_NOT_ESTABLISHED, RELAY_STATUS_WOULD_BLOCK (socket buffer full: retry after
-    // the next poll), RELAY_STATUS_TIMED_OUT... No allocation on success or would-block.
+    // the next poll), RELAY_STATUS_TIMED_OUT, RELAY_STATUS_PEER_LOST... No allocation on
+    // success or would-block.
     Status send(ByteView datagram) {
         if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Client");
         return Status::fromLastCall(relay_client_send(handle_, datagram.data(), datagram.size()));
@@ -904,7 +917,7 @@ public:
     // `out` needs RELAY_HANDSHAKE_LEN bytes, or RELAY_TOKEN_HANDSHAKE_LEN with a token
     // (RELAY_MAX_HANDSHAKE_LEN always fits); shorter gives RELAY_STATUS_BUFFER_TOO_SMALL and
     // the handshake stays due. RELAY_STATUS_TIMED_OUT once the channel was not established
-    // in time (final).
+    // in time, RELAY_STATUS_PEER_LOST once it went silent for the peer timeout (both final).
     Result<std::size_t> poll(MutableByteView out) {
         if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Handshake");
         const int32_t n = relay_handshake_poll(handle_, out.data(), out.size());

@@ -615,6 +615,50 @@ static void handshakeTimeout() {
     expect(client.state() == ClientState::TimedOut, "its state is TimedOut");
 }
 
+// With a peer timeout, clients notice that their relay went away; without, they do not.
+static void peerLost() {
+    expect(ClientConfigBuilder().native().peer_timeout_ms == 0, "the peer timeout is off by default");
+    Result<Relay> started = Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1"));
+    expect(started.has_value(), "relay for the peer timeout starts", started.status().toString());
+    if (!started) return;
+    Relay relay = std::move(started).value();
+    const std::string address = "127.0.0.1:" + std::to_string(relay.localPort());
+    ClientConfigBuilder config;
+    config.relayAddress(address).guid(*Guid::generate()).retryIntervalMs(20).keepaliveIntervalMs(100);
+    expectError(Client::connect(ClientConfigBuilder(config).peerTimeoutMs(100)).status(),
+                RELAY_STATUS_INVALID_ARGUMENT, "a peer timeout not above the keep-alive is refused");
+    ClientConfigBuilder control = config;
+    control.guid(*Guid::generate());
+    config.peerTimeoutMs(400);
+    Result<Client> a = Client::connect(config), b = Client::connect(config);
+    Result<Client> c = Client::connect(control), d = Client::connect(control);
+    if (!a || !b || !c || !d) return;
+    const bool up = pumpUntil(relay, {&*a, &*b, &*c, &*d}, [&] {
+        return a->established() && b->established() && c->established() && d->established();
+    });
+    expect(up, "clients with and without a peer timeout establish");
+    if (!up) return;
+
+    (void)relay.stop(); // as if it restarted: every channel is gone
+    const auto stopped = Clock::now();
+    Status lost;
+    Relay none;
+    (void)pumpUntil(none, {&*b, &*c, &*d}, [&] {
+        Result<uint32_t> polled = a->poll(2);
+        lost = polled.status();
+        return !polled.has_value() && b->state() == ClientState::Lost;
+    });
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped).count();
+    expectError(lost, RELAY_STATUS_PEER_LOST, "a silent channel is lost with a message");
+    expect(lost.message().find("for 400 ms (peer_timeout_ms)") != std::string::npos,
+           "the message names the peer timeout", lost.message());
+    expect(after >= 250, "lost about the peer timeout after the stop", std::to_string(after) + " ms");
+    expect(a->state() == ClientState::Lost && std::strcmp(toString(a->state()), "lost") == 0,
+           "its state is Lost");
+    expectError(a->send(ByteView("x", 1)), RELAY_STATUS_PEER_LOST, "send once lost gives PEER_LOST");
+    expect(c->established() && d->established(), "without a peer timeout the dead channel looks established");
+}
+
 int main() {
     expect(setLogCallback(onLog, &g_log_records, LogLevel::Info).ok(), "setLogCallback");
     versionAndGuids();
@@ -623,6 +667,7 @@ int main() {
     engineOwnedSocket();
     tokenExchange();
     handshakeTimeout();
+    peerLost();
     expect(g_log_records > 0, "the library logged through the callback",
            std::to_string(g_log_records) + " records");
     expect(setLogCallback(nullptr).ok(), "logging turned off");
