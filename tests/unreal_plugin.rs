@@ -447,6 +447,53 @@ fn unreal_sources_provide_what_the_plugin_promises() {
         component.matches("UPROPERTY(BlueprintAssignable").count(),
         2
     );
+    // Every client option reaches the config, and every final status has its state.
+    let component_cpp = read(&private.join("UdpRelayClientComponent.cpp"));
+    for (property, builder) in [
+        ("HandshakeTimeoutMs", "handshakeTimeoutMs"),
+        ("KeepaliveIntervalMs", "keepaliveIntervalMs"),
+        ("PeerTimeoutMs", "peerTimeoutMs"),
+    ] {
+        assert!(
+            component.contains(&format!("int32 {property} = ")),
+            "{property}"
+        );
+        assert!(
+            component_cpp.contains(&format!(
+                ".{builder}(static_cast<uint32_t>(FMath::Max({property}, "
+            )),
+            "{property} is not passed to {builder}"
+        );
+    }
+    for (status, state) in [
+        ("RELAY_STATUS_TIMED_OUT", "TimedOut"),
+        ("RELAY_STATUS_PEER_LOST", "Lost"),
+    ] {
+        assert!(
+            component.contains(&format!("\t{state},")),
+            "no state {state}"
+        );
+        let at = component_cpp
+            .find(&format!("Status.is({status})"))
+            .unwrap_or_else(|| panic!("{status} not handled"));
+        assert!(
+            component_cpp[at..]
+                .lines()
+                .take(3)
+                .any(|l| l.contains(&format!("return EUdpRelayClientState::{state};"))),
+            "{status} does not become {state}"
+        );
+    }
+    // Both a failed poll and a failed receive (lost with datagrams queued) map the status.
+    assert_eq!(
+        component_cpp
+            .matches("StateAfterFailure(Polled.status())")
+            .count()
+            + component_cpp
+                .matches("StateAfterFailure(Got.status())")
+                .count(),
+        2
+    );
 
     let log = read(&public.join("UdpRelayLog.h"));
     assert!(log.contains("UDPRELAY_API DECLARE_LOG_CATEGORY_EXTERN(LogUdpRelay, Log, All);"));

@@ -4,6 +4,23 @@
 #include "UdpRelayModule.h"
 #include "UdpRelaySettings.h"
 
+namespace
+{
+	/** The state a failed poll or receive leaves the component in: a final status has its own. */
+	EUdpRelayClientState StateAfterFailure(const udp_relay::Status& Status)
+	{
+		if (Status.is(RELAY_STATUS_TIMED_OUT))
+		{
+			return EUdpRelayClientState::TimedOut;
+		}
+		if (Status.is(RELAY_STATUS_PEER_LOST))
+		{
+			return EUdpRelayClientState::Lost;
+		}
+		return EUdpRelayClientState::Failed;
+	}
+}
+
 UUdpRelayClientComponent::UUdpRelayClientComponent()
 {
 	PrimaryComponentTick.bCanEverTick = true;
@@ -46,7 +63,8 @@ bool UUdpRelayClientComponent::JoinChannel(const FString& InChannelGuid)
 		.guid(*ParsedGuid)
 		.secretKey(UdpRelayNative::ToByteView(Key))
 		.handshakeTimeoutMs(static_cast<uint32_t>(FMath::Max(HandshakeTimeoutMs, 1)))
-		.keepaliveIntervalMs(static_cast<uint32_t>(FMath::Max(KeepaliveIntervalMs, 0)));
+		.keepaliveIntervalMs(static_cast<uint32_t>(FMath::Max(KeepaliveIntervalMs, 0)))
+		.peerTimeoutMs(static_cast<uint32_t>(FMath::Max(PeerTimeoutMs, 0)));
 	FMemory::Memzero(Key.GetData(), Key.Num());
 
 	udp_relay::Result<udp_relay::Client> Connected = udp_relay::Client::connect(Config);
@@ -125,9 +143,7 @@ void UUdpRelayClientComponent::TickComponent(float DeltaTime, ELevelTick TickTyp
 	const udp_relay::Result<uint32_t> Polled = Client.poll(0);
 	if (!Polled)
 	{
-		const bool bTimedOut = Polled.status().is(RELAY_STATUS_TIMED_OUT);
-		Fail(UdpRelayNative::ToFString(Polled.status()),
-			bTimedOut ? EUdpRelayClientState::TimedOut : EUdpRelayClientState::Failed);
+		Fail(UdpRelayNative::ToFString(Polled.status()), StateAfterFailure(Polled.status()));
 		return;
 	}
 	if (Client.established())
@@ -143,7 +159,8 @@ void UUdpRelayClientComponent::TickComponent(float DeltaTime, ELevelTick TickTyp
 		{
 			if (!Got.status().wouldBlock())
 			{
-				Fail(UdpRelayNative::ToFString(Got.status()), EUdpRelayClientState::Failed);
+				// Lost with datagrams still queued: they were handed over first, then PEER_LOST.
+				Fail(UdpRelayNative::ToFString(Got.status()), StateAfterFailure(Got.status()));
 			}
 			break;
 		}

@@ -23,6 +23,8 @@ enum class EUdpRelayClientState : uint8
 	TimedOut,
 	/** The client failed (see GetLastError). Join again to retry. */
 	Failed,
+	/** Was established, then nothing arrived from the relay for PeerTimeoutMs (the relay restarted or the peer is gone). Join again with the same GUID to retry. */
+	Lost,
 };
 
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FUdpRelayStateChangedSignature, EUdpRelayClientState, NewState);
@@ -51,6 +53,10 @@ public:
 	/** Send a keep-alive after this long without sending; keep it well inside the relay's inactivity timeout. 0 disables them. */
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "UDP Relay", meta = (ClampMin = "0"))
 	int32 KeepaliveIntervalMs = 5000;
+
+	/** Once established, give up (state Lost) after this many milliseconds without hearing from the relay: it restarted, or the peer is gone. Both peers keep keep-alives on; must be longer than KeepaliveIntervalMs (two to three intervals). 0 never gives up. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "UDP Relay", meta = (ClampMin = "0"))
+	int32 PeerTimeoutMs = 0;
 
 	/** Broadcast on the game thread whenever GetState() changes. */
 	UPROPERTY(BlueprintAssignable, Category = "UDP Relay")
