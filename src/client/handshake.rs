@@ -328,8 +328,9 @@ impl HandshakeMachine {
 
     /// When an established machine becomes `Lost` unless something arrives first.
     fn lost_deadline(&self) -> Option<Instant> {
-        // Established always follows a received datagram, so `last_received` is set.
-        Some(self.last_received? + self.timing.peer_timeout?)
+        // Established always follows a received datagram, so `last_received` is set. A
+        // timeout too large for the clock never passes.
+        self.last_received?.checked_add(self.timing.peer_timeout?)
     }
 
     /// The handshake to send now, if one is due; the machine counts it as sent. Call it
