@@ -147,7 +147,8 @@ fn default_config() -> RelayClientConfig {
 
 /// Fills `*out` with the defaults (no relay address, zero GUID, no key, no token, retries
 /// every 250 ms backing off to 2 s, 10 s handshake timeout, keep-alive after 5 s of silence,
-/// no peer timeout, 1024 queued datagrams, 1 MiB socket buffers), `struct_size` included. Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+/// no peer timeout, 1024 queued datagrams, 1 MiB socket buffers), `struct_size` included.
+/// Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_client_config_default(out: *mut RelayClientConfig) -> RelayStatus {
     guard(|| {
