@@ -33,13 +33,7 @@ fn short_timing(timeout_ms: u64) -> Timing {
 fn wrong_key_times_out_through_the_c_abi() {
     let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(b"relay-key"));
     let address = CString::new(relay.addr.to_string()).unwrap();
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    let mut cfg = unsafe { cfg.assume_init() };
+    let mut cfg = client_support::c_config_default();
     cfg.relay_address = address.as_ptr();
     assert_eq!(relay_guid_new(&mut cfg.guid), RelayStatus::Ok);
     cfg.secret_key = b"other-key".as_ptr();
@@ -283,13 +277,7 @@ fn without_a_peer_timeout_a_dead_channel_stays_established() {
 fn peer_lost_through_the_c_abi() {
     let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
     let address = CString::new(relay.addr.to_string()).unwrap();
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    let mut cfg = unsafe { cfg.assume_init() };
+    let mut cfg = client_support::c_config_default();
     assert_eq!(cfg.peer_timeout_ms, 0);
     cfg.relay_address = address.as_ptr();
     assert_eq!(relay_guid_new(&mut cfg.guid), RelayStatus::Ok);
@@ -401,13 +389,7 @@ fn too_small_buffer_keeps_the_datagram() {
 fn too_small_buffer_through_the_c_abi() {
     let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
     let address = CString::new(relay.addr.to_string()).unwrap();
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    let mut cfg = unsafe { cfg.assume_init() };
+    let mut cfg = client_support::c_config_default();
     cfg.relay_address = address.as_ptr();
     let text = CString::new("0badc0de-0000-4000-8000-00000000beef").unwrap();
     assert_eq!(

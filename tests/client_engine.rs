@@ -167,13 +167,7 @@ fn rust_machine_over_std_sockets() {
 }
 
 fn default_config() -> RelayClientConfig {
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    unsafe { cfg.assume_init() }
+    client_support::c_config_default()
 }
 
 fn c_machine(cfg: &RelayClientConfig) -> CMachine {

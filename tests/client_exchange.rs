@@ -137,13 +137,7 @@ fn last_error() -> String {
 }
 
 fn c_connect(address: &str, guid: RelayGuid) -> *mut RelayClient {
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    let mut cfg = unsafe { cfg.assume_init() };
+    let mut cfg = client_support::c_config_default();
     let address = CString::new(address).unwrap();
     cfg.relay_address = address.as_ptr() as *const c_char;
     cfg.guid = guid;

@@ -8,6 +8,8 @@ use std::ptr::{null, null_mut};
 use serde_json::Value;
 use udp_relay::ffi::*;
 
+mod client_support;
+
 fn last_error() -> String {
     // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
     unsafe { CStr::from_ptr(relay_last_error()) }
@@ -16,13 +18,7 @@ fn last_error() -> String {
 }
 
 fn default_config() -> RelayClientConfig {
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    unsafe { cfg.assume_init() }
+    client_support::c_config_default()
 }
 
 fn guid() -> RelayGuid {

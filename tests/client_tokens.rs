@@ -158,13 +158,7 @@ fn an_expired_token_times_out_through_the_c_abi() {
     let expired = mint(RELAY_TOKEN_ROLE_A, unix_now() - 60);
     let valid = mint(RELAY_TOKEN_ROLE_B, unix_now() + 3600);
     let address = CString::new(relay.addr.to_string()).unwrap();
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
-    let mut cfg = unsafe { cfg.assume_init() };
+    let mut cfg = client_support::c_config_default();
     assert!(cfg.token.is_null() && cfg.token_len == 0);
     cfg.relay_address = address.as_ptr();
     cfg.guid = guid;
@@ -229,14 +223,11 @@ fn the_c_abi_checks_the_token_it_is_given() {
     let (seat_a, _) = seats();
     let token = seat_a.to_bytes();
     let address = CString::new("127.0.0.1:9").unwrap();
-    let mut base = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(relay_client_config_default(base.as_mut_ptr()), Ok);
-    // SAFETY: filled by relay_client_config_default.
     let base = RelayClientConfig {
         relay_address: address.as_ptr(),
         token: token.as_ptr(),
         token_len: token.len(),
-        ..unsafe { base.assume_init() }
+        ..client_support::c_config_default()
     };
     let mut bad_version = token;
     bad_version[0] = 2;
@@ -319,16 +310,10 @@ fn the_c_abi_checks_the_token_it_is_given() {
 fn handshake_buffers_must_fit_the_token_handshake() {
     let (seat_a, _) = seats();
     let token = seat_a.to_bytes();
-    let mut cfg = std::mem::MaybeUninit::<RelayClientConfig>::uninit();
-    assert_eq!(
-        relay_client_config_default(cfg.as_mut_ptr()),
-        RelayStatus::Ok
-    );
-    // SAFETY: filled by relay_client_config_default.
     let cfg = RelayClientConfig {
         token: token.as_ptr(),
         token_len: token.len(),
-        ..unsafe { cfg.assume_init() }
+        ..client_support::c_config_default()
     };
     let mut hs = null_mut();
     assert_eq!(relay_handshake_new(&cfg, &mut hs), RelayStatus::Ok);

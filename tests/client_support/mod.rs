@@ -218,3 +218,14 @@ pub fn quiet_then_ping(
     }
     (a_got, b_got)
 }
+
+/// A C client config filled by `relay_client_config_default`, as a C caller starts.
+pub fn c_config_default() -> udp_relay::ffi::RelayClientConfig {
+    let mut cfg = std::mem::MaybeUninit::uninit();
+    assert_eq!(
+        udp_relay::ffi::relay_client_config_default(cfg.as_mut_ptr()),
+        udp_relay::ffi::RelayStatus::Ok
+    );
+    // SAFETY: filled by relay_client_config_default.
+    unsafe { cfg.assume_init() }
+}
