@@ -11,33 +11,19 @@
 //! And an honest token pair keeps relaying every one of its datagrams whatever the others
 //! send. The same entry point is what `fuzz/` drives for longer runs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
+#[path = "props/relay.rs"]
+mod relay_props;
+use relay_props::{address, feed};
 use udp_relay::admission::Limits;
 use udp_relay::protocol::{Guid, HandshakeKey, write_handshake};
-use udp_relay::relay::{Config, Relay, Stats, Verdict};
+use udp_relay::relay::{Config, Relay, Verdict};
 use udp_relay::token::{Role, TokenKey, write_handshake_with_token};
 
 const SECRET: &[u8] = b"sans-io property test secret";
-
-/// Twelve sources: four IPv4 hosts with three ports each, some IPv6 hosts sharing a /64.
-fn address(i: u8) -> SocketAddr {
-    let port = 1000 + u16::from(i % 3);
-    match i % 12 / 3 {
-        0 => SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), port),
-        1 => SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 9)), port),
-        2 => SocketAddr::new(
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, u16::from(i))),
-            port,
-        ),
-        _ => SocketAddr::new(
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1)),
-            port,
-        ),
-    }
-}
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -152,36 +138,6 @@ fn limits() -> Limits {
         max_tracked_sources: 5,
         channel_bandwidth_bytes_per_sec: 20_000,
     }
-}
-
-/// Feeds one datagram and checks every per-datagram invariant; returns the verdict.
-fn feed(relay: &mut Relay, d: &[u8], src: SocketAddr, now: Duration, send_ok: bool) -> Verdict {
-    let before: Stats = relay.stats();
-    let verdict = relay.sans_io_datagram(d, src, now, send_ok);
-    let after = relay.stats();
-    relay.check_invariants().unwrap();
-    assert_eq!(after.datagrams_in, before.datagrams_in + 1);
-    let out = after.datagrams_out - before.datagrams_out;
-    let dropped = after.datagrams_dropped - before.datagrams_dropped;
-    match verdict {
-        Verdict::Forward(f) => {
-            assert_ne!(f.to, src, "forwarded back to its sender");
-            assert_eq!(
-                relay.partner_of(src),
-                Some(f.to),
-                "forwarded to an address that is not the sender's peer"
-            );
-            if send_ok {
-                assert_eq!((out, dropped), (1, 0));
-            } else {
-                assert_eq!((out, dropped), (0, 1));
-                assert_eq!(after.send_errors, before.send_errors + 1);
-            }
-        }
-        Verdict::Dropped => assert_eq!((out, dropped), (0, 1), "{before:?} -> {after:?}"),
-        Verdict::Absorbed => assert_eq!((out, dropped), (0, 0)),
-    }
-    verdict
 }
 
 fn run(ops: &[Op], require_tokens: bool) {
