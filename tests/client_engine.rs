@@ -215,20 +215,7 @@ fn c_machine_with_tokens_over_std_sockets() {
     let mut guid = RelayGuid::default();
     assert_eq!(relay_guid_new(&mut guid), RelayStatus::Ok);
     // The matchmaker's side: one token per seat, minted with the relay's secret.
-    let mint = |role| {
-        let mut token = [0u8; RELAY_TOKEN_LEN];
-        let n = relay_token_mint(
-            SECRET.as_ptr(),
-            SECRET.len(),
-            &guid,
-            role,
-            unix_now() + 600,
-            token.as_mut_ptr(),
-            token.len(),
-        );
-        assert_eq!(n, RELAY_TOKEN_LEN as i32);
-        token
-    };
+    let mint = |role| client_support::c_mint_token(SECRET, &guid, role, unix_now() + 600);
     let (token_a, token_b) = (mint(RELAY_TOKEN_ROLE_A), mint(RELAY_TOKEN_ROLE_B));
     // Each client's side: the token in the config, no secret, the GUID from the token.
     let with = |token: &[u8; RELAY_TOKEN_LEN]| RelayClientConfig {

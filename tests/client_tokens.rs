@@ -141,20 +141,7 @@ fn an_expired_token_times_out_through_the_c_abi() {
     let mut guid = RelayGuid::default();
     assert_eq!(relay_guid_new(&mut guid), RelayStatus::Ok);
     // Seat A expired a minute ago; seat B is valid and waits for it in vain.
-    let mint = |role, expiry| {
-        let mut token = [0u8; RELAY_TOKEN_LEN];
-        let n = relay_token_mint(
-            SECRET.as_ptr(),
-            SECRET.len(),
-            &guid,
-            role,
-            expiry,
-            token.as_mut_ptr(),
-            token.len(),
-        );
-        assert_eq!(n, RELAY_TOKEN_LEN as i32);
-        token
-    };
+    let mint = |role, expiry| client_support::c_mint_token(SECRET, &guid, role, expiry);
     let expired = mint(RELAY_TOKEN_ROLE_A, unix_now() - 60);
     let valid = mint(RELAY_TOKEN_ROLE_B, unix_now() + 3600);
     let address = CString::new(relay.addr.to_string()).unwrap();

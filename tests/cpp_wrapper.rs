@@ -64,19 +64,9 @@ fn compile(variant: &str, extra_flags: &[&str]) -> PathBuf {
 
 /// Runs the program and checks its verdict line `N passed, M failed`.
 fn run(exe: &Path, env: &[(&str, &str)]) {
-    let output = native_program(exe)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "wrapper test exited with {}:\n{text}",
-        output.status
+    let text = run_ok(
+        native_program(exe).envs(env.iter().copied()),
+        "the C++ wrapper test",
     );
     assert!(!has_sanitizer_report(&text), "sanitizer report:\n{text}");
     let verdict = text

@@ -229,3 +229,24 @@ pub fn c_config_default() -> udp_relay::ffi::RelayClientConfig {
     // SAFETY: filled by relay_client_config_default.
     unsafe { cfg.assume_init() }
 }
+
+/// A seat token minted through the C API, as a matchmaker holding the relay's secret does.
+pub fn c_mint_token(
+    secret: &[u8],
+    guid: &udp_relay::ffi::RelayGuid,
+    role: u32,
+    expiry_unix_secs: u64,
+) -> [u8; udp_relay::ffi::RELAY_TOKEN_LEN] {
+    let mut token = [0u8; udp_relay::ffi::RELAY_TOKEN_LEN];
+    let n = udp_relay::ffi::relay_token_mint(
+        secret.as_ptr(),
+        secret.len(),
+        guid,
+        role,
+        expiry_unix_secs,
+        token.as_mut_ptr(),
+        token.len(),
+    );
+    assert_eq!(n, udp_relay::ffi::RELAY_TOKEN_LEN as i32);
+    token
+}

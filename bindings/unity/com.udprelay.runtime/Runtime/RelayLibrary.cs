@@ -56,23 +56,23 @@ namespace UdpRelay
             }
             RelayConfig defaults;
             RelayException.Check(Native.relay_config_default(out defaults));
-            int managedSize = Marshal.SizeOf(typeof(RelayConfig));
-            if (defaults.StructSize != managedSize)
-            {
-                throw new RelayException(RelayStatus.VersionMismatch,
-                    "native RelayConfig is " + defaults.StructSize + " bytes but the C# mirror is " +
-                    managedSize + " bytes (wrong architecture or mismatched bindings)");
-            }
+            CheckMirror(typeof(RelayConfig), defaults.StructSize);
             RelayClientConfig clientDefaults;
             RelayException.Check(Native.relay_client_config_default(out clientDefaults));
-            int managedClientSize = Marshal.SizeOf(typeof(RelayClientConfig));
-            if (clientDefaults.StructSize != managedClientSize)
+            CheckMirror(typeof(RelayClientConfig), clientDefaults.StructSize);
+            s_verified = true;
+        }
+
+        /// <summary>Throws unless the C# mirror of a config struct has the native size.</summary>
+        private static void CheckMirror(Type mirror, long nativeSize)
+        {
+            int managedSize = Marshal.SizeOf(mirror);
+            if (nativeSize != managedSize)
             {
                 throw new RelayException(RelayStatus.VersionMismatch,
-                    "native RelayClientConfig is " + clientDefaults.StructSize + " bytes but the C# mirror is " +
-                    managedClientSize + " bytes (wrong architecture or mismatched bindings)");
+                    "native " + mirror.Name + " is " + nativeSize + " bytes but the C# mirror is " +
+                    managedSize + " bytes (wrong architecture or mismatched bindings)");
             }
-            s_verified = true;
         }
     }
 }
