@@ -14,10 +14,6 @@
 #include <stdint.h>
 #include <stddef.h>
 
-// The largest handshake a machine hands out: a token handshake. Buffers for
-// [`HandshakeMachine::poll_transmit`]'s output need this many bytes.
-#define MAX_HANDSHAKE_LEN TOKEN_HANDSHAKE_LEN
-
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
@@ -43,7 +39,7 @@
 
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
-#define RELAY_ABI_VERSION 3
+#define RELAY_ABI_VERSION 4
 
 // Library version, major part.
 #define UDP_RELAY_VERSION_MAJOR 0
@@ -58,9 +54,10 @@
 // accepts.
 #define RELAY_HANDSHAKE_LEN 56
 
-// Size of the largest handshake a client sends (one carrying a seat token): a buffer of this
-// many bytes always fits what `relay_handshake_poll` writes.
-#define RELAY_MAX_HANDSHAKE_LEN 76
+// Size of the largest handshake a client sends (one carrying a seat token and echoing the
+// relay's return-path cookie): a buffer of this many bytes always fits what
+// `relay_handshake_poll` writes. 76 before ABI version 4.
+#define RELAY_MAX_HANDSHAKE_LEN 92
 
 // Largest UDP payload the relay forwards intact (and the receive buffer size that never
 // truncates).
@@ -347,8 +344,12 @@ typedef struct RelayConfig {
   size_t secret_key_len;
   // UDP port to bind; 0 picks an ephemeral port (see `relay_local_port`). Default 6060.
   uint16_t port;
-  // Must be zero.
-  uint16_t reserved;
+  // 1 = plain handshakes too must prove their return path (echo the relay's cookie)
+  // before anything is forwarded to their address; token handshakes always must. Clients
+  // of this library answer the relay's challenge, other v0.8 clients cannot. 0 (the
+  // default) admits plain v0.8 peers as before. (This field was `reserved`, always 0,
+  // before ABI version 4.)
+  uint16_t require_return_path;
   // New GUIDs are refused while this many channels are open. Default 100 000; must be > 0.
   uint32_t max_channels;
   // SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
@@ -428,6 +429,8 @@ typedef struct RelayStats {
   uint64_t tokens_replayed;
   // Seats moved to a new address by a fresh token handshake (NAT rebinding).
   uint64_t peers_rebound;
+  // Admissible handshakes answered with a return-path challenge instead (ABI 4).
+  uint64_t handshakes_challenged;
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.

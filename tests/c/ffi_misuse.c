@@ -121,7 +121,7 @@ static void config_misuse(void) {
     bad.max_datagrams_per_poll = 0;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
     bad = cfg;
-    bad.reserved = 1;
+    bad.require_return_path = 2;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
     bad = cfg;
     bad.secret_key = NULL;

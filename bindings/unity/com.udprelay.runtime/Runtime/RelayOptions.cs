@@ -36,6 +36,10 @@ namespace UdpRelay
         public uint ChannelBandwidthBytesPerSec;
         /// <summary>Admit only handshakes carrying a valid seat token (needs SecretKey).</summary>
         public bool RequireTokens;
+        /// <summary>Plain handshakes too must prove their return path (echo the relay's cookie)
+        /// before anything is forwarded to them; token handshakes always must. Clients of this
+        /// library answer; other v0.8 clients cannot.</summary>
+        public bool RequireReturnPath;
 
         public RelayOptions()
         {
@@ -53,6 +57,7 @@ namespace UdpRelay
             MaxTrackedSources = c.MaxTrackedSources;
             ChannelBandwidthBytesPerSec = c.ChannelBandwidthBytesPerSec;
             RequireTokens = c.RequireTokens != 0;
+            RequireReturnPath = c.RequireReturnPath != 0;
         }
 
         internal static RelayConfig Defaults()
@@ -80,6 +85,7 @@ namespace UdpRelay
             c.MaxTrackedSources = MaxTrackedSources;
             c.ChannelBandwidthBytesPerSec = ChannelBandwidthBytesPerSec;
             c.RequireTokens = RequireTokens ? 1u : 0u;
+            c.RequireReturnPath = (ushort)(RequireReturnPath ? 1 : 0);
             return c;
         }
     }
