@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the C example and C# binding tests need on a fresh Debian machine:
+# Installs what the tests need besides the Rust toolchain on a fresh Debian machine:
 #   - a C compiler with headers and the ASan/UBSan runtimes (tests/c_examples.rs),
 #   - a C++ compiler and standard library headers (tests/cpp_wrapper.rs),
-#   - Mono's C# compiler and runtime (tests/csharp.rs).
+#   - Mono's C# compiler and runtime (tests/csharp.rs),
+#   - `ip` from iproute2, to set up the private network namespaces of tests/netns/.
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 
-packages=(gcc g++ libc6-dev mono-mcs mono-runtime)
+packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -23,6 +24,6 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-for tool in cc c++ mcs mono; do
+for tool in cc c++ mcs mono ip; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done
