@@ -8,6 +8,9 @@
 //!     --guid 01234567-89ab-cdef-fedc-ba9876543210
 //! ```
 //!
+//! A keyed relay needs `--secret-key` (or `UDP_RELAY_SECRET_KEY`; empty means unkeyed); a
+//! v0.8.2 relay run with its defaults needs `--v08-default-key`.
+//!
 //! Every line typed on stdin becomes one datagram to the peer; every datagram from the peer
 //! is printed as one line on stdout. Status goes to stderr. The program exits 0 at the end of
 //! stdin, and 1 with a message if the channel is not established in time (or, with
