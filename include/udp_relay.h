@@ -63,6 +63,9 @@
 // truncates).
 #define RELAY_MAX_DATAGRAM 65507
 
+// Size of `RELAY_V08_DEFAULT_KEY`.
+#define RELAY_V08_DEFAULT_KEY_LEN 32
+
 // Result of every fallible `relay_*` call. `RELAY_STATUS_OK` is zero and every error is
 // negative, so functions that return a count (`relay_poll`) return either a count >= 0 or
 // one of these.
@@ -473,6 +476,15 @@ typedef struct RelayEvent {
   // to the second, so this may read up to 1000 ms long, never short.
   uint64_t lifetime_ms;
 } RelayEvent;
+
+// The key v0.8.2 relays and clients use when none is configured: the 32 ASCII bytes
+// `fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur`, as an initializer
+// (`static const uint8_t key[RELAY_V08_DEFAULT_KEY_LEN] = RELAY_V08_DEFAULT_KEY;`) to pass as
+// `secret_key` with `secret_key_len = RELAY_V08_DEFAULT_KEY_LEN`. Public, so it authenticates
+// nothing: it only makes handshakes acceptable to a v0.8.2 relay run with its defaults. A
+// macro rather than an exported array, so it links the same against the static library and
+// every platform's shared library.
+#define RELAY_V08_DEFAULT_KEY { 102, 76, 54, 73, 56, 70, 51, 101, 103, 118, 54, 65, 112, 67, 49, 53, 102, 107, 74, 79, 57, 85, 55, 120, 75, 101, 68, 68, 54, 88, 117, 114, }
 
 
 

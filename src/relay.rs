@@ -34,7 +34,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// A channel, pending or established, closes after this long without a datagram.
     pub inactivity_timeout: Duration,
-    /// Raw HMAC key; `None` accepts handshakes without checking their mac field.
+    /// Raw HMAC key; `None` (or an empty key) accepts handshakes without checking their mac
+    /// field. [`crate::protocol::V08_DEFAULT_KEY`] makes the relay behave as a v0.8.2 relay
+    /// run with its defaults, and secures nothing: that key is public.
     pub secret_key: Option<Vec<u8>>,
     /// New GUIDs are refused (and counted) while this many channels are open.
     pub max_channels: usize,
@@ -289,7 +291,11 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     /// Binds the socket and returns an idle relay.
-    pub fn bind(config: Config) -> io::Result<Relay> {
+    pub fn bind(mut config: Config) -> io::Result<Relay> {
+        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
+        if config.secret_key.as_ref().is_some_and(Vec::is_empty) {
+            config.secret_key = None;
+        }
         if config.inactivity_timeout.is_zero() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

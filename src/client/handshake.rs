@@ -225,7 +225,8 @@ impl std::error::Error for MachineError {}
 
 impl HandshakeMachine {
     /// A machine for `guid`, starting to handshake at `now`. `key` is the relay's raw secret
-    /// key (`None` for an unkeyed relay: the mac field is zero and not checked).
+    /// key (`None` or empty for an unkeyed relay: the mac field is zero and not checked;
+    /// [`crate::protocol::V08_DEFAULT_KEY`] for a v0.8.2 relay run with its defaults).
     pub fn new(
         guid: Guid,
         key: Option<&[u8]>,
@@ -258,7 +259,8 @@ impl HandshakeMachine {
             }
             _ => guid,
         };
-        let key = key.map(HandshakeKey::new);
+        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
+        let key = key.filter(|k| !k.is_empty()).map(HandshakeKey::new);
         let mut datagram = [0u8; MAX_HANDSHAKE_LEN];
         let len = protocol::write_handshake(&mut datagram, guid, 0, &[], key.as_ref())
             .map_err(|_| MachineError::ZeroGuid)?;

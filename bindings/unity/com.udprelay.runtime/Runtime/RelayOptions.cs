@@ -13,7 +13,9 @@ namespace UdpRelay
         public string BindAddress;
         /// <summary>A channel closes after this many ms without traffic; must be &gt; 0.</summary>
         public uint InactivityTimeoutMs;
-        /// <summary>Raw HMAC key bytes; null or empty accepts handshakes without checking the mac.</summary>
+        /// <summary>Raw HMAC key bytes; null or empty accepts handshakes without checking the mac
+        /// (which admits v0.8.2 clients run with their defaults too). <see cref="RelayKeys.V08Default"/>
+        /// behaves as a v0.8.2 relay run with its defaults, and secures nothing: it is public.</summary>
         public byte[] SecretKey;
         /// <summary>New GUIDs are refused while this many channels are open; must be &gt; 0.</summary>
         public uint MaxChannels;
