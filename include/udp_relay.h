@@ -691,8 +691,9 @@ RelayStatus relay_config_default(struct RelayConfig *out);
 RelayStatus relay_start(const struct RelayConfig *config, struct RelayHandle **out_relay);
 
 // Waits at most `timeout_ms` for traffic (0 = do not wait), relays what is pending (at most
-// `max_datagrams_per_poll`), expires idle channels, and returns the number of datagrams
-// handled (>= 0) or a negative `RelayStatus`. Meant to be called every frame or in a loop.
+// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+// channels, and returns the number of datagrams handled (>= 0) or a negative `RelayStatus`.
+// Meant to be called every frame or in a loop.
 int32_t relay_poll(struct RelayHandle *relay, uint32_t timeout_ms);
 
 // Closes the socket and frees the relay. NULL is a no-op returning `RELAY_STATUS_OK`; a

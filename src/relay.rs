@@ -253,6 +253,9 @@ pub struct Relay {
     /// Received datagrams and the sends that forward them from the same buffers. Lent out
     /// (`None`) while a batch is handled, so the decision logic can borrow the relay.
     io: Option<DatagramBatch>,
+    /// The first datagram of `io` not handled yet (slot, segment): a poll's budget can end
+    /// inside a read that GRO coalesced.
+    next_received: (usize, usize),
 }
 
 impl std::fmt::Debug for Relay {
@@ -325,6 +328,7 @@ impl Relay {
             expired_unlogged: 0,
             expiry_logged_ms: 0,
             io: Some(DatagramBatch::new()),
+            next_received: (0, 0),
         })
     }
 
@@ -391,12 +395,13 @@ impl Relay {
     }
 
     /// Waits at most `timeout` for traffic, relays what is pending (at most
-    /// `max_datagrams_per_poll` datagrams), expires idle channels and returns how many
-    /// datagrams were handled. Socket errors are counted, not returned: a hostile or departed
-    /// peer cannot stop the loop.
+    /// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+    /// channels and returns how many datagrams were handled. Socket errors are counted, not
+    /// returned: a hostile or departed peer cannot stop the loop.
     pub fn poll(&mut self, timeout: Duration) -> io::Result<usize> {
+        let budget = self.config.max_datagrams_per_poll;
         let mut now = self.now_ms();
-        let mut handled = self.receive_batch(now);
+        let mut handled = self.receive_batch(now, budget);
         if handled == 0 && !timeout.is_zero() && !self.expiry_due(now) {
             let wait = match self.deadlines.peek() {
                 Some((deadline, _)) => {
@@ -406,13 +411,13 @@ impl Relay {
             };
             if batch::wait_readable(&self.socket, wait)? {
                 now = self.now_ms();
-                handled = self.receive_batch(now);
+                handled = self.receive_batch(now, budget);
             } else {
                 now = self.now_ms();
             }
         }
         // A mass expiry is done in small chunks with the socket read in between, so traffic
-        // of live channels is not held up behind it.
+        // of live channels is not held up behind it; those reads share the poll's budget.
         let mut expired = 0;
         while expired < self.config.max_expiries_per_poll {
             let chunk = EXPIRY_CHUNK.min(self.config.max_expiries_per_poll - expired);
@@ -421,7 +426,7 @@ impl Relay {
             if closed < chunk {
                 break;
             }
-            handled += self.receive_batch(now);
+            handled += self.receive_batch(now, budget - handled);
         }
         self.after_expiry(expired, now);
         Ok(handled)
@@ -431,13 +436,18 @@ impl Relay {
         matches!(self.deadlines.peek(), Some((d, _)) if d <= now)
     }
 
-    fn receive_batch(&mut self, now: u64) -> usize {
+    /// Handles at most `budget` datagrams: first those left in the batch by the last call,
+    /// then what the socket holds. Returns how many were handled (receive errors count).
+    fn receive_batch(&mut self, now: u64, budget: usize) -> usize {
+        if budget == 0 {
+            return 0;
+        }
         let Some(mut datagrams) = self.io.take() else {
             return 0;
         };
-        let mut handled = 0;
-        while handled < self.config.max_datagrams_per_poll {
-            let max = self.config.max_datagrams_per_poll - handled;
+        let mut handled = self.decide_received(&mut datagrams, now, budget);
+        while handled < budget {
+            let max = budget - handled;
             let n = match datagrams.recv(&self.socket, max) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -451,29 +461,45 @@ impl Relay {
                     continue;
                 }
             };
-            for i in 0..n {
-                let src = net::normalize(datagrams.source(i));
-                // Several datagrams when GRO coalesced a sender's run: each is decided on its
-                // own, exactly as if it had been read alone.
-                let segments = datagrams.segments(i);
-                for k in 0..segments {
-                    let datagram = datagrams.datagram(i, k);
-                    let len = datagram.len();
-                    if let Verdict::Forward(fwd) = self.on_datagram(datagram, src, now) {
-                        // Counted as sent now; `flush` takes it back if the kernel refuses it.
-                        self.record_forward(fwd, len, true);
-                        let to = net::to_socket_family(fwd.to, self.socket_is_v6);
-                        datagrams.queue(i, k, to, fwd.tag());
-                    }
-                }
-                handled += segments;
-            }
-            self.flush(&mut datagrams);
+            self.next_received = (0, 0);
+            handled += self.decide_received(&mut datagrams, now, max);
             if n < batch::BATCH.min(max) {
                 break; // the socket is drained
             }
         }
         self.io = Some(datagrams);
+        handled
+    }
+
+    /// Decides at most `budget` of the received datagrams not handled yet, in order, and
+    /// sends what they forward. A read GRO coalesced can hold more datagrams than the budget
+    /// left: the rest stay in the batch for the next call, which starts with them.
+    fn decide_received(&mut self, datagrams: &mut DatagramBatch, now: u64, budget: usize) -> usize {
+        let (mut i, mut k) = self.next_received;
+        let mut handled = 0;
+        while i < datagrams.received() && handled < budget {
+            let src = net::normalize(datagrams.source(i));
+            // Several datagrams when GRO coalesced a sender's run: each is decided on its
+            // own, exactly as if it had been read alone.
+            let segments = datagrams.segments(i);
+            while k < segments && handled < budget {
+                let datagram = datagrams.datagram(i, k);
+                let len = datagram.len();
+                if let Verdict::Forward(fwd) = self.on_datagram(datagram, src, now) {
+                    // Counted as sent now; `flush` takes it back if the kernel refuses it.
+                    self.record_forward(fwd, len, true);
+                    let to = net::to_socket_family(fwd.to, self.socket_is_v6);
+                    datagrams.queue(i, k, to, fwd.tag());
+                }
+                k += 1;
+                handled += 1;
+            }
+            if k == segments {
+                (i, k) = (i + 1, 0);
+            }
+        }
+        self.next_received = (i, k);
+        self.flush(datagrams);
         handled
     }
 

@@ -535,8 +535,9 @@ pub extern "C" fn relay_start(
 }
 
 /// Waits at most `timeout_ms` for traffic (0 = do not wait), relays what is pending (at most
-/// `max_datagrams_per_poll`), expires idle channels, and returns the number of datagrams
-/// handled (>= 0) or a negative `RelayStatus`. Meant to be called every frame or in a loop.
+/// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+/// channels, and returns the number of datagrams handled (>= 0) or a negative `RelayStatus`.
+/// Meant to be called every frame or in a loop.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_poll(relay: *mut RelayHandle, timeout_ms: u32) -> i32 {
     guard_count(|| {
