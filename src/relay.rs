@@ -9,68 +9,27 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::admission::{Admission, Limits};
+use crate::admission::Admission;
 use crate::net;
 use crate::net::batch::{self, DatagramBatch};
 use crate::protocol::{self, Guid};
 use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError, Verified};
 
 mod admit;
+mod config;
 mod deadlines;
 mod sans_io;
 mod table;
 
+pub use config::{
+    Config, ConfigError, MAX_CHANNEL_BANDWIDTH, MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL,
+    MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
+};
 use deadlines::Deadlines;
 use table::{ChannelTable, PeerAddr};
-
-/// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Address to bind; `[::]` is dual-stack and accepts IPv4 peers too.
-    pub bind: SocketAddr,
-    /// A channel, pending or established, closes after this long without a datagram.
-    pub inactivity_timeout: Duration,
-    /// Raw HMAC key; `None` accepts handshakes without checking their mac field.
-    pub secret_key: Option<Vec<u8>>,
-    /// New GUIDs are refused (and counted) while this many channels are open.
-    pub max_channels: usize,
-    /// SO_RCVBUF / SO_SNDBUF to ask for; 0 keeps the system default.
-    pub recv_buffer_bytes: usize,
-    pub send_buffer_bytes: usize,
-    /// Most datagrams handled in one `poll`, so one call never runs unbounded.
-    pub max_datagrams_per_poll: usize,
-    /// Most channels expired in one `poll`; the rest go in the next calls.
-    pub max_expiries_per_poll: usize,
-    /// Events kept for [`Relay::next_event`]; beyond this they are counted and dropped.
-    pub max_pending_events: usize,
-    /// Per-source handshake rate and half-open cap, per-channel bandwidth cap (see
-    /// `SECURITY.md`).
-    pub limits: Limits,
-    /// Admit only handshakes carrying a valid seat token (see [`crate::token`]); needs
-    /// `secret_key`. When false, plain v0.8 handshakes are admitted too.
-    pub require_tokens: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            bind: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 6060),
-            inactivity_timeout: Duration::from_millis(30_000),
-            secret_key: None,
-            max_channels: 100_000,
-            recv_buffer_bytes: 4 << 20,
-            send_buffer_bytes: 4 << 20,
-            max_datagrams_per_poll: 4096,
-            max_expiries_per_poll: 1024,
-            max_pending_events: 4096,
-            limits: Limits::default(),
-            require_tokens: false,
-        }
-    }
-}
 
 /// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -268,26 +227,12 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// Binds the socket and returns an idle relay.
+    /// Checks `config` ([`Config::validate`]: an error of kind `InvalidInput` carrying the
+    /// [`ConfigError`]), binds the socket and returns an idle relay.
     pub fn bind(config: Config) -> io::Result<Relay> {
-        if config.inactivity_timeout.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "inactivity timeout must be > 0",
-            ));
-        }
-        if config.max_channels == 0 || config.max_datagrams_per_poll == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "max_channels and max_datagrams_per_poll must be > 0",
-            ));
-        }
-        if config.require_tokens && config.secret_key.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "require_tokens needs a secret_key to check tokens with",
-            ));
-        }
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let bound = net::bind_udp(
             config.bind,
             config.recv_buffer_bytes,
@@ -531,7 +476,7 @@ impl Relay {
     }
 
     fn unix_now_secs(&self, now: u64) -> u64 {
-        (self.epoch_unix_ms + now) / 1000
+        self.epoch_unix_ms.saturating_add(now) / 1000
     }
 
     /// The decision logic for one datagram from `src` (normalised).
@@ -705,7 +650,8 @@ impl Relay {
         let entry = self.channels.record_mut(slot);
         if !entry.queued() {
             entry.set_queued(true);
-            self.deadlines.push(now + self.timeout_ms(), slot);
+            self.deadlines
+                .push(now.saturating_add(self.timeout_ms()), slot);
         }
         self.admission.pending.opened(src.ip());
         self.admission.meters.reset(slot, now);
@@ -748,8 +694,9 @@ impl Relay {
         self.forward(slot, src, peer_a, false)
     }
 
+    /// The inactivity timeout in ms: 1 ms to a day ([`Config::validate`]).
     fn timeout_ms(&self) -> u64 {
-        (self.config.inactivity_timeout.as_millis() as u64).max(1)
+        u64::try_from(self.config.inactivity_timeout.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Closes up to `limit` channels whose inactivity timeout has passed; returns how many.
@@ -769,7 +716,7 @@ impl Relay {
                 entry.set_queued(false); // closed earlier for another reason
                 continue;
             }
-            let due = entry.last_seen_ms(now) + timeout;
+            let due = entry.last_seen_ms(now).saturating_add(timeout);
             if due > now {
                 self.deadlines.push(due, slot);
             } else {
@@ -853,7 +800,7 @@ impl Relay {
         for &(_, slot) in &moves {
             let entry = self.channels.record_mut(slot);
             entry.set_queued(true);
-            let due = entry.last_seen_ms(now) + timeout;
+            let due = entry.last_seen_ms(now).saturating_add(timeout);
             self.deadlines.push(due, slot);
         }
         self.events.shrink_to_fit();

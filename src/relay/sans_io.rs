@@ -8,6 +8,11 @@ use std::time::Duration;
 use super::{Relay, Verdict, count_send};
 use crate::net;
 
+/// `now` in the relay's milliseconds; a time too far to count saturates.
+fn relay_ms(now: Duration) -> u64 {
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Relay {
     /// A relay for the sans-IO entry points. It owns a socket like any relay (bound to
     /// 127.0.0.1, port 0, default buffers), which these entry points never read or write.
@@ -32,7 +37,7 @@ impl Relay {
         now: Duration,
         send_ok: bool,
     ) -> Verdict {
-        let now = now.as_millis() as u64;
+        let now = relay_ms(now);
         let verdict = self.on_datagram(datagram, net::normalize(src), now);
         if let Verdict::Forward(fwd) = verdict {
             count_send(&mut self.stats, datagram.len(), send_ok);
@@ -44,7 +49,7 @@ impl Relay {
     /// Sans-IO counterpart of the end of [`Relay::poll`]: expiry and housekeeping at `now`.
     #[doc(hidden)]
     pub fn sans_io_tick(&mut self, now: Duration) {
-        let now = now.as_millis() as u64;
+        let now = relay_ms(now);
         let expired = self.expire(now, self.config.max_expiries_per_poll);
         self.after_expiry(expired, now);
     }
@@ -109,7 +114,7 @@ impl Relay {
         if self.seats.len() > t.open() {
             return Err("token seats outlive their channels".into());
         }
-        if self.admission.limiter.tracked() > self.config.limits.max_tracked_sources.max(1) {
+        if self.admission.limiter.tracked() > self.config.limits.max_tracked_sources {
             return Err(format!(
                 "{} sources tracked, limit {}",
                 self.admission.limiter.tracked(),
