@@ -232,6 +232,17 @@ impl PendingCounts {
         }
     }
 
+    /// Gives back the memory of sources that no longer hold a half-open channel (after a
+    /// mass expiry).
+    pub fn shrink_to_fit(&mut self) {
+        self.counts.shrink_to_fit();
+    }
+
+    /// Sources the table has room for without growing.
+    pub fn capacity(&self) -> usize {
+        self.counts.capacity()
+    }
+
     /// Half-open channels counted over all sources.
     pub fn total(&self) -> u64 {
         self.counts.values().map(|&n| u64::from(n)).sum()

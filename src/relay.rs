@@ -29,6 +29,8 @@ pub use config::{
     MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
 };
 use deadlines::Deadlines;
+#[doc(hidden)]
+pub use sans_io::TableCapacities;
 use table::{ChannelTable, PeerAddr};
 
 /// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
@@ -786,11 +788,11 @@ impl Relay {
         });
     }
 
-    /// Renumbers the open channels into a table sized for them and frees the rest, so the
-    /// memory of a mass expiry goes back to the allocator (and from there to the OS: the
-    /// large blocks are unmapped). Costs one pass over the old table, which is why it only
-    /// runs once the table is at least 7/8 empty, and never while sends are queued (their
-    /// tags name slots).
+    /// Renumbers the open channels into a table sized for them and frees the rest, with the
+    /// seat book and the per-source half-open counts, so the memory of a mass expiry goes
+    /// back to the allocator (and from there to the OS: the large blocks are unmapped).
+    /// Costs one pass over the old tables, which is why it only runs once the channel table
+    /// is at least 7/8 empty, and never while sends are queued (their tags name slots).
     fn shrink(&mut self, now: u64) {
         let open = self.channels.open();
         let timeout = self.timeout_ms();
@@ -804,6 +806,10 @@ impl Relay {
             self.deadlines.push(due, slot);
         }
         self.events.shrink_to_fit();
+        // The tables that hold an entry per channel (seats) or per source of a half-open
+        // channel free their peak with it.
+        self.seats.shrink_to_fit();
+        self.admission.pending.shrink_to_fit();
         self.admission.meters.renumber(&moves);
         drop(moves);
         net::memory::release_free_memory();

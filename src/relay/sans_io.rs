@@ -8,6 +8,19 @@ use std::time::Duration;
 use super::{Relay, Verdict, count_send};
 use crate::net;
 
+/// How many entries the relay's tables have room for without growing; for tests of the
+/// memory they keep.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableCapacities {
+    /// Slots of the channel table, open or free.
+    pub channel_slots: usize,
+    /// Channels the token seat book has room for.
+    pub seats: usize,
+    /// Sources the per-source half-open counts have room for.
+    pub pending_sources: usize,
+}
+
 /// `now` in the relay's milliseconds; a time too far to count saturates.
 fn relay_ms(now: Duration) -> u64 {
     u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
@@ -129,6 +142,16 @@ impl Relay {
             ));
         }
         Ok(())
+    }
+
+    /// The room each table keeps, used or not.
+    #[doc(hidden)]
+    pub fn table_capacities(&self) -> TableCapacities {
+        TableCapacities {
+            channel_slots: self.channels.slots(),
+            seats: self.seats.capacity(),
+            pending_sources: self.admission.pending.capacity(),
+        }
     }
 
     /// The address `addr` is paired with, if it is a member of an established channel.
