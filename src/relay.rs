@@ -23,6 +23,7 @@ mod config;
 mod deadlines;
 mod sans_io;
 mod table;
+mod wall_clock;
 
 pub use config::{
     Config, ConfigError, MAX_CHANNEL_BANDWIDTH, MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL,
@@ -32,6 +33,7 @@ use deadlines::Deadlines;
 #[doc(hidden)]
 pub use sans_io::TableCapacities;
 use table::{ChannelTable, PeerAddr};
+use wall_clock::WallClock;
 
 /// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -193,8 +195,8 @@ pub struct Relay {
     verifier: HandshakeVerifier,
     admission: Admission,
     seats: SeatBook,
-    /// Wall-clock time at `epoch`, for token expiry.
-    epoch_unix_ms: u64,
+    /// What token expiry is judged by.
+    wall_clock: WallClock,
     config: Config,
     /// The channels, indexed by GUID and by peer address.
     channels: ChannelTable,
@@ -261,9 +263,7 @@ impl Relay {
             verifier: HandshakeVerifier::new(config.secret_key.as_deref(), config.require_tokens),
             admission: Admission::new(&config.limits),
             seats: SeatBook::default(),
-            epoch_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            wall_clock: WallClock::default(),
             config,
             channels: ChannelTable::default(),
             deadlines: Deadlines::default(),
@@ -477,8 +477,9 @@ impl Relay {
         self.stats.bytes_out += bytes;
     }
 
-    fn unix_now_secs(&self, now: u64) -> u64 {
-        self.epoch_unix_ms.saturating_add(now) / 1000
+    /// Wall-clock Unix seconds to judge a token's expiry by, read now.
+    fn unix_now_secs(&self) -> u64 {
+        self.wall_clock.unix_secs()
     }
 
     /// The decision logic for one datagram from `src` (normalised).

@@ -28,7 +28,7 @@ impl Relay {
             RateVerdict::Untracked => self.stats.rate_limit_untracked += 1,
         }
         self.verifier
-            .verify(datagram, self.unix_now_secs(now))
+            .verify(datagram, self.unix_now_secs())
             .map_err(Screen::Rejected)
     }
 

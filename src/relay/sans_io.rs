@@ -144,6 +144,13 @@ impl Relay {
         Ok(())
     }
 
+    /// Moves the relay's view of the wall clock `by_ms` away from the system's (negative:
+    /// back), as a clock step would; token expiry is judged by it. For tests.
+    #[doc(hidden)]
+    pub fn sans_io_shift_wall_clock(&mut self, by_ms: i64) {
+        self.wall_clock.shift(by_ms);
+    }
+
     /// The room each table keeps, used or not.
     #[doc(hidden)]
     pub fn table_capacities(&self) -> TableCapacities {
