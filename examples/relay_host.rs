@@ -30,10 +30,10 @@ struct Args {
     /// IP address to bind; the default "::" is dual-stack (IPv4 and IPv6).
     #[arg(long, default_value = "::")]
     bind: IpAddr,
-    /// Close a channel after this many ms without traffic.
+    /// Close a channel after this many ms without traffic (1 to 86 400 000: a day).
     #[arg(long, default_value_t = 30_000)]
     inactivity_timeout_ms: u64,
-    /// Refuse new GUIDs while this many channels are open.
+    /// Refuse new GUIDs while this many channels are open (1 to 2^30).
     #[arg(long, default_value_t = 100_000)]
     max_channels: usize,
     #[command(flatten)]
@@ -48,16 +48,16 @@ struct Args {
     /// (0 = unlimited).
     #[arg(long, default_value_t = Limits::default().handshake_rate_per_source)]
     handshake_rate_per_source: u32,
-    /// Handshakes one source may send in a burst.
+    /// Handshakes one source may send in a burst (at least 1 when rate-limiting).
     #[arg(long, default_value_t = Limits::default().handshake_burst_per_source)]
     handshake_burst_per_source: u32,
     /// Half-open channels one source may hold (0 = unlimited).
     #[arg(long, default_value_t = Limits::default().max_pending_per_source)]
     max_pending_per_source: u32,
-    /// Sources whose handshake rate is tracked at once.
+    /// Sources whose handshake rate is tracked at once (1 to 16 777 216).
     #[arg(long, default_value_t = Limits::default().max_tracked_sources)]
     max_tracked_sources: usize,
-    /// Bytes per second each direction of a channel may carry (0 = no cap).
+    /// Bytes per second each direction of a channel may carry (0 = no cap; at most 10^12).
     #[arg(long, default_value_t = 0)]
     channel_bandwidth_bytes_per_sec: u64,
     /// Admit only handshakes carrying a valid seat token (needs --secret-key).
@@ -108,11 +108,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.inactivity_timeout_ms == 0 || args.max_channels == 0 {
-        eprintln!("error: --inactivity-timeout-ms and --max-channels must be > 0");
-        return ExitCode::from(2);
-    }
-    if args.require_tokens && !matches!(key, HandshakeKeyChoice::Secret(_)) {
+    if args.require_tokens && key == HandshakeKeyChoice::V08Default {
         eprintln!(
             "error: --require-tokens needs a secret --secret-key (tokens are checked with it, \
              and --v08-default-key is public)"
@@ -141,6 +137,11 @@ fn main() -> ExitCode {
         require_tokens: args.require_tokens,
         ..Config::default()
     };
+    // The library owns the ranges; each flag has the name of the field it sets.
+    if let Err(e) = config.validate() {
+        eprintln!("error: invalid configuration: {e}");
+        return ExitCode::from(2);
+    }
     let mut relay = match Relay::bind(config) {
         Ok(r) => r,
         Err(e) => {
@@ -165,7 +166,8 @@ fn main() -> ExitCode {
 
     let mut event_budget = LogBudget::new(EVENT_LINES_PER_SECOND);
     let stats_every = Duration::from_secs(args.stats_interval_secs);
-    let mut next_stats = Instant::now() + stats_every;
+    // An interval too long for the clock means never, like 0.
+    let mut next_stats = Instant::now().checked_add(stats_every);
     loop {
         if stop.load(Ordering::Relaxed) {
             log::info!("SIGINT: stopping now");
@@ -191,8 +193,9 @@ fn main() -> ExitCode {
         if drained {
             break;
         }
-        if !stats_every.is_zero() && Instant::now() >= next_stats {
-            next_stats += stats_every;
+        if let Some(due) = next_stats.filter(|&due| !stats_every.is_zero() && Instant::now() >= due)
+        {
+            next_stats = due.checked_add(stats_every);
             log_stats(&relay);
         }
     }

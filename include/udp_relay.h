@@ -66,6 +66,22 @@
 // Size of `RELAY_V08_DEFAULT_KEY`.
 #define RELAY_V08_DEFAULT_KEY_LEN 32
 
+
+
+// Largest socket buffer to ask for (`recv_buffer_bytes`, `send_buffer_bytes`): 1 GiB.
+// The kernel may grant less.
+#define MAX_SOCKET_BUFFER_BYTES (1 << 30)
+
+// Largest per-poll bound (`max_datagrams_per_poll`, `max_expiries_per_poll`) and event
+// queue (`max_pending_events`): 1 048 576.
+#define MAX_PER_POLL (1 << 20)
+
+// Largest rate-limit table (`max_tracked_sources`): 16 777 216 sources, about 1 GiB.
+#define MAX_TRACKED_SOURCES (1 << 24)
+
+// Largest per-direction bandwidth cap (`channel_bandwidth_bytes_per_sec`): 1 TB/s.
+#define MAX_CHANNEL_BANDWIDTH 1000000000000
+
 // Result of every fallible `relay_*` call. `RELAY_STATUS_OK` is zero and every error is
 // negative, so functions that return a count (`relay_poll`) return either a count >= 0 or
 // one of these.
@@ -274,7 +290,8 @@ typedef struct RelayClientConfig {
   // `relay_client_config_default`.
   uint32_t struct_size;
   // First gap between handshakes, and the shortest gap between answers to the peer's
-  // handshakes once established. Default 250; must be > 0.
+  // handshakes once established. Default 250; 1 to 86 400 000 (a day), like every
+  // duration here.
   uint32_t retry_interval_ms;
   // The relay as "host:port", "1.2.3.4:port" or "[v6]:port", resolved by the system
   // resolver. Required by `relay_client_connect`, ignored by `relay_handshake_new`.
@@ -288,15 +305,15 @@ typedef struct RelayClientConfig {
   // (the library keeps a copy). Length 0 (the default) for an unkeyed relay.
   const uint8_t *secret_key;
   size_t secret_key_len;
-  // The gap between handshakes doubles up to this. Default 2000; must be >=
-  // `retry_interval_ms`.
+  // The gap between handshakes doubles up to this. Default 2000; `retry_interval_ms` to
+  // 86 400 000.
   uint32_t retry_backoff_max_ms;
   // Give up (`RELAY_STATUS_TIMED_OUT`) when not established this long after the start.
-  // Default 10 000; must be > 0.
+  // Default 10 000; 1 to 86 400 000.
   uint32_t handshake_timeout_ms;
   // Once established, send a keep-alive handshake after this long without sending
   // anything; keep it well inside the relay's inactivity timeout (30 000 by default).
-  // Default 5000; 0 disables keep-alives.
+  // Default 5000; 0 disables keep-alives, otherwise at most 86 400 000.
   uint32_t keepalive_interval_ms;
   // Game datagrams the client queues for `relay_client_recv`; when full it stops reading
   // its socket. Default 1024; must be > 0.
@@ -318,9 +335,9 @@ typedef struct RelayClientConfig {
   // from the relay, game data or handshake: the relay restarted or the peer vanished.
   // A quiet peer is heard only through its keep-alives, so both peers should keep
   // `keepalive_interval_ms` on, and this must be longer than it (two to three keep-alive
-  // intervals leave room for a late tick). Default 0: off, an established client never
-  // gives up. Added in ABI 3: a caller built against the ABI 2 header passes the shorter
-  // `struct_size` and gets 0.
+  // intervals leave room for a late tick), and at most 86 400 000. Default 0: off, an
+  // established client never gives up. Added in ABI 3: a caller built against the ABI 2
+  // header passes the shorter `struct_size` and gets 0.
   uint32_t peer_timeout_ms;
 } RelayClientConfig;
 
@@ -331,12 +348,14 @@ typedef struct RelayClientConfig {
 typedef void (*RelayLogCallback)(void *user_data, uint32_t level, const char *message);
 
 // How to start a relay. Fill it with `relay_config_default`, then change what you need.
+// Each field says its range; `relay_start` refuses a value outside it with
+// `RELAY_STATUS_INVALID_ARGUMENT` and a `relay_last_error()` naming the field and range.
 typedef struct RelayConfig {
   // `sizeof(RelayConfig)` as the caller compiled it; set by `relay_config_default`. Lets
   // later versions append fields without breaking callers built against this one.
   uint32_t struct_size;
   // A channel (pending or established) closes after this many ms without traffic.
-  // Default 30 000; must be > 0.
+  // Default 30 000; 1 to 86 400 000 (a day).
   uint32_t inactivity_timeout_ms;
   // IP address to bind, e.g. "0.0.0.0", "127.0.0.1", "::1". NULL (the default) binds
   // dual-stack "::", which accepts IPv4 and IPv6 peers. Borrowed for the call only.
@@ -353,35 +372,39 @@ typedef struct RelayConfig {
   // default) admits plain v0.8 peers as before. (This field was `reserved`, always 0,
   // before ABI version 4.)
   uint16_t require_return_path;
-  // New GUIDs are refused while this many channels are open. Default 100 000; must be > 0.
+  // New GUIDs are refused while this many channels are open. Default 100 000; 1 to
+  // 1 073 741 824 (2^30).
   uint32_t max_channels;
   // SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
-  // default. Default 4 MiB each.
+  // default. Default 4 MiB each; at most 1 073 741 824 (1 GiB).
   uint32_t recv_buffer_bytes;
   uint32_t send_buffer_bytes;
-  // Most datagrams one `relay_poll` handles, bounding the time it can take. Default 4096.
+  // Most datagrams one `relay_poll` handles, bounding the time it can take. Default 4096;
+  // 1 to 1 048 576.
   uint32_t max_datagrams_per_poll;
   // Most queued events kept for `relay_next_event`; the rest are counted in
-  // `RelayStats::events_dropped`. Default 4096.
+  // `RelayStats::events_dropped`. Default 4096; 0 (every event dropped) to 1 048 576.
   uint32_t max_pending_events;
   // Handshakes per second one source (an IPv4 address, or an IPv6 /64) may have
   // verified, sustained; the excess is dropped unverified and counted in
   // `RelayStats::handshakes_rate_limited`. A member's handshakes for its own channel
-  // are never charged. 0 = unlimited. Default 200.
+  // are never charged. 0 = unlimited. Default 200; any value.
   uint32_t handshake_rate_per_source;
-  // Handshakes one source may send in a burst. Default 1000; must be > 0 when limiting.
+  // Handshakes one source may send in a burst. Default 1000; at least 1 when
+  // `handshake_rate_per_source` is set (unused when it is 0).
   uint32_t handshake_burst_per_source;
   // Half-open (one-peer) channels one source may hold; more are refused and counted in
-  // `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 512.
+  // `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 512; any value.
   uint32_t max_pending_per_source;
   // Sources whose handshake rate is tracked at once, bounding that table's memory
-  // (about 64 bytes each). Default 65 536; must be > 0.
+  // (about 64 bytes each). Default 65 536; 1 to 16 777 216.
   uint32_t max_tracked_sources;
   // Bytes per second each direction of a channel may carry; the excess is dropped and
-  // counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap.
+  // counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap; any
+  // value.
   uint32_t channel_bandwidth_bytes_per_sec;
   // 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
-  // `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too.
+  // `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
   uint32_t require_tokens;
 } RelayConfig;
 
@@ -707,8 +730,9 @@ RelayStatus relay_config_default(struct RelayConfig *out);
 RelayStatus relay_start(const struct RelayConfig *config, struct RelayHandle **out_relay);
 
 // Waits at most `timeout_ms` for traffic (0 = do not wait), relays what is pending (at most
-// `max_datagrams_per_poll`), expires idle channels, and returns the number of datagrams
-// handled (>= 0) or a negative `RelayStatus`. Meant to be called every frame or in a loop.
+// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+// channels, and returns the number of datagrams handled (>= 0) or a negative `RelayStatus`.
+// Meant to be called every frame or in a loop.
 int32_t relay_poll(struct RelayHandle *relay, uint32_t timeout_ms);
 
 // Closes the socket and frees the relay. NULL is a no-op returning `RELAY_STATUS_OK`; a

@@ -21,19 +21,26 @@ type SourceMap<V> = HashMap<u128, V, foldhash::quality::RandomState>;
 use std::net::IpAddr;
 
 /// The limits a relay applies to sources and channels. `0` turns a limit off where noted.
+/// Their ranges are checked with the rest of the relay's config, by
+/// [`crate::relay::Config::validate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Handshakes per second a source may have verified, sustained; 0 = unlimited. Only
-    /// handshakes that may allocate or move something are charged: a member's handshakes for
-    /// its own channel (retries while waiting, answers, keep-alives) cost nothing.
+    /// Handshakes per second a source may have verified, sustained; 0 = unlimited. Any
+    /// value; default 200. Only handshakes that may allocate or move something are charged:
+    /// a member's handshakes for its own channel (retries while waiting, answers,
+    /// keep-alives) cost nothing.
     pub handshake_rate_per_source: u32,
-    /// Handshakes a source may send in a burst (the bucket size); at least 1 when limiting.
+    /// Handshakes a source may send in a burst (the bucket size): at least 1 when
+    /// `handshake_rate_per_source` is set, unused otherwise. Default 1000.
     pub handshake_burst_per_source: u32,
-    /// Half-open channels one source may hold at once; 0 = unlimited.
+    /// Half-open channels one source may hold at once; 0 = unlimited. Any value; default 512.
     pub max_pending_per_source: u32,
-    /// Sources whose handshake rate is tracked at once (bounds the bucket table).
+    /// Sources whose handshake rate is tracked at once (bounds the bucket table, about 64
+    /// bytes a source): 1 to [`crate::relay::MAX_TRACKED_SOURCES`] (16 777 216). Default
+    /// 65 536.
     pub max_tracked_sources: usize,
-    /// Bytes per second each direction of a channel may carry; 0 = no cap.
+    /// Bytes per second each direction of a channel may carry; 0 = no cap. At most
+    /// [`crate::relay::MAX_CHANNEL_BANDWIDTH`] (1 TB/s); default 0.
     pub channel_bandwidth_bytes_per_sec: u64,
 }
 
@@ -71,7 +78,7 @@ struct Bucket {
 impl Bucket {
     fn full(burst: u64, now_ms: u64) -> Bucket {
         Bucket {
-            milli: burst * 1000,
+            milli: burst.saturating_mul(1000),
             last_ms: now_ms,
         }
     }
@@ -122,6 +129,7 @@ pub struct HandshakeLimiter {
 impl HandshakeLimiter {
     pub fn new(limits: &Limits) -> HandshakeLimiter {
         let rate = u64::from(limits.handshake_rate_per_source);
+        // A relay's limits arrive validated; the clamps keep a limiter made on its own sane.
         let burst = u64::from(limits.handshake_burst_per_source.max(1));
         HandshakeLimiter {
             rate,
@@ -171,7 +179,7 @@ impl HandshakeLimiter {
         let refill = self.refill_ms;
         self.buckets
             .retain(|_, b| now_ms.saturating_sub(b.last_ms) < refill);
-        self.next_sweep_ms = now_ms + (refill / 4).clamp(10, 1000);
+        self.next_sweep_ms = now_ms.saturating_add((refill / 4).clamp(10, 1000));
         if self.buckets.capacity() > 4 * self.buckets.len().max(256) {
             self.buckets.shrink_to_fit();
         }
@@ -226,6 +234,17 @@ impl PendingCounts {
         if self.counts.is_empty() && self.counts.capacity() > 1024 {
             self.counts = SourceMap::default();
         }
+    }
+
+    /// Gives back the memory of sources that no longer hold a half-open channel (after a
+    /// mass expiry).
+    pub fn shrink_to_fit(&mut self) {
+        self.counts.shrink_to_fit();
+    }
+
+    /// Sources the table has room for without growing.
+    pub fn capacity(&self) -> usize {
+        self.counts.capacity()
     }
 
     /// Half-open channels counted over all sources.
@@ -330,7 +349,7 @@ impl RefusalLog {
 
     /// Starts a new one-second window, first summarising what the last one left out.
     pub fn roll(&mut self, now_ms: u64) {
-        if now_ms < self.window_start_ms + 1000 {
+        if now_ms < self.window_start_ms.saturating_add(1000) {
             return;
         }
         if self.suppressed > 0 {

@@ -9,10 +9,10 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::admission::{Admission, Limits};
+use crate::admission::Admission;
 use crate::cookie::{self, CookieKey};
 use crate::net;
 use crate::net::batch::{self, DatagramBatch};
@@ -20,66 +20,21 @@ use crate::protocol::{self, Guid};
 use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError};
 
 mod admit;
+mod config;
 mod deadlines;
 mod sans_io;
 mod table;
+mod wall_clock;
 
+pub use config::{
+    Config, ConfigError, MAX_CHANNEL_BANDWIDTH, MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL,
+    MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
+};
 use deadlines::Deadlines;
+#[doc(hidden)]
+pub use sans_io::TableCapacities;
 use table::{ChannelTable, PeerAddr};
-
-/// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Address to bind; `[::]` is dual-stack and accepts IPv4 peers too.
-    pub bind: SocketAddr,
-    /// A channel, pending or established, closes after this long without a datagram.
-    pub inactivity_timeout: Duration,
-    /// Raw HMAC key; `None` (or an empty key) accepts handshakes without checking their mac
-    /// field. [`crate::protocol::V08_DEFAULT_KEY`] makes the relay behave as a v0.8.2 relay
-    /// run with its defaults, and secures nothing: that key is public.
-    pub secret_key: Option<Vec<u8>>,
-    /// New GUIDs are refused (and counted) while this many channels are open.
-    pub max_channels: usize,
-    /// SO_RCVBUF / SO_SNDBUF to ask for; 0 keeps the system default.
-    pub recv_buffer_bytes: usize,
-    pub send_buffer_bytes: usize,
-    /// Most datagrams handled in one `poll`, so one call never runs unbounded.
-    pub max_datagrams_per_poll: usize,
-    /// Most channels expired in one `poll`; the rest go in the next calls.
-    pub max_expiries_per_poll: usize,
-    /// Events kept for [`Relay::next_event`]; beyond this they are counted and dropped.
-    pub max_pending_events: usize,
-    /// Per-source handshake rate and half-open cap, per-channel bandwidth cap (see
-    /// `SECURITY.md`).
-    pub limits: Limits,
-    /// Admit only handshakes carrying a valid seat token (see [`crate::token`]); needs
-    /// `secret_key`. When false, plain v0.8 handshakes are admitted too.
-    pub require_tokens: bool,
-    /// Plain handshakes too must prove their return path (echo the relay's cookie, see
-    /// [`crate::cookie`]) before they are admitted; token handshakes always must. Clients of
-    /// this library answer the relay's challenge; other v0.8 clients cannot, so with this on
-    /// they are not admitted. Off by default.
-    pub require_return_path: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            bind: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 6060),
-            inactivity_timeout: Duration::from_millis(30_000),
-            secret_key: None,
-            max_channels: 100_000,
-            recv_buffer_bytes: 4 << 20,
-            send_buffer_bytes: 4 << 20,
-            max_datagrams_per_poll: 4096,
-            max_expiries_per_poll: 1024,
-            max_pending_events: 4096,
-            limits: Limits::default(),
-            require_tokens: false,
-            require_return_path: false,
-        }
-    }
-}
+use wall_clock::WallClock;
 
 /// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -257,8 +212,8 @@ pub struct Relay {
     cookies: CookieKey,
     admission: Admission,
     seats: SeatBook,
-    /// Wall-clock time at `epoch`, for token expiry.
-    epoch_unix_ms: u64,
+    /// What token expiry is judged by.
+    wall_clock: WallClock,
     config: Config,
     /// The channels, indexed by GUID and by peer address.
     channels: ChannelTable,
@@ -278,6 +233,9 @@ pub struct Relay {
     /// Received datagrams and the sends that forward them from the same buffers. Lent out
     /// (`None`) while a batch is handled, so the decision logic can borrow the relay.
     io: Option<DatagramBatch>,
+    /// The first datagram of `io` not handled yet (slot, segment): a poll's budget can end
+    /// inside a read that GRO coalesced.
+    next_received: (usize, usize),
 }
 
 impl std::fmt::Debug for Relay {
@@ -290,30 +248,12 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// Binds the socket and returns an idle relay.
-    pub fn bind(mut config: Config) -> io::Result<Relay> {
-        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
-        if config.secret_key.as_ref().is_some_and(Vec::is_empty) {
-            config.secret_key = None;
-        }
-        if config.inactivity_timeout.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "inactivity timeout must be > 0",
-            ));
-        }
-        if config.max_channels == 0 || config.max_datagrams_per_poll == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "max_channels and max_datagrams_per_poll must be > 0",
-            ));
-        }
-        if config.require_tokens && config.secret_key.is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "require_tokens needs a secret_key to check tokens with",
-            ));
-        }
+    /// Checks `config` ([`Config::validate`]: an error of kind `InvalidInput` carrying the
+    /// [`ConfigError`]), binds the socket and returns an idle relay.
+    pub fn bind(config: Config) -> io::Result<Relay> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let bound = net::bind_udp(
             config.bind,
             config.recv_buffer_bytes,
@@ -326,7 +266,7 @@ impl Relay {
             bound.recv_buffer,
             bound.send_buffer,
             if gro { "on" } else { "off" },
-            if config.secret_key.is_some() {
+            if config.secret().is_some() {
                 ", handshakes keyed"
             } else {
                 ", handshakes not keyed"
@@ -337,13 +277,11 @@ impl Relay {
             socket_is_v6: bound.is_v6,
             local_addr: bound.local_addr,
             effective_buffers: (bound.recv_buffer, bound.send_buffer),
-            verifier: HandshakeVerifier::new(config.secret_key.as_deref(), config.require_tokens),
+            verifier: HandshakeVerifier::new(config.secret(), config.require_tokens),
             cookies: CookieKey::random().map_err(io::Error::other)?,
             admission: Admission::new(&config.limits),
             seats: SeatBook::default(),
-            epoch_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            wall_clock: WallClock::default(),
             config,
             channels: ChannelTable::default(),
             deadlines: Deadlines::default(),
@@ -355,6 +293,7 @@ impl Relay {
             expired_unlogged: 0,
             expiry_logged_ms: 0,
             io: Some(DatagramBatch::new()),
+            next_received: (0, 0),
         })
     }
 
@@ -421,12 +360,13 @@ impl Relay {
     }
 
     /// Waits at most `timeout` for traffic, relays what is pending (at most
-    /// `max_datagrams_per_poll` datagrams), expires idle channels and returns how many
-    /// datagrams were handled. Socket errors are counted, not returned: a hostile or departed
-    /// peer cannot stop the loop.
+    /// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+    /// channels and returns how many datagrams were handled. Socket errors are counted, not
+    /// returned: a hostile or departed peer cannot stop the loop.
     pub fn poll(&mut self, timeout: Duration) -> io::Result<usize> {
+        let budget = self.config.max_datagrams_per_poll;
         let mut now = self.now_ms();
-        let mut handled = self.receive_batch(now);
+        let mut handled = self.receive_batch(now, budget);
         if handled == 0 && !timeout.is_zero() && !self.expiry_due(now) {
             let wait = match self.deadlines.peek() {
                 Some((deadline, _)) => {
@@ -436,13 +376,13 @@ impl Relay {
             };
             if batch::wait_readable(&self.socket, wait)? {
                 now = self.now_ms();
-                handled = self.receive_batch(now);
+                handled = self.receive_batch(now, budget);
             } else {
                 now = self.now_ms();
             }
         }
         // A mass expiry is done in small chunks with the socket read in between, so traffic
-        // of live channels is not held up behind it.
+        // of live channels is not held up behind it; those reads share the poll's budget.
         let mut expired = 0;
         while expired < self.config.max_expiries_per_poll {
             let chunk = EXPIRY_CHUNK.min(self.config.max_expiries_per_poll - expired);
@@ -451,7 +391,7 @@ impl Relay {
             if closed < chunk {
                 break;
             }
-            handled += self.receive_batch(now);
+            handled += self.receive_batch(now, budget - handled);
         }
         self.after_expiry(expired, now);
         Ok(handled)
@@ -461,13 +401,18 @@ impl Relay {
         matches!(self.deadlines.peek(), Some((d, _)) if d <= now)
     }
 
-    fn receive_batch(&mut self, now: u64) -> usize {
+    /// Handles at most `budget` datagrams: first those left in the batch by the last call,
+    /// then what the socket holds. Returns how many were handled (receive errors count).
+    fn receive_batch(&mut self, now: u64, budget: usize) -> usize {
+        if budget == 0 {
+            return 0;
+        }
         let Some(mut datagrams) = self.io.take() else {
             return 0;
         };
-        let mut handled = 0;
-        while handled < self.config.max_datagrams_per_poll {
-            let max = self.config.max_datagrams_per_poll - handled;
+        let mut handled = self.decide_received(&mut datagrams, now, budget);
+        while handled < budget {
+            let max = budget - handled;
             let n = match datagrams.recv(&self.socket, max) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -481,29 +426,8 @@ impl Relay {
                     continue;
                 }
             };
-            for i in 0..n {
-                let src = net::normalize(datagrams.source(i));
-                // Several datagrams when GRO coalesced a sender's run: each is decided on its
-                // own, exactly as if it had been read alone.
-                let segments = datagrams.segments(i);
-                for k in 0..segments {
-                    let datagram = datagrams.datagram(i, k);
-                    let len = datagram.len();
-                    match self.on_datagram(datagram, src, now) {
-                        Verdict::Forward(fwd) => {
-                            // Counted as sent now; `flush` takes it back if the kernel
-                            // refuses it.
-                            self.record_forward(fwd, len, true);
-                            let to = net::to_socket_family(fwd.to, self.socket_is_v6);
-                            datagrams.queue(i, k, to, fwd.tag());
-                        }
-                        Verdict::Challenge(c) => self.send_challenge(&c),
-                        Verdict::Absorbed | Verdict::Dropped => {}
-                    }
-                }
-                handled += segments;
-            }
-            self.flush(&mut datagrams);
+            self.next_received = (0, 0);
+            handled += self.decide_received(&mut datagrams, now, max);
             if n < batch::BATCH.min(max) {
                 break; // the socket is drained
             }
@@ -520,6 +444,42 @@ impl Relay {
             log::trace!("challenge to {} failed (counted): {e}", c.to);
             self.stats.send_errors += 1;
         }
+    }
+
+    /// Decides at most `budget` of the received datagrams not handled yet, in order, and
+    /// sends what they forward. A read GRO coalesced can hold more datagrams than the budget
+    /// left: the rest stay in the batch for the next call, which starts with them.
+    fn decide_received(&mut self, datagrams: &mut DatagramBatch, now: u64, budget: usize) -> usize {
+        let (mut i, mut k) = self.next_received;
+        let mut handled = 0;
+        while i < datagrams.received() && handled < budget {
+            let src = net::normalize(datagrams.source(i));
+            // Several datagrams when GRO coalesced a sender's run: each is decided on its
+            // own, exactly as if it had been read alone.
+            let segments = datagrams.segments(i);
+            while k < segments && handled < budget {
+                let datagram = datagrams.datagram(i, k);
+                let len = datagram.len();
+                match self.on_datagram(datagram, src, now) {
+                    Verdict::Forward(fwd) => {
+                        // Counted as sent now; `flush` takes it back if the kernel refuses it.
+                        self.record_forward(fwd, len, true);
+                        let to = net::to_socket_family(fwd.to, self.socket_is_v6);
+                        datagrams.queue(i, k, to, fwd.tag());
+                    }
+                    Verdict::Challenge(c) => self.send_challenge(&c),
+                    Verdict::Absorbed | Verdict::Dropped => {}
+                }
+                k += 1;
+                handled += 1;
+            }
+            if k == segments {
+                (i, k) = (i + 1, 0);
+            }
+        }
+        self.next_received = (i, k);
+        self.flush(datagrams);
+        handled
     }
 
     /// Sends what the last batch queued and accounts for the datagrams the kernel refused.
@@ -549,8 +509,9 @@ impl Relay {
         self.stats.bytes_out += bytes;
     }
 
-    fn unix_now_secs(&self, now: u64) -> u64 {
-        (self.epoch_unix_ms + now) / 1000
+    /// Wall-clock Unix seconds to judge a token's expiry by, read now.
+    fn unix_now_secs(&self) -> u64 {
+        self.wall_clock.unix_secs()
     }
 
     /// The decision logic for one datagram from `src` (normalised).
@@ -576,7 +537,7 @@ impl Relay {
                 // source's budget.
                 let check =
                     !established || (token::has_token_flag(datagram) && self.seats.has(guid));
-                let valid = check && self.verify_own(datagram, guid, src, now);
+                let valid = check && self.verify_own(datagram, guid, src);
                 if !established {
                     return if valid {
                         self.channels.record_mut(slot).touch(now);
@@ -708,7 +669,8 @@ impl Relay {
         let entry = self.channels.record_mut(slot);
         if !entry.queued() {
             entry.set_queued(true);
-            self.deadlines.push(now + self.timeout_ms(), slot);
+            self.deadlines
+                .push(now.saturating_add(self.timeout_ms()), slot);
         }
         self.admission.pending.opened(src.ip());
         self.admission.meters.reset(slot, now);
@@ -748,8 +710,9 @@ impl Relay {
         self.forward(slot, src, peer_a, false)
     }
 
+    /// The inactivity timeout in ms: 1 ms to a day ([`Config::validate`]).
     fn timeout_ms(&self) -> u64 {
-        (self.config.inactivity_timeout.as_millis() as u64).max(1)
+        u64::try_from(self.config.inactivity_timeout.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Closes up to `limit` channels whose inactivity timeout has passed; returns how many.
@@ -769,7 +732,7 @@ impl Relay {
                 entry.set_queued(false); // closed earlier for another reason
                 continue;
             }
-            let due = entry.last_seen_ms(now) + timeout;
+            let due = entry.last_seen_ms(now).saturating_add(timeout);
             if due > now {
                 self.deadlines.push(due, slot);
             } else {
@@ -839,11 +802,11 @@ impl Relay {
         });
     }
 
-    /// Renumbers the open channels into a table sized for them and frees the rest, so the
-    /// memory of a mass expiry goes back to the allocator (and from there to the OS: the
-    /// large blocks are unmapped). Costs one pass over the old table, which is why it only
-    /// runs once the table is at least 7/8 empty, and never while sends are queued (their
-    /// tags name slots).
+    /// Renumbers the open channels into a table sized for them and frees the rest, with the
+    /// seat book and the per-source half-open counts, so the memory of a mass expiry goes
+    /// back to the allocator (and from there to the OS: the large blocks are unmapped).
+    /// Costs one pass over the old tables, which is why it only runs once the channel table
+    /// is at least 7/8 empty, and never while sends are queued (their tags name slots).
     fn shrink(&mut self, now: u64) {
         let open = self.channels.open();
         let timeout = self.timeout_ms();
@@ -853,10 +816,14 @@ impl Relay {
         for &(_, slot) in &moves {
             let entry = self.channels.record_mut(slot);
             entry.set_queued(true);
-            let due = entry.last_seen_ms(now) + timeout;
+            let due = entry.last_seen_ms(now).saturating_add(timeout);
             self.deadlines.push(due, slot);
         }
         self.events.shrink_to_fit();
+        // The tables that hold an entry per channel (seats) or per source of a half-open
+        // channel free their peak with it.
+        self.seats.shrink_to_fit();
+        self.admission.pending.shrink_to_fit();
         self.admission.meters.renumber(&moves);
         drop(moves);
         net::memory::release_free_memory();

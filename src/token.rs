@@ -477,6 +477,16 @@ impl SeatBook {
     pub fn is_empty(&self) -> bool {
         self.seats.is_empty()
     }
+
+    /// Gives back the memory of seats that are gone (after a mass expiry).
+    pub fn shrink_to_fit(&mut self) {
+        self.seats.shrink_to_fit();
+    }
+
+    /// Channels the book has room for without growing.
+    pub fn capacity(&self) -> usize {
+        self.seats.capacity()
+    }
 }
 
 #[cfg(test)]

@@ -104,6 +104,18 @@ fn client_whose_peer_never_comes_times_out() {
     assert_eq!(stats.channels_established, 0);
 }
 
+#[test]
+fn a_poll_without_a_time_limit_returns_when_the_handshake_times_out() {
+    let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), None);
+    let mut cfg = config(relay.addr, Guid::random().unwrap());
+    cfg.timing = short_timing(200);
+    let mut client = Client::connect(cfg).unwrap();
+    let start = Instant::now();
+    assert_eq!(client.poll(Duration::MAX).unwrap(), State::TimedOut);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    relay.stop();
+}
+
 /// Two clients establish, stay quiet for four times the relay's inactivity timeout, then try
 /// one datagram each way. Returns whether both arrived, and the relay's expiry count.
 fn quiet_channel(keepalive: Option<Duration>) -> (bool, u64) {

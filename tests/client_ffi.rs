@@ -416,6 +416,14 @@ fn bad_configs_are_refused() {
         ),
         (
             RelayClientConfig {
+                handshake_timeout_ms: u32::MAX,
+                ..base
+            },
+            InvalidArgument,
+            "handshake timeout (4294967.295s) must be at most a day (86400s)",
+        ),
+        (
+            RelayClientConfig {
                 secret_key_len: 4,
                 ..base
             },

@@ -5,7 +5,7 @@
 mod example_support;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use example_support::{Host, example};
@@ -193,8 +193,43 @@ fn host_refuses_the_v08_default_key_with_a_secret_key_or_tokens() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("cannot be used with") || stderr.contains("--require-tokens needs"),
+            stderr.contains("cannot be used with")
+                || stderr.contains("require_tokens needs")
+                || stderr.contains("--require-tokens needs"),
             "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn host_refuses_settings_out_of_range_naming_the_field() {
+    for (flags, field) in [
+        (&["--max-tracked-sources", "0"][..], "max_tracked_sources"),
+        (
+            &["--inactivity-timeout-ms", "18446744073709551615"][..],
+            "inactivity_timeout",
+        ),
+        (&["--inactivity-timeout-ms", "0"][..], "inactivity_timeout"),
+        (&["--require-tokens"][..], "require_tokens"),
+        (
+            &["--handshake-burst-per-source", "0"][..],
+            "handshake_burst_per_source",
+        ),
+    ] {
+        let mut child = Command::new(example("relay_host"))
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .args(flags)
+            .env_remove("UDP_RELAY_SECRET_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_exit(&mut child, Duration::from_secs(5));
+        assert_eq!(status.code(), Some(2), "{flags:?}");
+        let err = stderr_of(&mut child);
+        assert!(
+            err.contains(&format!("invalid configuration: {field}")),
+            "{flags:?}: {err}"
         );
     }
 }

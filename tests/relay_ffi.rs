@@ -494,9 +494,38 @@ fn start_reports_bad_config_as_status() {
     c.struct_size = 8;
     assert_eq!(relay_start(&c, &mut out), RelayStatus::VersionMismatch);
 
-    let mut c = good;
-    c.inactivity_timeout_ms = 0;
-    assert_eq!(relay_start(&c, &mut out), RelayStatus::InvalidArgument);
+    // Every range is the core's: a value outside it is refused with the field's name.
+    let lo = CString::new("127.0.0.1").unwrap();
+    type Case = (&'static str, fn(&mut RelayConfig));
+    let out_of_range: [Case; 8] = [
+        ("inactivity_timeout", |c| c.inactivity_timeout_ms = 0),
+        ("inactivity_timeout", |c| c.inactivity_timeout_ms = u32::MAX),
+        ("max_channels", |c| c.max_channels = u32::MAX),
+        ("max_datagrams_per_poll", |c| {
+            c.max_datagrams_per_poll = u32::MAX
+        }),
+        ("max_pending_events", |c| c.max_pending_events = u32::MAX),
+        ("recv_buffer_bytes", |c| c.recv_buffer_bytes = u32::MAX),
+        ("max_tracked_sources", |c| c.max_tracked_sources = 0),
+        ("require_tokens", |c| c.require_tokens = 1),
+    ];
+    for (field, tune) in out_of_range {
+        let mut c = good;
+        c.bind_address = lo.as_ptr();
+        c.port = 0;
+        tune(&mut c);
+        assert_eq!(
+            relay_start(&c, &mut out),
+            RelayStatus::InvalidArgument,
+            "{field}"
+        );
+        let message = last_error();
+        assert!(
+            message.starts_with(&format!("relay_start: {field}")),
+            "{field}: {message}"
+        );
+        assert!(out.is_null(), "output untouched on failure");
+    }
 
     let mut c = good;
     c.secret_key_len = 16; // with a NULL pointer
@@ -504,7 +533,6 @@ fn start_reports_bad_config_as_status() {
 
     // Port in use.
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let lo = CString::new("127.0.0.1").unwrap();
     let mut c = good;
     c.bind_address = lo.as_ptr();
     c.port = taken.local_addr().unwrap().port();

@@ -150,3 +150,60 @@ fn mass_expiry_leaves_live_channels_working() {
     assert_eq!(pump(&mut relay, &c, 1), vec![b"new".to_vec()]);
     assert_eq!(relay.channel(live).unwrap().counters.dropped, 0);
 }
+
+#[test]
+fn one_poll_handles_at_most_its_budget_during_a_mass_expiry() {
+    const BUDGET: usize = 8;
+    let mut relay = Relay::bind(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        inactivity_timeout: Duration::from_millis(100),
+        max_datagrams_per_poll: BUDGET,
+        limits: Limits {
+            handshake_rate_per_source: 0,
+            max_pending_per_source: 0,
+            ..Limits::default()
+        },
+        ..Config::default()
+    })
+    .unwrap();
+    let to = relay.local_addr();
+    // Idle channels opened at the relay's start (without sockets of their own), so many
+    // that expiring them takes every expiry chunk of one poll.
+    let expiries = relay.config().max_expiries_per_poll;
+    for i in 0..expiries {
+        let src = SocketAddr::from(([127, 0, 0, 2], 1024 + i as u16));
+        relay.sans_io_datagram(
+            &handshake(Guid(0xE0_0000 + i as u128)),
+            src,
+            Duration::ZERO,
+            true,
+        );
+    }
+    assert_eq!(relay.stats().channels_open, expiries as u64);
+    std::thread::sleep(Duration::from_millis(150));
+
+    // Load waiting in the socket while they expire: more than the budget of many polls.
+    let load = peer();
+    const QUEUED: usize = 200;
+    for i in 0..QUEUED {
+        load.send_to(&[0xEE, i as u8], to).unwrap();
+    }
+    let handled = relay.poll(Duration::ZERO).unwrap();
+    let s = relay.stats();
+    assert_eq!(
+        s.channels_expired_total, expiries as u64,
+        "the mass expiry ran"
+    );
+    assert!(handled <= BUDGET, "one poll handled {handled} datagrams");
+    assert!(s.datagrams_in as usize <= expiries + BUDGET, "{s:?}");
+
+    // The rest comes in later polls, never more than the budget at once.
+    let mut total = handled;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while total < QUEUED && Instant::now() < deadline {
+        let handled = relay.poll(Duration::from_millis(5)).unwrap();
+        assert!(handled <= BUDGET, "one poll handled {handled} datagrams");
+        total += handled;
+    }
+    assert_eq!(total, QUEUED);
+}

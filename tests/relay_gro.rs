@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use udp_relay::protocol::Guid;
-use udp_relay::relay::Relay;
+use udp_relay::relay::{Config, Relay};
 
 /// From linux/udp.h.
 const UDP_SEGMENT: libc::c_int = 103;
@@ -141,4 +141,40 @@ fn coalesced_runs_over_ipv6_and_ipv4_on_a_dual_stack_relay() {
     assert_eq!(pump(&mut dual, &c, 1), vec![handshake(guid)]);
     send_run(&d, &run, to);
     assert!(pump(&mut dual, &c, run.len()) == run);
+}
+
+#[test]
+fn a_coalesced_run_larger_than_the_poll_budget_is_split_across_polls() {
+    const BUDGET: usize = 8;
+    let mut relay = Relay::bind(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        max_datagrams_per_poll: BUDGET,
+        ..Config::default()
+    })
+    .unwrap();
+    let to = relay.local_addr();
+    let (a, b) = (peer(), peer());
+    establish(&mut relay, &a, &b);
+
+    let run: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 200]).collect();
+    send_run(&a, &run, to);
+    let mut polls = Vec::new();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < run.len() && Instant::now() < deadline {
+        let handled = relay.poll(Duration::from_millis(5)).unwrap();
+        if handled > 0 {
+            polls.push(handled);
+        }
+        while let Ok((len, _)) = b.recv_from(&mut buf) {
+            got.push(buf[..len].to_vec());
+        }
+    }
+    assert!(got == run, "every datagram, in order and intact");
+    assert!(
+        polls.iter().all(|&n| n <= BUDGET),
+        "datagrams handled per poll: {polls:?}"
+    );
+    assert_eq!(polls.iter().sum::<usize>(), run.len());
 }

@@ -45,6 +45,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::clock::later;
 use super::sequence;
 use crate::cookie::{self, Cookie};
 use crate::protocol::{self, Guid, HandshakeKey};
@@ -55,7 +56,12 @@ use crate::token::{self, TOKEN_COOKIE_HANDSHAKE_LEN, Token};
 /// many bytes.
 pub const MAX_HANDSHAKE_LEN: usize = TOKEN_COOKIE_HANDSHAKE_LEN;
 
-/// When handshakes go out and when the machine gives up.
+/// Longest duration any [`Timing`] field may hold: a day. Longer ones are refused by
+/// [`Timing::validate`]; a relay closes an idle channel long before (30 s by default).
+pub const MAX_TIMING: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// When handshakes go out and when the machine gives up. Every duration is above zero and at
+/// most [`MAX_TIMING`] (a day); [`Timing::validate`] checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     /// First gap between handshakes while handshaking, and the shortest answer gap once
@@ -89,8 +95,22 @@ impl Default for Timing {
 }
 
 impl Timing {
-    /// Checks the values make sense together; the message says which does not.
+    /// Checks each value is in its range (above zero, at most [`MAX_TIMING`]) and that they
+    /// make sense together; the message says which does not.
     pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("retry interval", Some(self.retry_interval)),
+            ("retry backoff max", Some(self.retry_backoff_max)),
+            ("handshake timeout", Some(self.handshake_timeout)),
+            ("keep-alive interval", self.keepalive_interval),
+            ("peer timeout", self.peer_timeout),
+        ] {
+            if let Some(v) = value.filter(|&v| v > MAX_TIMING) {
+                return Err(format!(
+                    "{name} ({v:?}) must be at most a day ({MAX_TIMING:?})"
+                ));
+            }
+        }
         if self.retry_interval.is_zero() {
             return Err("retry interval must be > 0".into());
         }
@@ -274,7 +294,7 @@ impl HandshakeMachine {
             challenge_answered: None,
             timing,
             state: State::Handshaking,
-            deadline: now + timing.handshake_timeout,
+            deadline: later(now, timing.handshake_timeout),
             next_retry: now,
             retry_gap: timing.retry_interval,
             pending: None,
@@ -346,9 +366,8 @@ impl HandshakeMachine {
 
     /// When an established machine becomes `Lost` unless something arrives first.
     fn lost_deadline(&self) -> Option<Instant> {
-        // Established always follows a received datagram, so `last_received` is set. A
-        // timeout too large for the clock never passes.
-        self.last_received?.checked_add(self.timing.peer_timeout?)
+        // Established always follows a received datagram, so `last_received` is set.
+        Some(later(self.last_received?, self.timing.peer_timeout?))
     }
 
     /// The handshake to send now, if one is due; the machine counts it as sent. Call it
@@ -358,8 +377,11 @@ impl HandshakeMachine {
         let due = match self.state {
             State::Handshaking => {
                 if now >= self.next_retry {
-                    self.next_retry = now + self.retry_gap;
-                    self.retry_gap = (self.retry_gap * 2).min(self.timing.retry_backoff_max);
+                    self.next_retry = later(now, self.retry_gap);
+                    self.retry_gap = self
+                        .retry_gap
+                        .saturating_mul(2)
+                        .min(self.timing.retry_backoff_max);
                     true
                 } else {
                     false
@@ -369,7 +391,7 @@ impl HandshakeMachine {
                 let keepalive = self
                     .timing
                     .keepalive_interval
-                    .is_some_and(|k| now >= self.last_sent + k);
+                    .is_some_and(|k| now >= later(self.last_sent, k));
                 self.pending.take().is_some() || keepalive
             }
             State::TimedOut | State::Closed | State::Lost => false,
@@ -395,7 +417,10 @@ impl HandshakeMachine {
         match self.state {
             State::Handshaking => Some(self.next_retry.min(self.deadline)),
             State::Established => {
-                let keepalive = self.timing.keepalive_interval.map(|k| self.last_sent + k);
+                let keepalive = self
+                    .timing
+                    .keepalive_interval
+                    .map(|k| later(self.last_sent, k));
                 [self.pending, keepalive, self.lost_deadline()]
                     .into_iter()
                     .flatten()
@@ -517,7 +542,10 @@ impl HandshakeMachine {
             .is_none_or(|t| now.saturating_duration_since(t) >= self.answer_gap);
         if quiet_enough {
             self.pending = Some(now);
-            self.answer_gap = (self.answer_gap * 2).min(self.timing.retry_backoff_max);
+            self.answer_gap = self
+                .answer_gap
+                .saturating_mul(2)
+                .min(self.timing.retry_backoff_max);
         }
     }
 }
@@ -906,6 +934,95 @@ mod tests {
                 Err(MachineError::Timing(_))
             ));
         }
+    }
+
+    #[test]
+    fn every_duration_is_at_most_a_day() {
+        let t0 = Instant::now();
+        let over = MAX_TIMING + ms(1);
+        for (timing, name) in [
+            (
+                Timing {
+                    retry_interval: Duration::MAX,
+                    retry_backoff_max: Duration::MAX,
+                    ..Timing::default()
+                },
+                "retry interval",
+            ),
+            (
+                Timing {
+                    retry_backoff_max: over,
+                    ..Timing::default()
+                },
+                "retry backoff max",
+            ),
+            (
+                Timing {
+                    handshake_timeout: Duration::MAX,
+                    ..Timing::default()
+                },
+                "handshake timeout",
+            ),
+            (
+                Timing {
+                    keepalive_interval: Some(over),
+                    ..Timing::default()
+                },
+                "keep-alive interval",
+            ),
+            (
+                Timing {
+                    peer_timeout: Some(Duration::MAX),
+                    ..Timing::default()
+                },
+                "peer timeout",
+            ),
+        ] {
+            let message = timing.validate().unwrap_err();
+            assert!(message.starts_with(name), "{message}");
+            assert!(message.contains("at most a day"), "{message}");
+            assert_eq!(
+                HandshakeMachine::new(GUID, None, timing, t0).unwrap_err(),
+                MachineError::Timing(message)
+            );
+        }
+        let longest = Timing {
+            retry_interval: MAX_TIMING,
+            retry_backoff_max: MAX_TIMING,
+            handshake_timeout: MAX_TIMING,
+            keepalive_interval: Some(MAX_TIMING - ms(1)),
+            peer_timeout: Some(MAX_TIMING),
+        };
+        assert_eq!(longest.validate(), Ok(()));
+    }
+
+    #[test]
+    fn deadlines_past_the_end_of_the_clock_stop_at_its_last_instant() {
+        let end = later(Instant::now(), Duration::MAX);
+        let start = end.checked_sub(Duration::from_secs(3600)).unwrap();
+        let longest = Timing {
+            retry_interval: MAX_TIMING,
+            retry_backoff_max: MAX_TIMING,
+            handshake_timeout: MAX_TIMING,
+            keepalive_interval: Some(MAX_TIMING - ms(1)),
+            peer_timeout: Some(MAX_TIMING),
+        };
+        let mut m = HandshakeMachine::new(GUID, None, longest, start).unwrap();
+        assert!(m.poll_transmit(start).is_some());
+        assert_eq!(
+            m.next_timeout(),
+            Some(end),
+            "retry and give-up, both at the end"
+        );
+        let t = start + ms(1_000);
+        assert_eq!(m.handle_datagram(&peer_handshake(), t), Received::Handshake);
+        assert!(m.poll_transmit(t).is_some(), "the answer");
+        m.on_data_sent(t);
+        assert_eq!(m.next_timeout(), Some(end), "keep-alive and peer timeout");
+        m.handle_timeout(start + ms(1_800_000));
+        assert_eq!(m.state(), State::Established);
+        m.handle_timeout(end);
+        assert_eq!(m.state(), State::Lost);
     }
 
     const SECRET: &[u8] = b"relay secret";

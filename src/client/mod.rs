@@ -12,6 +12,7 @@
 //! [`protocol::write_handshake`]: crate::protocol::write_handshake
 //! [`protocol::parse_handshake`]: crate::protocol::parse_handshake
 
+mod clock;
 mod handshake;
 mod queue;
 mod sequence;
@@ -21,7 +22,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 pub use handshake::{
-    HandshakeMachine, HandshakeStats, MAX_HANDSHAKE_LEN, MachineError, Received, State, Timing,
+    HandshakeMachine, HandshakeStats, MAX_HANDSHAKE_LEN, MAX_TIMING, MachineError, Received, State,
+    Timing,
 };
 pub use sequence::next_sequence;
 pub use socket::{Client, ClientConfig, ClientError, ClientStats};

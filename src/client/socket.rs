@@ -6,6 +6,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use super::clock::later;
 use super::handshake::{HandshakeMachine, Received, State, Timing};
 use super::queue::DatagramQueue;
 use crate::net;
@@ -241,8 +242,7 @@ impl Client {
     /// or the state changes. Returns the state. Socket errors on receive are counted, not
     /// returned; an error here means the socket itself failed.
     pub fn poll(&mut self, timeout: Duration) -> io::Result<State> {
-        let start = Instant::now();
-        let end = start + timeout;
+        let end = later(Instant::now(), timeout);
         let before = self.machine.state();
         loop {
             let now = Instant::now();

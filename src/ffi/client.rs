@@ -65,7 +65,8 @@ pub struct RelayClientConfig {
     /// `relay_client_config_default`.
     pub struct_size: u32,
     /// First gap between handshakes, and the shortest gap between answers to the peer's
-    /// handshakes once established. Default 250; must be > 0.
+    /// handshakes once established. Default 250; 1 to 86 400 000 (a day), like every
+    /// duration here.
     pub retry_interval_ms: u32,
     /// The relay as "host:port", "1.2.3.4:port" or "[v6]:port", resolved by the system
     /// resolver. Required by `relay_client_connect`, ignored by `relay_handshake_new`.
@@ -79,15 +80,15 @@ pub struct RelayClientConfig {
     /// (the library keeps a copy). Length 0 (the default) for an unkeyed relay.
     pub secret_key: *const u8,
     pub secret_key_len: usize,
-    /// The gap between handshakes doubles up to this. Default 2000; must be >=
-    /// `retry_interval_ms`.
+    /// The gap between handshakes doubles up to this. Default 2000; `retry_interval_ms` to
+    /// 86 400 000.
     pub retry_backoff_max_ms: u32,
     /// Give up (`RELAY_STATUS_TIMED_OUT`) when not established this long after the start.
-    /// Default 10 000; must be > 0.
+    /// Default 10 000; 1 to 86 400 000.
     pub handshake_timeout_ms: u32,
     /// Once established, send a keep-alive handshake after this long without sending
     /// anything; keep it well inside the relay's inactivity timeout (30 000 by default).
-    /// Default 5000; 0 disables keep-alives.
+    /// Default 5000; 0 disables keep-alives, otherwise at most 86 400 000.
     pub keepalive_interval_ms: u32,
     /// Game datagrams the client queues for `relay_client_recv`; when full it stops reading
     /// its socket. Default 1024; must be > 0.
@@ -109,9 +110,9 @@ pub struct RelayClientConfig {
     /// from the relay, game data or handshake: the relay restarted or the peer vanished.
     /// A quiet peer is heard only through its keep-alives, so both peers should keep
     /// `keepalive_interval_ms` on, and this must be longer than it (two to three keep-alive
-    /// intervals leave room for a late tick). Default 0: off, an established client never
-    /// gives up. Added in ABI 3: a caller built against the ABI 2 header passes the shorter
-    /// `struct_size` and gets 0.
+    /// intervals leave room for a late tick), and at most 86 400 000. Default 0: off, an
+    /// established client never gives up. Added in ABI 3: a caller built against the ABI 2
+    /// header passes the shorter `struct_size` and gets 0.
     pub peer_timeout_ms: u32,
 }
 

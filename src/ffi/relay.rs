@@ -24,6 +24,8 @@ pub struct RelayHandle {
 static RELAYS: Registry<Relay, RelayHandle> = Registry::new("relay", 0x5E1A_0000);
 
 /// How to start a relay. Fill it with `relay_config_default`, then change what you need.
+/// Each field says its range; `relay_start` refuses a value outside it with
+/// `RELAY_STATUS_INVALID_ARGUMENT` and a `relay_last_error()` naming the field and range.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RelayConfig {
@@ -31,7 +33,7 @@ pub struct RelayConfig {
     /// later versions append fields without breaking callers built against this one.
     pub struct_size: u32,
     /// A channel (pending or established) closes after this many ms without traffic.
-    /// Default 30 000; must be > 0.
+    /// Default 30 000; 1 to 86 400 000 (a day).
     pub inactivity_timeout_ms: u32,
     /// IP address to bind, e.g. "0.0.0.0", "127.0.0.1", "::1". NULL (the default) binds
     /// dual-stack "::", which accepts IPv4 and IPv6 peers. Borrowed for the call only.
@@ -48,35 +50,39 @@ pub struct RelayConfig {
     /// default) admits plain v0.8 peers as before. (This field was `reserved`, always 0,
     /// before ABI version 4.)
     pub require_return_path: u16,
-    /// New GUIDs are refused while this many channels are open. Default 100 000; must be > 0.
+    /// New GUIDs are refused while this many channels are open. Default 100 000; 1 to
+    /// 1 073 741 824 (2^30).
     pub max_channels: u32,
     /// SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
-    /// default. Default 4 MiB each.
+    /// default. Default 4 MiB each; at most 1 073 741 824 (1 GiB).
     pub recv_buffer_bytes: u32,
     pub send_buffer_bytes: u32,
-    /// Most datagrams one `relay_poll` handles, bounding the time it can take. Default 4096.
+    /// Most datagrams one `relay_poll` handles, bounding the time it can take. Default 4096;
+    /// 1 to 1 048 576.
     pub max_datagrams_per_poll: u32,
     /// Most queued events kept for `relay_next_event`; the rest are counted in
-    /// `RelayStats::events_dropped`. Default 4096.
+    /// `RelayStats::events_dropped`. Default 4096; 0 (every event dropped) to 1 048 576.
     pub max_pending_events: u32,
     /// Handshakes per second one source (an IPv4 address, or an IPv6 /64) may have
     /// verified, sustained; the excess is dropped unverified and counted in
     /// `RelayStats::handshakes_rate_limited`. A member's handshakes for its own channel
-    /// are never charged. 0 = unlimited. Default 200.
+    /// are never charged. 0 = unlimited. Default 200; any value.
     pub handshake_rate_per_source: u32,
-    /// Handshakes one source may send in a burst. Default 1000; must be > 0 when limiting.
+    /// Handshakes one source may send in a burst. Default 1000; at least 1 when
+    /// `handshake_rate_per_source` is set (unused when it is 0).
     pub handshake_burst_per_source: u32,
     /// Half-open (one-peer) channels one source may hold; more are refused and counted in
-    /// `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 512.
+    /// `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 512; any value.
     pub max_pending_per_source: u32,
     /// Sources whose handshake rate is tracked at once, bounding that table's memory
-    /// (about 64 bytes each). Default 65 536; must be > 0.
+    /// (about 64 bytes each). Default 65 536; 1 to 16 777 216.
     pub max_tracked_sources: u32,
     /// Bytes per second each direction of a channel may carry; the excess is dropped and
-    /// counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap.
+    /// counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap; any
+    /// value.
     pub channel_bandwidth_bytes_per_sec: u32,
     /// 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
-    /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too.
+    /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
     pub require_tokens: u32,
 }
 
@@ -435,17 +441,10 @@ pub(crate) fn io_status(e: &std::io::Error) -> RelayStatus {
     }
 }
 
+/// The core config `c` stands for. Only the C-side encoding is checked here (reserved
+/// bytes, the 0/1 flag, pointers and strings); the ranges of the values are
+/// `relay::Config::validate`'s to judge.
 fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
-    if c.inactivity_timeout_ms == 0 {
-        return Err(FfiError::invalid(
-            "relay_start: inactivity_timeout_ms must be > 0",
-        ));
-    }
-    if c.max_channels == 0 || c.max_datagrams_per_poll == 0 {
-        return Err(FfiError::invalid(
-            "relay_start: max_channels and max_datagrams_per_poll must be > 0",
-        ));
-    }
     if c.require_return_path > 1 {
         return Err(FfiError::invalid(format!(
             "relay_start: require_return_path must be 0 or 1, not {}",
@@ -457,19 +456,6 @@ fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
             "relay_start: require_tokens must be 0 or 1, not {}",
             c.require_tokens
         )));
-    }
-    if c.require_tokens == 1 && c.secret_key_len == 0 {
-        return Err(FfiError::invalid(
-            "relay_start: require_tokens = 1 needs a secret_key to check tokens with",
-        ));
-    }
-    if c.max_tracked_sources == 0
-        || (c.handshake_rate_per_source > 0 && c.handshake_burst_per_source == 0)
-    {
-        return Err(FfiError::invalid(
-            "relay_start: max_tracked_sources must be > 0, and handshake_burst_per_source > 0 \
-             when handshake_rate_per_source is set",
-        ));
     }
     // SAFETY: the caller passes a NUL-terminated string or NULL, valid for this call.
     let ip = parse_bind_ip(unsafe { opt_str(c.bind_address, "bind_address") }?)?;
@@ -532,6 +518,8 @@ pub extern "C" fn relay_start(
         // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
         let c = unsafe { *config };
         let core = core_config(&c)?;
+        core.validate()
+            .map_err(|e| FfiError::invalid(format!("relay_start: {e}")))?;
         let bind = core.bind;
         let relay = Relay::bind(core).map_err(|e| {
             FfiError::new(
@@ -547,8 +535,9 @@ pub extern "C" fn relay_start(
 }
 
 /// Waits at most `timeout_ms` for traffic (0 = do not wait), relays what is pending (at most
-/// `max_datagrams_per_poll`), expires idle channels, and returns the number of datagrams
-/// handled (>= 0) or a negative `RelayStatus`. Meant to be called every frame or in a loop.
+/// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+/// channels, and returns the number of datagrams handled (>= 0) or a negative `RelayStatus`.
+/// Meant to be called every frame or in a loop.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_poll(relay: *mut RelayHandle, timeout_ms: u32) -> i32 {
     guard_count(|| {

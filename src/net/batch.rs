@@ -110,6 +110,12 @@ impl DatagramBatch {
         Ok(n)
     }
 
+    /// How many slots the last [`DatagramBatch::recv`] filled.
+    #[inline]
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
     /// The source of slot `i` (every segment of a slot comes from the same sender).
     #[inline]
     pub fn source(&self, i: usize) -> SocketAddr {

@@ -69,7 +69,7 @@ impl Relay {
             RateVerdict::Untracked => self.stats.rate_limit_untracked += 1,
         }
         self.verifier
-            .verify(datagram, self.unix_now_secs(now))
+            .verify(datagram, self.unix_now_secs())
             .map_err(Screen::Rejected)
     }
 
@@ -77,14 +77,8 @@ impl Relay {
     /// without charging its source, since it allocates nothing. A valid token handshake has
     /// its sequence noted in the seat book whatever happens to the datagram next, so no copy
     /// of it (the partner receives one) can ever move the seat. Returns whether it verified.
-    pub(super) fn verify_own(
-        &mut self,
-        datagram: &[u8],
-        guid: Guid,
-        src: SocketAddr,
-        now: u64,
-    ) -> bool {
-        match self.verifier.verify(datagram, self.unix_now_secs(now)) {
+    pub(super) fn verify_own(&mut self, datagram: &[u8], guid: Guid, src: SocketAddr) -> bool {
+        match self.verifier.verify(datagram, self.unix_now_secs()) {
             Ok(v) => {
                 if let Some(claim) = v.token {
                     self.seats.note(guid, &claim, src);

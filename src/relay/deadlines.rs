@@ -27,7 +27,7 @@ impl Deadlines {
     pub(super) fn peek(&self) -> Option<(u64, u32)> {
         self.heap
             .peek()
-            .map(|&Reverse((rel, slot))| (self.base_ms + u64::from(rel), slot))
+            .map(|&Reverse((rel, slot))| (self.base_ms.saturating_add(u64::from(rel)), slot))
     }
 
     pub(super) fn pop(&mut self) {

@@ -8,6 +8,24 @@ use std::time::Duration;
 use super::{Relay, Verdict, count_send};
 use crate::net;
 
+/// How many entries the relay's tables have room for without growing; for tests of the
+/// memory they keep.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableCapacities {
+    /// Slots of the channel table, open or free.
+    pub channel_slots: usize,
+    /// Channels the token seat book has room for.
+    pub seats: usize,
+    /// Sources the per-source half-open counts have room for.
+    pub pending_sources: usize,
+}
+
+/// `now` in the relay's milliseconds; a time too far to count saturates.
+fn relay_ms(now: Duration) -> u64 {
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Relay {
     /// A relay for the sans-IO entry points. It owns a socket like any relay (bound to
     /// 127.0.0.1, port 0, default buffers), which these entry points never read or write.
@@ -32,7 +50,7 @@ impl Relay {
         now: Duration,
         send_ok: bool,
     ) -> Verdict {
-        let now = now.as_millis() as u64;
+        let now = relay_ms(now);
         let verdict = self.on_datagram(datagram, net::normalize(src), now);
         if let Verdict::Forward(fwd) = verdict {
             count_send(&mut self.stats, datagram.len(), send_ok);
@@ -44,7 +62,7 @@ impl Relay {
     /// Sans-IO counterpart of the end of [`Relay::poll`]: expiry and housekeeping at `now`.
     #[doc(hidden)]
     pub fn sans_io_tick(&mut self, now: Duration) {
-        let now = now.as_millis() as u64;
+        let now = relay_ms(now);
         let expired = self.expire(now, self.config.max_expiries_per_poll);
         self.after_expiry(expired, now);
     }
@@ -109,7 +127,7 @@ impl Relay {
         if self.seats.len() > t.open() {
             return Err("token seats outlive their channels".into());
         }
-        if self.admission.limiter.tracked() > self.config.limits.max_tracked_sources.max(1) {
+        if self.admission.limiter.tracked() > self.config.limits.max_tracked_sources {
             return Err(format!(
                 "{} sources tracked, limit {}",
                 self.admission.limiter.tracked(),
@@ -124,6 +142,23 @@ impl Relay {
             ));
         }
         Ok(())
+    }
+
+    /// Moves the relay's view of the wall clock `by_ms` away from the system's (negative:
+    /// back), as a clock step would; token expiry is judged by it. For tests.
+    #[doc(hidden)]
+    pub fn sans_io_shift_wall_clock(&mut self, by_ms: i64) {
+        self.wall_clock.shift(by_ms);
+    }
+
+    /// The room each table keeps, used or not.
+    #[doc(hidden)]
+    pub fn table_capacities(&self) -> TableCapacities {
+        TableCapacities {
+            channel_slots: self.channels.slots(),
+            seats: self.seats.capacity(),
+            pending_sources: self.admission.pending.capacity(),
+        }
     }
 
     /// The address `addr` is paired with, if it is a member of an established channel.

@@ -136,6 +136,14 @@ static void config_misuse(void) {
     bad = cfg;
     bad.max_tracked_sources = 0;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(relay_last_error(), "max_tracked_sources") != NULL);
+    bad = cfg;
+    bad.inactivity_timeout_ms = 86400001u; /* longer than a day */
+    CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(relay_last_error(), "inactivity_timeout") != NULL);
+    bad = cfg;
+    bad.max_channels = UINT32_MAX;
+    CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
     bad = cfg;
     bad.handshake_burst_per_source = 0;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);

@@ -90,3 +90,26 @@ pub fn feed(relay: &mut Relay, d: &[u8], src: SocketAddr, now: Duration, send_ok
     }
     verdict
 }
+
+/// Feeds `token`'s handshake (sequence `sequence`) from `src` the way a client of this
+/// library enters: when the relay answers with a return-path challenge, the handshake goes
+/// again (sequence + 1) echoing the cookie. Returns the last verdict.
+pub fn enter_with_token(
+    relay: &mut Relay,
+    token: &udp_relay::token::Token,
+    sequence: u64,
+    src: SocketAddr,
+    now: Duration,
+) -> Verdict {
+    use udp_relay::token::write_handshake_with_token_and_cookie as write;
+    let mut buf = [0u8; 92];
+    let n = write(&mut buf, token, sequence, None).unwrap();
+    match relay.sans_io_datagram(&buf[..n], src, now, true) {
+        Verdict::Challenge(c) => {
+            let cookie = udp_relay::cookie::read_challenge(&c.datagram, token.guid).unwrap();
+            let n = write(&mut buf, token, sequence + 1, Some(&cookie)).unwrap();
+            relay.sans_io_datagram(&buf[..n], src, now, true)
+        }
+        v => v,
+    }
+}

@@ -239,7 +239,7 @@ namespace UdpRelay.Tests
             zeroTimeout.InactivityTimeoutMs = 0;
             RelayException e = Assert.Throws<RelayException>(() => Relay.Start(zeroTimeout), "zero timeout");
             Assert.Equal(RelayStatus.InvalidArgument, e.Status, "status of a zero timeout");
-            Assert.Contains(e.NativeMessage, "inactivity_timeout_ms must be > 0", "native message");
+            Assert.Contains(e.NativeMessage, "inactivity_timeout is 0 ms; it must be 1 to 86400000 ms", "native message names the field and its range");
             Assert.Contains(e.Message, "invalid argument", "exception message names the status");
 
             RelayOptions badAddress = LoopbackOptions();
