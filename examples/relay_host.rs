@@ -63,6 +63,11 @@ struct Args {
     /// Admit only handshakes carrying a valid seat token (needs --secret-key).
     #[arg(long)]
     require_tokens: bool,
+    /// Plain handshakes too must echo the relay's return-path cookie before anything is
+    /// forwarded to their address (token handshakes always must); v0.8 clients other than
+    /// this library's are then refused.
+    #[arg(long)]
+    require_return_path: bool,
 }
 
 fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
             channel_bandwidth_bytes_per_sec: args.channel_bandwidth_bytes_per_sec,
         },
         require_tokens: args.require_tokens,
+        require_return_path: args.require_return_path,
         ..Config::default()
     };
     // The library owns the ranges; each flag has the name of the field it sets.
@@ -294,7 +300,7 @@ fn log_stats(relay: &Relay) {
     let s = relay.stats();
     log::info!(
         "stats: channels {} open / {} established / {} total, in {} dgrams {} B, out {} dgrams {} B, \
-         dropped {}, handshakes ok {} rejected {} refused {} rate-limited {}, \
+         dropped {}, handshakes ok {} rejected {} refused {} rate-limited {} challenged {}, \
          tokens invalid {} expired {} replayed {}, rebinds {}, errors recv {} send {}",
         s.channels_open,
         s.channels_established,
@@ -308,6 +314,7 @@ fn log_stats(relay: &Relay) {
         s.handshakes_rejected,
         s.handshakes_refused,
         s.handshakes_rate_limited,
+        s.handshakes_challenged,
         s.tokens_invalid,
         s.tokens_expired,
         s.tokens_replayed,
