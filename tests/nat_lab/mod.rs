@@ -201,6 +201,24 @@ impl NatLab {
             return skip(case, &format!("network namespaces: {e}"));
         }
         let relay = lab.ns_name("relay");
+        // The programs may be there while the kernel lacks nftables NAT or conntrack's
+        // netlink interface; try both once where it does no harm.
+        let probe = "table ip probe {\n  chain postrouting {\n    \
+                     type nat hook postrouting priority srcnat;\n    \
+                     oifname \"none\" masquerade random\n  }\n}\ndelete table ip probe\n";
+        let nft = lab.nft.to_str().unwrap().to_string();
+        let conntrack = lab.conntrack.to_str().unwrap().to_string();
+        let probes = [
+            ("nftables NAT", vec![nft.as_str(), "-f", "-"], Some(probe)),
+            ("conntrack netlink", vec![conntrack.as_str(), "-L"], None),
+        ];
+        for (what, command, stdin) in probes {
+            let mut args = vec!["netns", "exec", &relay];
+            args.extend(command);
+            if let Err(e) = run(&lab.ip, &args, stdin) {
+                return skip(case, &format!("{what}: {e}"));
+            }
+        }
         lab.ip(&relay, "link add wan type bridge");
         lab.ip(&relay, "addr add 203.0.113.1/24 dev wan");
         lab.ip(&relay, "link set wan up");
