@@ -362,12 +362,13 @@ typedef struct RelayConfig {
   uint32_t max_pending_events;
   // Handshakes per second one source (an IPv4 address, or an IPv6 /64) may have
   // verified, sustained; the excess is dropped unverified and counted in
-  // `RelayStats::handshakes_rate_limited`. 0 = unlimited. Default 50.
+  // `RelayStats::handshakes_rate_limited`. A member's handshakes for its own channel
+  // are never charged. 0 = unlimited. Default 200.
   uint32_t handshake_rate_per_source;
-  // Handshakes one source may send in a burst. Default 100; must be > 0 when limiting.
+  // Handshakes one source may send in a burst. Default 1000; must be > 0 when limiting.
   uint32_t handshake_burst_per_source;
   // Half-open (one-peer) channels one source may hold; more are refused and counted in
-  // `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 64.
+  // `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 512.
   uint32_t max_pending_per_source;
   // Sources whose handshake rate is tracked at once, bounding that table's memory
   // (about 64 bytes each). Default 65 536; must be > 0.
@@ -675,7 +676,7 @@ RelayStatus relay_handshake_free(struct RelayHandshake *handshake);
 RelayStatus relay_set_log_callback(RelayLogCallback callback, void *user_data, uint32_t max_level);
 
 // Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
-// key, 100 000 channels, 4 MiB socket buffers, 50 handshakes/s (burst 100) and 64 half-open
+// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
 // channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
 // `out` is NULL.
 RelayStatus relay_config_default(struct RelayConfig *out);

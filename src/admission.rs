@@ -23,7 +23,9 @@ use std::net::IpAddr;
 /// The limits a relay applies to sources and channels. `0` turns a limit off where noted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Handshakes per second a source may have verified, sustained; 0 = unlimited.
+    /// Handshakes per second a source may have verified, sustained; 0 = unlimited. Only
+    /// handshakes that may allocate or move something are charged: a member's handshakes for
+    /// its own channel (retries while waiting, answers, keep-alives) cost nothing.
     pub handshake_rate_per_source: u32,
     /// Handshakes a source may send in a burst (the bucket size); at least 1 when limiting.
     pub handshake_burst_per_source: u32,
@@ -37,10 +39,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        // Sized for players behind carrier-grade NAT, where hundreds of peers share one
+        // address and may all start at once (see SECURITY.md, "Budgets behind NAT").
         Limits {
-            handshake_rate_per_source: 50,
-            handshake_burst_per_source: 100,
-            max_pending_per_source: 64,
+            handshake_rate_per_source: 200,
+            handshake_burst_per_source: 1_000,
+            max_pending_per_source: 512,
             max_tracked_sources: 65_536,
             channel_bandwidth_bytes_per_sec: 0,
         }

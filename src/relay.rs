@@ -16,7 +16,7 @@ use crate::admission::{Admission, Limits};
 use crate::net;
 use crate::net::batch::{self, DatagramBatch};
 use crate::protocol::{self, Guid};
-use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError, Verified};
+use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError};
 
 mod admit;
 mod deadlines;
@@ -523,46 +523,31 @@ impl Relay {
             let ch = self.channels.record(slot);
             (ch.guid(), ch.is_established())
         };
-        let handshake_like = protocol::looks_like_handshake(datagram);
-        let same_guid = handshake_like && protocol::peek_guid(datagram) == guid;
-        // Handshakes a member sends are checked when they could change something: another
-        // GUID (the member moves), a pending channel (A's keepalive), or a token handshake
-        // whose sequence must be recorded before the partner sees a copy of it.
-        let screened = (handshake_like
-            && (!same_guid
-                || !established
-                || (token::has_token_flag(datagram) && self.seats.has(guid))))
-        .then(|| self.screen(datagram, src, now));
-        match screened {
-            Some(Ok(v)) if !same_guid => {
-                // A member announcing another GUID (e.g. a client restarted its session)
-                // leaves its channel and is handled as a newcomer. An invalid one is
-                // ordinary payload of its channel.
-                self.close(slot, CloseReason::PeerMoved, now);
-                return self.admit(v, datagram, src, now);
+        if protocol::looks_like_handshake(datagram) {
+            if protocol::peek_guid(datagram) == guid {
+                // Its own channel's handshake: a retry, an answer or a keep-alive. Checked
+                // only where that matters (a pending channel is refreshed only by a valid
+                // one; a token handshake's sequence is noted) and never charged to the
+                // source's budget.
+                let check =
+                    !established || (token::has_token_flag(datagram) && self.seats.has(guid));
+                let valid = check && self.verify_own(datagram, guid, src, now);
+                if !established {
+                    return if valid {
+                        self.channels.record_mut(slot).touch(now);
+                        self.stats.handshakes_accepted += 1;
+                        Verdict::Absorbed
+                    } else {
+                        self.drop_member_datagram(slot)
+                    };
+                }
+            } else if let Some(verdict) = self.member_moves(slot, datagram, src, now) {
+                return verdict;
             }
-            Some(Ok(Verified {
-                token: Some(claim), ..
-            })) => {
-                self.seats.note(guid, &claim, src);
-            }
-            Some(Err(Screen::RateLimited)) if same_guid || !established => {
-                return self.rate_limited(datagram.len(), src, now);
-            }
-            _ => {}
         }
         if !established {
-            // Only peer A is here: a repeated handshake keeps the channel alive; anything
-            // else has no one to go to.
-            return if same_guid && matches!(screened, Some(Ok(_))) {
-                self.channels.record_mut(slot).touch(now);
-                self.stats.handshakes_accepted += 1;
-                Verdict::Absorbed
-            } else {
-                self.channels.update_counters(slot, |c| c.dropped += 1);
-                self.stats.datagrams_dropped += 1;
-                Verdict::Dropped
-            };
+            // Only peer A is here: anything but its handshake has no one to go to.
+            return self.drop_member_datagram(slot);
         }
         let ch = self.channels.record_mut(slot);
         ch.touch(now);
@@ -584,6 +569,33 @@ impl Relay {
         }
         let dst = self.channels.addr(dst);
         self.forward(slot, src, dst, from_a)
+    }
+
+    /// A member's datagram that looks like a handshake for another GUID. It leaves its
+    /// channel for that GUID only when the handshake is *verified* (a keyed HMAC or a seat
+    /// token: on an unkeyed relay any game payload that starts with the magic would pass)
+    /// and the relay will admit it there; the check is made before the channel is given
+    /// up. Otherwise (`None`) it is the channel's data like any other datagram.
+    fn member_moves(
+        &mut self,
+        slot: u32,
+        datagram: &[u8],
+        src: SocketAddr,
+        now: u64,
+    ) -> Option<Verdict> {
+        if !self.verifier.authenticates() {
+            return None;
+        }
+        let v = self.screen(datagram, src, now).ok()?;
+        let plan = self.plan(&v, src).ok()?;
+        self.close(slot, CloseReason::PeerMoved, now);
+        Some(self.apply(plan, &v, datagram.len(), src, now))
+    }
+
+    fn drop_member_datagram(&mut self, slot: u32) -> Verdict {
+        self.channels.update_counters(slot, |c| c.dropped += 1);
+        self.stats.datagrams_dropped += 1;
+        Verdict::Dropped
     }
 
     /// A decision to forward to `to`, the sender's partner; never back to the sender.
@@ -637,42 +649,11 @@ impl Relay {
         }
     }
 
-    fn refuse(&mut self, now: u64, why: std::fmt::Arguments<'_>) -> Verdict {
-        self.stats.handshakes_refused += 1;
-        self.stats.datagrams_dropped += 1;
-        self.admission
-            .log
-            .refusal(now, format_args!("handshake refused: {why}"));
-        Verdict::Dropped
-    }
-
+    /// Opens a channel planned by [`Relay::plan`] (which checked that it may).
     fn allocate(&mut self, guid: Guid, src: SocketAddr, now: u64) -> Verdict {
-        if self.draining {
-            return self.refuse(now, format_args!("{guid} from {src}: relay is draining"));
-        }
-        if self.stats.channels_open as usize >= self.config.max_channels {
-            self.stats.handshakes_refused_full += 1;
-            let max = self.config.max_channels;
-            return self.refuse(
-                now,
-                format_args!("{guid} from {src}: max_channels ({max}) reached"),
-            );
-        }
-        if !self.admission.pending.may_open(src.ip()) {
-            self.stats.handshakes_refused_pending += 1;
-            let max = self.config.limits.max_pending_per_source;
-            return self.refuse(
-                now,
-                format_args!("{guid} from {src}: its source holds {max} half-open channels"),
-            );
-        }
-        if self.channels.open() >= table::MAX_SLOTS {
-            self.stats.handshakes_refused_full += 1;
-            return self.refuse(now, format_args!("{guid} from {src}: channel table full"));
-        }
         let Some(peer) = self.channels.intern(src) else {
-            let why = "too many interface scopes";
-            return self.refuse(now, format_args!("{guid} from {src}: {why}"));
+            debug_assert!(false, "planned allocation for {src} without a scope");
+            return self.refused(admit::Refusal::Scopes, guid, src, now);
         };
         let slot = self.channels.allocate(guid, peer, now);
         // A slot still queued keeps its entry: it comes up before this channel's deadline.
@@ -691,19 +672,16 @@ impl Relay {
         Verdict::Absorbed
     }
 
-    fn join(&mut self, slot: u32, len: usize, src: SocketAddr, now: u64) -> Verdict {
-        let ch = self.channels.record(slot);
-        let guid = ch.guid();
-        if ch.is_established() {
-            return self.refuse(
-                now,
-                format_args!("{guid} from {src}: channel already has two peers"),
-            );
-        }
-        let Some(peer) = self.channels.intern(src) else {
-            let why = "too many interface scopes";
-            return self.refuse(now, format_args!("{guid} from {src}: {why}"));
-        };
+    /// Makes `src` peer B of the pending channel in `slot`, as planned by [`Relay::plan`].
+    fn join(
+        &mut self,
+        slot: u32,
+        peer: PeerAddr,
+        len: usize,
+        src: SocketAddr,
+        now: u64,
+    ) -> Verdict {
+        let guid = self.channels.record(slot).guid();
         self.channels.join(slot, peer);
         let ch = self.channels.record_mut(slot);
         ch.touch(now);

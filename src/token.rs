@@ -279,6 +279,14 @@ impl HandshakeVerifier {
         self.tokens.is_some()
     }
 
+    /// Whether a handshake that passes [`HandshakeVerifier::verify`] proves anything: true
+    /// when the relay has a secret (a keyed HMAC or a seat token must verify). Without one,
+    /// any datagram that starts with the magic and carries a GUID passes, game payloads
+    /// included.
+    pub fn authenticates(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// Verifies `datagram` at wall-clock time `unix_now_secs`.
     pub fn verify(&self, datagram: &[u8], unix_now_secs: u64) -> Result<Verified, Rejection> {
         if datagram.len() < HANDSHAKE_LEN {

@@ -334,12 +334,14 @@ fn sixty_thousand_byte_datagram_arrives_intact() {
 
 #[test]
 fn peer_with_a_new_guid_moves_to_a_new_channel() {
-    let relay = TestRelay::start(Some("127.0.0.1"), &[], 30_000);
+    // Only a verified handshake moves a member, so the relay has a key.
+    let key = b"key for moving peers";
+    let relay = TestRelay::start(Some("127.0.0.1"), key, 30_000);
     let (a, b, c) = (peer("127.0.0.1"), peer("127.0.0.1"), peer("127.0.0.1"));
-    pair(&relay, &a, &b, 1, None);
+    pair(&relay, &a, &b, 1, Some(key));
     relay.events();
     // A restarts its session with GUID 2 and meets C there.
-    pair(&relay, &a, &c, 2, None);
+    pair(&relay, &a, &c, 2, Some(key));
     let events = relay.events();
     let closed = events
         .iter()

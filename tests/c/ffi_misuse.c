@@ -97,8 +97,8 @@ static void config_misuse(void) {
     CHECK_STATUS(relay_config_default(NULL), RELAY_STATUS_NULL_ARGUMENT);
     CHECK(relay_config_default(&cfg) == RELAY_STATUS_OK);
     CHECK(cfg.struct_size == sizeof(RelayConfig));
-    CHECK(cfg.handshake_rate_per_source == 50 && cfg.handshake_burst_per_source == 100);
-    CHECK(cfg.max_pending_per_source == 64 && cfg.max_tracked_sources == 65536);
+    CHECK(cfg.handshake_rate_per_source == 200 && cfg.handshake_burst_per_source == 1000);
+    CHECK(cfg.max_pending_per_source == 512 && cfg.max_tracked_sources == 65536);
     CHECK(cfg.channel_bandwidth_bytes_per_sec == 0 && cfg.require_tokens == 0);
     cfg.bind_address = "127.0.0.1";
     cfg.port = 0;
