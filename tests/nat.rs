@@ -138,23 +138,22 @@ fn five_hundred_peers_behind_one_nat_pair_with_the_default_limits() {
     let mut nat = lab.nat("masquerade");
     let host = lab.host(&mut nat);
     // Default limits: every handshake of the 500 peers counts against one source, the NAT's
-    // public address, which may have 100 verified at once and 50 a second after that. The
-    // first 100 pair 50 matches; each retry round (0.25, 0.75, 1.75 s, then every 2 s) gets
-    // what the budget refilled since, 50 matches a round at most, and the last ones pair on
-    // the retry at 9.75 s, just inside the 10 s handshake timeout: 500 peers is about what
-    // one address gets through the default limits in time.
+    // public address, and every half-open channel too.
     let relay = lab.start_relay(relay_config(None));
     let timing = Timing::default();
     let guids: Vec<Guid> = (0..PAIRS).map(|_| Guid::random().unwrap()).collect();
-    // The two peers of a match start together, the 250 matches all at once.
-    let configs = guids
+    // All 500 start at once, in an order that leaves many matches half-open for a while:
+    // `seats[k]` is the match of the k-th client.
+    let mut seats: Vec<usize> = (0..PAIRS).flat_map(|m| [m, m]).collect();
+    shuffle(&mut seats);
+    let mut seen = vec![false; PAIRS];
+    let first_of_match: Vec<bool> = seats
         .iter()
-        .flat_map(|&g| {
-            [
-                client_config(g, None, timing),
-                client_config(g, None, timing),
-            ]
-        })
+        .map(|&m| !std::mem::replace(&mut seen[m], true))
+        .collect();
+    let configs = seats
+        .iter()
+        .map(|&m| client_config(guids[m], None, timing))
         .collect();
     let start = Instant::now();
     let mut clients = host.connect_all(configs);
@@ -191,23 +190,44 @@ fn five_hundred_peers_behind_one_nat_pair_with_the_default_limits() {
     );
     assert_eq!(stats.channels_established, PAIRS as u64, "{stats:?}");
 
-    // Every peer is paired with its own match.
-    for (i, pair) in clients.chunks_mut(2).enumerate() {
-        pair[0].send(&datagram(i as u32, 16)).unwrap();
+    // Every peer is paired with its own match: the first peer of each match sends it its
+    // number, the other checks it.
+    for (k, c) in clients.iter_mut().enumerate() {
+        if first_of_match[k] {
+            c.send(&datagram(seats[k] as u32, 16)).unwrap();
+        }
     }
     let mut buf = [0u8; 64];
     let deadline = Instant::now() + Duration::from_secs(5);
-    for (i, pair) in clients.chunks_mut(2).enumerate() {
+    for (k, c) in clients.iter_mut().enumerate() {
+        if first_of_match[k] {
+            continue;
+        }
+        let m = seats[k];
         let got = loop {
-            pair[1].poll(Duration::from_millis(10)).unwrap();
-            match pair[1].recv(&mut buf) {
+            c.poll(Duration::from_millis(10)).unwrap();
+            match c.recv(&mut buf) {
                 Ok(n) => break check(&buf[..n]),
                 Err(ClientError::WouldBlock) => {}
-                Err(e) => panic!("peer B of match {i}: {e}"),
+                Err(e) => panic!("second peer of match {m}: {e}"),
             }
-            assert!(Instant::now() < deadline, "match {i}: nothing from A");
+            assert!(
+                Instant::now() < deadline,
+                "match {m}: nothing from its first peer"
+            );
         };
-        assert_eq!(got, i as u32, "match {i} got another match's datagram");
+        assert_eq!(got, m as u32, "match {m} got another match's datagram");
+    }
+}
+
+/// A fixed pseudo-random permutation (Fisher-Yates on a 64-bit LCG), so a failure replays.
+fn shuffle<T>(items: &mut [T]) {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in (1..items.len()).rev() {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        items.swap(i, (x >> 33) as usize % (i + 1));
     }
 }
 
