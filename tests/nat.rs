@@ -303,15 +303,16 @@ struct Rebinding {
     first_after: u32,
     /// When the mapping was deleted.
     at: Instant,
-    /// When A first received a datagram sent after that, if it did.
-    resumed: Option<Instant>,
+    /// When A first received a datagram sent after that, if it did, and its number.
+    resumed: Option<(Instant, u32)>,
     /// Datagrams A received in all.
     received: u32,
 }
 
-/// B streams to A; after `before` NAT 1 gets new ports and forgets A's mapping, so A's next
-/// datagram leaves from a new public address. Streams on (while B is not lost) until `stop`
-/// says so or `limit` passes.
+/// B streams to A. Once `before` has passed, right after A's next keep-alive, NAT 1 gets new
+/// ports and forgets A's mapping, so A's next datagram (its next keep-alive, almost a whole
+/// interval later) leaves from a new public address. Streams on (while B is not lost) until
+/// `stop` says so or `limit` passes.
 fn stream_across_rebinding(
     lab: &NatLab,
     nat: &nat_lab::Nat,
@@ -332,6 +333,7 @@ fn stream_across_rebinding(
     };
     let mut buf = vec![0u8; 2048];
     let mut b_lost = false;
+    let mut a_handshakes = a.stats().handshakes_sent;
     while start.elapsed() < limit && !stop(&r, a, b) {
         if !b_lost && Instant::now() >= next_send {
             match b.send(&datagram(seq, 64)) {
@@ -345,12 +347,15 @@ fn stream_across_rebinding(
         b.poll(Duration::from_millis(1)).unwrap();
         while let Ok(n) = a.recv(&mut buf) {
             r.received += 1;
-            if check(&buf[..n]) >= r.first_after && r.resumed.is_none() {
-                r.resumed = Some(Instant::now());
+            let got = check(&buf[..n]);
+            if got >= r.first_after && r.resumed.is_none() {
+                r.resumed = Some((Instant::now(), got));
             }
         }
         while b.recv(&mut buf).is_ok() {}
-        if r.first_after == u32::MAX && start.elapsed() >= before {
+        let keepalive_sent = a.stats().handshakes_sent > a_handshakes;
+        a_handshakes = a.stats().handshakes_sent;
+        if r.first_after == u32::MAX && start.elapsed() >= before && keepalive_sent {
             lab.set_rule(nat, PORTS_AFTER);
             lab.forget_mappings(nat, host_a);
             r.at = Instant::now();
@@ -399,11 +404,17 @@ fn with_seat_tokens_the_channel_follows_a_rebound_peer() {
         Duration::from_secs(5),
         |r, _, _| {
             r.resumed
-                .is_some_and(|t| t.elapsed() > Duration::from_millis(200))
+                .is_some_and(|(t, _)| t.elapsed() > Duration::from_millis(200))
         },
     );
-    let resumed = r.resumed.expect("B's datagrams never reached A again") - r.at;
-    eprintln!("with tokens, B's stream reached A again {resumed:?} after its NAT rebound it");
+    let (resumed_at, resumed_seq) = r.resumed.expect("B's datagrams never reached A again");
+    let resumed = resumed_at - r.at;
+    let lost = resumed_seq - r.first_after;
+    eprintln!(
+        "with tokens, B's stream reached A again {resumed:?} after its NAT rebound it \
+         ({lost} datagrams lost in between)"
+    );
+    assert!(lost > 0, "the rebinding did not cut A off at all");
     // A's next keep-alive, at most one interval after its last send, re-seats it; B's next
     // datagram then goes to the new address.
     assert!(
