@@ -246,7 +246,7 @@ impl NatLab {
         self.nats += 1;
         let i = self.nats;
         let role = format!("nat{i}");
-        must(self.add_namespace(&role));
+        self.add_namespace(&role).unwrap_or_else(|e| panic!("{e}"));
         let ns = self.ns_name(&role);
         let relay = self.relay_ns();
         let wan = Ipv4Addr::new(203, 0, 113, 10 + i as u8);
@@ -284,7 +284,7 @@ impl NatLab {
         nat.hosts += 1;
         let j = nat.hosts;
         let role = format!("{}h{j}", nat.ns.rsplit('-').next().unwrap());
-        must(self.add_namespace(&role));
+        self.add_namespace(&role).unwrap_or_else(|e| panic!("{e}"));
         let ns = self.ns_name(&role);
         let [a, b, c] = nat.lan;
         let ip = Ipv4Addr::new(a, b, c, 10 + j);
@@ -396,11 +396,11 @@ impl NatLab {
         format!("{}{role}", self.prefix)
     }
 
-    fn add_namespace(&mut self, role: &str) -> Result<String, String> {
+    fn add_namespace(&mut self, role: &str) -> Result<(), String> {
         let name = self.ns_name(role);
         run(&self.ip, &["netns", "add", &name], None)?;
         self.namespaces.push(name);
-        Ok(String::new())
+        Ok(())
     }
 
     fn ip(&self, ns: &str, args: &str) {
