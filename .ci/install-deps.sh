@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust on a fresh Debian machine:
+# Installs what the tests need besides the Rust toolchain on a fresh Debian machine:
 #   - a C compiler with headers and the ASan/UBSan runtimes (tests/c_examples.rs),
 #   - a C++ compiler and standard library headers (tests/cpp_wrapper.rs),
 #   - Mono's C# compiler and runtime (tests/csharp.rs),
-#   - ip, nft and conntrack for the network-namespace NAT test bed (tests/nat.rs).
+#   - `ip` from iproute2, to set up the private network namespaces of tests/netns/,
+#   - `nft` and `conntrack` for the NATs of the network-namespace test bed (tests/nat.rs).
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 

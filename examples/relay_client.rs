@@ -8,6 +8,9 @@
 //!     --guid 01234567-89ab-cdef-fedc-ba9876543210
 //! ```
 //!
+//! A keyed relay needs `--secret-key` (or `UDP_RELAY_SECRET_KEY`; empty means unkeyed); a
+//! v0.8.2 relay run with its defaults needs `--v08-default-key`.
+//!
 //! Every line typed on stdin becomes one datagram to the peer; every datagram from the peer
 //! is printed as one line on stdout. Status goes to stderr. The program exits 0 at the end of
 //! stdin, and 1 with a message if the channel is not established in time (or, with
@@ -18,10 +21,13 @@ use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
-use base64::Engine;
 use clap::Parser;
+use key_args::KeyArgs;
 use udp_relay::client::{self, Client, ClientConfig, ClientError, State};
 use udp_relay::protocol::{Guid, MAX_DATAGRAM};
+
+#[path = "shared/key_args.rs"]
+mod key_args;
 
 /// Line chat with a peer through a UDP relay.
 #[derive(Parser, Debug)]
@@ -33,15 +39,8 @@ struct Args {
     /// The channel GUID (8-4-4-4-12 hex), the same for both peers.
     #[arg(long)]
     guid: Guid,
-    /// The relay's secret key, base64; without it, handshakes carry no HMAC (for an unkeyed
-    /// relay).
-    #[arg(
-        long,
-        value_name = "BASE64",
-        env = "UDP_RELAY_SECRET_KEY",
-        hide_env_values = true
-    )]
-    secret_key: Option<String>,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Give up if the peer has not joined after this many milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     handshake_timeout_ms: u64,
@@ -61,16 +60,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn secret_key(args: &Args) -> Result<Option<Vec<u8>>, String> {
-    let text = args.secret_key.as_deref().filter(|k| !k.trim().is_empty());
-    text.map(|t| {
-        base64::engine::general_purpose::STANDARD
-            .decode(t.trim())
-            .map_err(|e| format!("secret key is not valid base64: {e}"))
-    })
-    .transpose()
 }
 
 /// Reads stdin on its own thread, one line per message; the channel closes at end of input.
@@ -94,7 +83,7 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--handshake-timeout-ms must be > 0".into());
     }
     let mut config = ClientConfig::new(relay, args.guid);
-    config.secret_key = secret_key(args)?;
+    config.secret_key = args.key.choice()?.bytes();
     config.timing.handshake_timeout = Duration::from_millis(args.handshake_timeout_ms);
     config.timing.peer_timeout =
         (args.peer_timeout_ms > 0).then(|| Duration::from_millis(args.peer_timeout_ms));
@@ -119,7 +108,8 @@ fn run(args: &Args) -> Result<(), String> {
                 return Err(format!(
                     "handshake timed out: no peer joined channel {} through relay {relay} \
                      within {} ms (is the peer running with the same --guid, and do both \
-                     use the relay's secret key?)",
+                     use the relay's secret key? A v0.8.2 relay run without a key setting \
+                     needs --v08-default-key)",
                     args.guid, args.handshake_timeout_ms
                 ));
             }

@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use clap::Parser;
+use key_args::{HandshakeKeyChoice, KeyArgs};
 use udp_relay::admission::Limits;
 use udp_relay::relay::{CloseReason, Config, Event, Relay};
+
+#[path = "shared/key_args.rs"]
+mod key_args;
 
 /// UDP relay for game peers behind NAT (v0.8 handshake).
 #[derive(Parser, Debug)]
@@ -33,9 +36,8 @@ struct Args {
     /// Refuse new GUIDs while this many channels are open.
     #[arg(long, default_value_t = 100_000)]
     max_channels: usize,
-    /// HMAC key as base64; handshakes must then carry a valid HMAC-SHA256.
-    #[arg(long, env = "UDP_RELAY_SECRET_KEY", hide_env_values = true)]
-    secret_key: Option<String>,
+    #[command(flatten)]
+    key: KeyArgs,
     /// error, warn, info, debug or trace.
     #[arg(long, default_value = "info", value_parser = parse_level)]
     log_level: log::LevelFilter,
@@ -99,19 +101,10 @@ fn main() -> ExitCode {
     log::set_logger(logger).expect("first logger");
     log::set_max_level(args.log_level);
 
-    let secret_key = match args
-        .secret_key
-        .as_deref()
-        .map(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()))
-    {
-        None => None,
-        Some(Ok(k)) if !k.is_empty() => Some(k),
-        Some(Ok(_)) => {
-            eprintln!("error: --secret-key decodes to zero bytes");
-            return ExitCode::from(2);
-        }
-        Some(Err(e)) => {
-            eprintln!("error: --secret-key is not valid base64: {e}");
+    let key = match args.key.choice() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -119,10 +112,20 @@ fn main() -> ExitCode {
         eprintln!("error: --inactivity-timeout-ms and --max-channels must be > 0");
         return ExitCode::from(2);
     }
-    if args.require_tokens && secret_key.is_none() {
-        eprintln!("error: --require-tokens needs --secret-key (tokens are checked with it)");
+    if args.require_tokens && !matches!(key, HandshakeKeyChoice::Secret(_)) {
+        eprintln!(
+            "error: --require-tokens needs a secret --secret-key (tokens are checked with it, \
+             and --v08-default-key is public)"
+        );
         return ExitCode::from(2);
     }
+    if key == HandshakeKeyChoice::V08Default {
+        log::warn!(
+            "handshakes keyed with the v0.8.2 default key: it is public, so this admits \
+             v0.8.2 clients run with their defaults and keeps no one out"
+        );
+    }
+    let secret_key = key.bytes();
     let config = Config {
         bind: SocketAddr::new(args.bind, args.port),
         inactivity_timeout: Duration::from_millis(args.inactivity_timeout_ms),

@@ -14,10 +14,6 @@
 #include <stdint.h>
 #include <stddef.h>
 
-// The largest handshake a machine hands out: a token handshake. Buffers for
-// [`HandshakeMachine::poll_transmit`]'s output need this many bytes.
-#define MAX_HANDSHAKE_LEN TOKEN_HANDSHAKE_LEN
-
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
@@ -43,7 +39,7 @@
 
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
-#define RELAY_ABI_VERSION 3
+#define RELAY_ABI_VERSION 4
 
 // Library version, major part.
 #define UDP_RELAY_VERSION_MAJOR 0
@@ -58,13 +54,17 @@
 // accepts.
 #define RELAY_HANDSHAKE_LEN 56
 
-// Size of the largest handshake a client sends (one carrying a seat token): a buffer of this
-// many bytes always fits what `relay_handshake_poll` writes.
-#define RELAY_MAX_HANDSHAKE_LEN 76
+// Size of the largest handshake a client sends (one carrying a seat token and echoing the
+// relay's return-path cookie): a buffer of this many bytes always fits what
+// `relay_handshake_poll` writes. 76 before ABI version 4.
+#define RELAY_MAX_HANDSHAKE_LEN 92
 
 // Largest UDP payload the relay forwards intact (and the receive buffer size that never
 // truncates).
 #define RELAY_MAX_DATAGRAM 65507
+
+// Size of `RELAY_V08_DEFAULT_KEY`.
+#define RELAY_V08_DEFAULT_KEY_LEN 32
 
 // Result of every fallible `relay_*` call. `RELAY_STATUS_OK` is zero and every error is
 // negative, so functions that return a count (`relay_poll`) return either a count >= 0 or
@@ -347,8 +347,12 @@ typedef struct RelayConfig {
   size_t secret_key_len;
   // UDP port to bind; 0 picks an ephemeral port (see `relay_local_port`). Default 6060.
   uint16_t port;
-  // Must be zero.
-  uint16_t reserved;
+  // 1 = plain handshakes too must prove their return path (echo the relay's cookie)
+  // before anything is forwarded to their address; token handshakes always must. Clients
+  // of this library answer the relay's challenge, other v0.8 clients cannot. 0 (the
+  // default) admits plain v0.8 peers as before. (This field was `reserved`, always 0,
+  // before ABI version 4.)
+  uint16_t require_return_path;
   // New GUIDs are refused while this many channels are open. Default 100 000; must be > 0.
   uint32_t max_channels;
   // SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
@@ -428,6 +432,8 @@ typedef struct RelayStats {
   uint64_t tokens_replayed;
   // Seats moved to a new address by a fresh token handshake (NAT rebinding).
   uint64_t peers_rebound;
+  // Admissible handshakes answered with a return-path challenge instead (ABI 4).
+  uint64_t handshakes_challenged;
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -470,6 +476,15 @@ typedef struct RelayEvent {
   // to the second, so this may read up to 1000 ms long, never short.
   uint64_t lifetime_ms;
 } RelayEvent;
+
+// The key v0.8.2 relays and clients use when none is configured: the 32 ASCII bytes
+// `fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur`, as an initializer
+// (`static const uint8_t key[RELAY_V08_DEFAULT_KEY_LEN] = RELAY_V08_DEFAULT_KEY;`) to pass as
+// `secret_key` with `secret_key_len = RELAY_V08_DEFAULT_KEY_LEN`. Public, so it authenticates
+// nothing: it only makes handshakes acceptable to a v0.8.2 relay run with its defaults. A
+// macro rather than an exported array, so it links the same against the static library and
+// every platform's shared library.
+#define RELAY_V08_DEFAULT_KEY { 102, 76, 54, 73, 56, 70, 51, 101, 103, 118, 54, 65, 112, 67, 49, 53, 102, 107, 74, 79, 57, 85, 55, 120, 75, 101, 68, 68, 54, 88, 117, 114, }
 
 
 

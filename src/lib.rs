@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod client;
+pub mod cookie;
 pub mod ffi;
 pub mod net;
 pub mod protocol;

@@ -26,6 +26,11 @@ pub const MAC_OFFSET: usize = 24;
 pub const MAC_LEN: usize = 32;
 /// Largest UDP payload over IPv4 (65 535 - 8 UDP - 20 IP).
 pub const MAX_DATAGRAM: usize = 65_507;
+/// The key v0.8.2 relays and clients use when none is configured (the 32 ASCII bytes of
+/// base64 `Zkw2SThGM2VndjZBcEMxNWZrSk85VTd4S2VERDZYdXI=`). Public, so it authenticates
+/// nothing: it only makes handshakes acceptable to a v0.8.2 relay run with its defaults.
+/// This crate never uses it unless asked to: without a key it sends a zero mac.
+pub const V08_DEFAULT_KEY: &[u8; 32] = b"fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur";
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -290,7 +295,8 @@ impl fmt::Display for EncodeError {
 impl std::error::Error for EncodeError {}
 
 /// Writes a handshake into `out` and returns its length (56 + `extension.len()`). Without a
-/// key the mac field is zero, as v0.8 clients send it to an unkeyed relay.
+/// key the mac field is zero, as v0.8.2 clients send it when their key is set to nothing
+/// (with no key set at all they use [`V08_DEFAULT_KEY`]).
 pub fn write_handshake(
     out: &mut [u8],
     guid: Guid,

@@ -13,6 +13,7 @@ use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::admission::{Admission, Limits};
+use crate::cookie::{self, CookieKey};
 use crate::net;
 use crate::net::batch::{self, DatagramBatch};
 use crate::protocol::{self, Guid};
@@ -33,7 +34,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// A channel, pending or established, closes after this long without a datagram.
     pub inactivity_timeout: Duration,
-    /// Raw HMAC key; `None` accepts handshakes without checking their mac field.
+    /// Raw HMAC key; `None` (or an empty key) accepts handshakes without checking their mac
+    /// field. [`crate::protocol::V08_DEFAULT_KEY`] makes the relay behave as a v0.8.2 relay
+    /// run with its defaults, and secures nothing: that key is public.
     pub secret_key: Option<Vec<u8>>,
     /// New GUIDs are refused (and counted) while this many channels are open.
     pub max_channels: usize,
@@ -52,6 +55,11 @@ pub struct Config {
     /// Admit only handshakes carrying a valid seat token (see [`crate::token`]); needs
     /// `secret_key`. When false, plain v0.8 handshakes are admitted too.
     pub require_tokens: bool,
+    /// Plain handshakes too must prove their return path (echo the relay's cookie, see
+    /// [`crate::cookie`]) before they are admitted; token handshakes always must. Clients of
+    /// this library answer the relay's challenge; other v0.8 clients cannot, so with this on
+    /// they are not admitted. Off by default.
+    pub require_return_path: bool,
 }
 
 impl Default for Config {
@@ -68,6 +76,7 @@ impl Default for Config {
             max_pending_events: 4096,
             limits: Limits::default(),
             require_tokens: false,
+            require_return_path: false,
         }
     }
 }
@@ -162,6 +171,8 @@ pub struct Stats {
     pub tokens_replayed: u64,
     /// Seats moved to a new address by a fresh token handshake (NAT rebinding).
     pub peers_rebound: u64,
+    /// Admissible handshakes answered with a return-path challenge (no valid cookie yet).
+    pub handshakes_challenged: u64,
 }
 
 /// A snapshot of one channel.
@@ -191,6 +202,18 @@ pub enum Verdict {
     Absorbed,
     /// Not forwarded; counted in `datagrams_dropped` and under its reason.
     Dropped,
+    /// An admissible handshake without a valid return-path cookie: answer its sender (and
+    /// no one else) with this challenge, no larger than the handshake.
+    Challenge(Challenge),
+}
+
+/// A return-path challenge to send (see [`crate::cookie`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge {
+    /// Always the sender of the handshake it answers.
+    pub to: SocketAddr,
+    pub datagram: [u8; cookie::CHALLENGE_LEN],
 }
 
 /// Where a datagram goes, and which channel's counters it belongs to.
@@ -230,6 +253,8 @@ pub struct Relay {
     local_addr: SocketAddr,
     effective_buffers: (usize, usize),
     verifier: HandshakeVerifier,
+    /// Issues and checks return-path cookies; random per relay.
+    cookies: CookieKey,
     admission: Admission,
     seats: SeatBook,
     /// Wall-clock time at `epoch`, for token expiry.
@@ -266,7 +291,11 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     /// Binds the socket and returns an idle relay.
-    pub fn bind(config: Config) -> io::Result<Relay> {
+    pub fn bind(mut config: Config) -> io::Result<Relay> {
+        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
+        if config.secret_key.as_ref().is_some_and(Vec::is_empty) {
+            config.secret_key = None;
+        }
         if config.inactivity_timeout.is_zero() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -309,6 +338,7 @@ impl Relay {
             local_addr: bound.local_addr,
             effective_buffers: (bound.recv_buffer, bound.send_buffer),
             verifier: HandshakeVerifier::new(config.secret_key.as_deref(), config.require_tokens),
+            cookies: CookieKey::random().map_err(io::Error::other)?,
             admission: Admission::new(&config.limits),
             seats: SeatBook::default(),
             epoch_unix_ms: std::time::SystemTime::now()
@@ -459,11 +489,16 @@ impl Relay {
                 for k in 0..segments {
                     let datagram = datagrams.datagram(i, k);
                     let len = datagram.len();
-                    if let Verdict::Forward(fwd) = self.on_datagram(datagram, src, now) {
-                        // Counted as sent now; `flush` takes it back if the kernel refuses it.
-                        self.record_forward(fwd, len, true);
-                        let to = net::to_socket_family(fwd.to, self.socket_is_v6);
-                        datagrams.queue(i, k, to, fwd.tag());
+                    match self.on_datagram(datagram, src, now) {
+                        Verdict::Forward(fwd) => {
+                            // Counted as sent now; `flush` takes it back if the kernel
+                            // refuses it.
+                            self.record_forward(fwd, len, true);
+                            let to = net::to_socket_family(fwd.to, self.socket_is_v6);
+                            datagrams.queue(i, k, to, fwd.tag());
+                        }
+                        Verdict::Challenge(c) => self.send_challenge(&c),
+                        Verdict::Absorbed | Verdict::Dropped => {}
                     }
                 }
                 handled += segments;
@@ -475,6 +510,16 @@ impl Relay {
         }
         self.io = Some(datagrams);
         handled
+    }
+
+    /// Sends a return-path challenge at once: they are rare (one per admission at most, each
+    /// charged to its source's handshake budget), so they skip the batch.
+    fn send_challenge(&mut self, c: &Challenge) {
+        let to = net::to_socket_family(c.to, self.socket_is_v6);
+        if let Err(e) = self.socket.send_to(&c.datagram, to) {
+            log::trace!("challenge to {} failed (counted): {e}", c.to);
+            self.stats.send_errors += 1;
+        }
     }
 
     /// Sends what the last batch queued and accounts for the datagrams the kernel refused.
@@ -588,6 +633,9 @@ impl Relay {
         }
         let v = self.screen(datagram, src, now).ok()?;
         let plan = self.plan(&v, src).ok()?;
+        if !self.return_path_proven(&v, datagram, src, now) {
+            return Some(self.challenge(v.guid, src, now));
+        }
         self.close(slot, CloseReason::PeerMoved, now);
         Some(self.apply(plan, &v, datagram.len(), src, now))
     }

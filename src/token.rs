@@ -47,6 +47,7 @@ use std::net::SocketAddr;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::cookie::{COOKIE_LEN, Cookie, FLAG_COOKIE};
 use crate::protocol::{
     self, EncodeError, Guid, HANDSHAKE_LEN, HandshakeError, HandshakeKey, MAX_DATAGRAM,
 };
@@ -59,6 +60,8 @@ pub const TOKEN_LEN: usize = 60;
 pub const TOKEN_EXTENSION_LEN: usize = 20;
 /// Size of a handshake with a token and no other extension.
 pub const TOKEN_HANDSHAKE_LEN: usize = HANDSHAKE_LEN + TOKEN_EXTENSION_LEN;
+/// Size of a handshake with a token that echoes the relay's return-path cookie.
+pub const TOKEN_COOKIE_HANDSHAKE_LEN: usize = TOKEN_HANDSHAKE_LEN + COOKIE_LEN;
 /// Version byte of the token and of its extension.
 pub const TOKEN_VERSION: u8 = 1;
 /// Domain string prefixed to the tag input.
@@ -209,13 +212,32 @@ pub fn write_handshake_with_token(
     token: &Token,
     sequence: u64,
 ) -> Result<usize, EncodeError> {
-    let mut ext = [0u8; TOKEN_EXTENSION_LEN];
+    write_handshake_with_token_and_cookie(out, token, sequence, None)
+}
+
+/// [`write_handshake_with_token`], echoing the relay's return-path `cookie` when given
+/// (then 92 bytes; see [`crate::cookie`]). A relay admits a token handshake only with a
+/// valid cookie, which it sends in a challenge in answer to one without.
+pub fn write_handshake_with_token_and_cookie(
+    out: &mut [u8],
+    token: &Token,
+    sequence: u64,
+    cookie: Option<&Cookie>,
+) -> Result<usize, EncodeError> {
+    let mut ext = [0u8; TOKEN_EXTENSION_LEN + COOKIE_LEN];
     ext[0] = TOKEN_VERSION;
     ext[1] = token.role as u8;
     ext[4..12].copy_from_slice(&token.expiry_unix_secs.to_be_bytes());
     ext[12..20].copy_from_slice(&sequence.to_be_bytes());
+    let (flags, ext) = match cookie {
+        Some(c) => {
+            ext[TOKEN_EXTENSION_LEN..].copy_from_slice(c);
+            (FLAG_TOKEN | FLAG_COOKIE, &ext[..])
+        }
+        None => (FLAG_TOKEN, &ext[..TOKEN_EXTENSION_LEN]),
+    };
     let seat_key = HandshakeKey::new(&token.tag);
-    protocol::write_handshake(out, token.guid, FLAG_TOKEN, &ext, Some(&seat_key))
+    protocol::write_handshake(out, token.guid, flags, ext, Some(&seat_key))
 }
 
 /// The token claim of a verified handshake.

@@ -1,44 +1,23 @@
 //! The line-chat example (`examples/relay_client.rs`) run as two processes through an
-//! in-process relay on loopback: lines go both ways, the key comes from the flag or the
-//! environment, and a missing peer ends in a non-zero exit with a clear message.
+//! in-process relay or the host example on loopback: lines go both ways, the key comes from
+//! the flag or the environment (empty = unkeyed, or the v0.8.2 default key), and a missing
+//! peer ends in a non-zero exit with a clear message.
 
 mod client_support;
+mod example_support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use base64::Engine;
 use client_support::RelayThread;
+use example_support::{Host, example};
 use udp_relay::protocol::Guid;
 
-/// The example binary, built for this test's profile and target directory. `cargo test`
-/// builds examples anyway, but not when a single test target is selected, and a stale binary
-/// would test old code; when fresh this build is a no-op.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let target_dir = profile_dir.parent().unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--example", "relay_client"])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    assert!(build.status().unwrap().success(), "building the example");
-    profile_dir
-        .join("examples")
-        .join(format!("relay_client{}", std::env::consts::EXE_SUFFIX))
-}
-
 fn spawn(args: &[&str], env_key: Option<&str>) -> Child {
-    static EXAMPLE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let mut cmd = Command::new(EXAMPLE.get_or_init(example));
+    let mut cmd = Command::new(example("relay_client"));
     cmd.args(args)
         .env_remove("UDP_RELAY_SECRET_KEY")
         .stdin(Stdio::piped())
@@ -72,8 +51,8 @@ fn two_chat_clients_talk_through_the_relay() {
     let key64 = base64::engine::general_purpose::STANDARD.encode(key);
     let relay_addr = relay.addr.to_string();
     let guid = Guid::random().unwrap().to_string();
-    let mut a = spawn(&["--relay", &relay_addr, "--guid", &guid], Some(&key64));
-    let mut b = spawn(
+    let a = spawn(&["--relay", &relay_addr, "--guid", &guid], Some(&key64));
+    let b = spawn(
         &[
             "--relay",
             &relay_addr,
@@ -84,6 +63,12 @@ fn two_chat_clients_talk_through_the_relay() {
         ],
         None,
     );
+    talk(a, b);
+}
+
+/// Two chat clients of one channel exchange lines both ways, then leave cleanly at the end
+/// of their input.
+fn talk(mut a: Child, mut b: Child) {
     let (from_a, from_b) = (lines_of(&mut a), lines_of(&mut b));
     let mut a_in = a.stdin.take().unwrap();
     let mut b_in = b.stdin.take().unwrap();
@@ -159,9 +144,72 @@ fn chat_client_rejects_bad_arguments() {
             "--secret-key",
             "***",
         ],
+        &[
+            "--relay",
+            "127.0.0.1:9",
+            "--guid",
+            "01234567-89ab-cdef-fedc-ba9876543210",
+            "--secret-key",
+            "AAAA",
+            "--v08-default-key",
+        ],
     ] {
         let out = spawn(args, None).wait_with_output().unwrap();
         assert!(!out.status.success(), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}
+
+/// An empty key means unkeyed in the host and in the client, from the flag or the
+/// environment.
+#[test]
+fn chat_clients_with_an_empty_key_talk_through_a_host_with_an_empty_key() {
+    let host = Host::start(&[], Some(""));
+    let (relay, guid) = (host.addr.to_string(), Guid::random().unwrap().to_string());
+    let a = spawn(&["--relay", &relay, "--guid", &guid], Some(""));
+    let b = spawn(
+        &["--relay", &relay, "--guid", &guid, "--secret-key", ""],
+        None,
+    );
+    talk(a, b);
+}
+
+#[test]
+fn chat_clients_with_the_v08_default_key_talk_through_a_host_with_it() {
+    let host = Host::start(&["--v08-default-key"], None);
+    let (relay, guid) = (host.addr.to_string(), Guid::random().unwrap().to_string());
+    let args = ["--relay", &relay, "--guid", &guid, "--v08-default-key"];
+    talk(spawn(&args, None), spawn(&args, None));
+}
+
+/// As v0.8.2 clients run with their defaults do: an unkeyed relay does not check the mac.
+#[test]
+fn chat_clients_with_the_v08_default_key_talk_through_an_unkeyed_host() {
+    let host = Host::start(&[], None);
+    let (relay, guid) = (host.addr.to_string(), Guid::random().unwrap().to_string());
+    let args = ["--relay", &relay, "--guid", &guid, "--v08-default-key"];
+    talk(spawn(&args, None), spawn(&args, None));
+}
+
+/// A host keyed with the v0.8.2 default key refuses the zero mac of unkeyed clients.
+#[test]
+fn unkeyed_chat_clients_are_refused_by_a_host_with_the_v08_default_key() {
+    let host = Host::start(&["--v08-default-key"], None);
+    let (relay, guid) = (host.addr.to_string(), Guid::random().unwrap().to_string());
+    let args = [
+        "--relay",
+        &relay,
+        "--guid",
+        &guid,
+        "--handshake-timeout-ms",
+        "500",
+    ];
+    let (a, b) = (spawn(&args, None), spawn(&args, None));
+    for client in [a, b] {
+        let out = client.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("handshake timed out"), "{stderr}");
+        assert!(stderr.contains("--v08-default-key"), "{stderr}");
     }
 }

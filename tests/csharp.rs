@@ -353,7 +353,7 @@ fn csharp_bindings_on_mono() {
     let out_dir = scratch_dir("csharp");
     let exe = compile(&out_dir);
 
-    run_tests(&exe, &native_library_dir(), None, 28);
+    run_tests(&exe, &native_library_dir(), None, 30);
 
     // A stand-in library that reports another ABI version must be refused on first use.
     let fake_dir = out_dir.join("fake-abi");

@@ -2,49 +2,14 @@
 //! stops on SIGINT.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
+mod example_support;
+
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use udp_relay::protocol::{Guid, HandshakeKey, write_handshake};
-
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join("examples").join(name)
-}
-
-fn start_host(extra: &[&str], env_key: Option<&str>) -> (Child, SocketAddr) {
-    let mut cmd = Command::new(example("relay_host"));
-    cmd.args([
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--stats-interval-secs",
-        "1",
-    ])
-    .args(extra)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .env_remove("UDP_RELAY_SECRET_KEY");
-    if let Some(k) = env_key {
-        cmd.env("UDP_RELAY_SECRET_KEY", k);
-    }
-    let mut child = cmd.spawn().expect("examples are built by a plain `cargo test`; with a filter, run `cargo build --examples` first");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
-}
+use example_support::{Host, example};
+use udp_relay::protocol::{Guid, HandshakeKey, V08_DEFAULT_KEY, write_handshake};
 
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
@@ -75,16 +40,41 @@ fn stderr_of(child: &mut Child) -> String {
     s
 }
 
+fn handshake(guid: Guid, key: Option<&[u8]>) -> [u8; 56] {
+    let key = key.map(HandshakeKey::new);
+    let mut hs = [0u8; 56];
+    write_handshake(&mut hs, guid, 0, &[], key.as_ref()).unwrap();
+    hs
+}
+
+/// Two peers send handshakes for `guid` made with `key` and are not paired: neither hears
+/// the other.
+fn not_paired(relay: SocketAddr, guid: Guid, key: Option<&[u8]>) {
+    let hs = handshake(guid, key);
+    let (a, b) = (peer(), peer());
+    for socket in [&a, &b] {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+    }
+    a.send_to(&hs, relay).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    b.send_to(&hs, relay).unwrap();
+    let mut buf = [0u8; 128];
+    assert!(a.recv_from(&mut buf).is_err(), "A heard from the relay");
+    assert!(b.recv_from(&mut buf).is_err(), "B heard from the relay");
+}
+
 fn peer() -> UdpSocket {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     s
 }
 
-fn exchange(relay: SocketAddr, key: Option<&[u8]>) {
-    let key = key.map(HandshakeKey::new);
-    let mut hs = [0u8; 56];
-    write_handshake(&mut hs, Guid(0xC0FFEE), 0, &[], key.as_ref()).unwrap();
+/// Two peers send handshakes for `guid` made with `key` (a zero mac for `None`), then
+/// exchange a datagram each way.
+fn exchange(relay: SocketAddr, guid: Guid, key: Option<&[u8]>) {
+    let hs = handshake(guid, key);
     let (a, b) = (peer(), peer());
     a.send_to(&hs, relay).unwrap();
     std::thread::sleep(Duration::from_millis(50));
@@ -102,12 +92,12 @@ fn exchange(relay: SocketAddr, key: Option<&[u8]>) {
 
 #[test]
 fn host_relays_and_drains_on_sigterm() {
-    let (mut child, addr) = start_host(&["--inactivity-timeout-ms", "300"], None);
-    exchange(addr, None);
-    signal(&child, "-TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(5));
+    let mut host = Host::start(&["--inactivity-timeout-ms", "300"], None);
+    exchange(host.addr, Guid(0xC0FFEE), None);
+    signal(&host.child, "-TERM");
+    let status = wait_exit(&mut host.child, Duration::from_secs(5));
     assert!(status.success(), "{status:?}");
-    let log = stderr_of(&mut child);
+    let log = stderr_of(&mut host.child);
     for needle in [
         "allocated by",
         "established:",
@@ -126,12 +116,12 @@ fn host_takes_key_from_env_and_stops_on_sigint() {
     use base64::Engine;
     let key = b"0123456789abcdef0123456789abcdef";
     let b64 = base64::engine::general_purpose::STANDARD.encode(key);
-    let (mut child, addr) = start_host(&[], Some(&b64));
-    exchange(addr, Some(key));
-    signal(&child, "-INT");
-    let status = wait_exit(&mut child, Duration::from_secs(2));
+    let mut host = Host::start(&[], Some(&b64));
+    exchange(host.addr, Guid(0xC0FFEE), Some(key));
+    signal(&host.child, "-INT");
+    let status = wait_exit(&mut host.child, Duration::from_secs(2));
     assert!(status.success(), "{status:?}");
-    assert!(stderr_of(&mut child).contains("SIGINT: stopping now"));
+    assert!(stderr_of(&mut host.child).contains("SIGINT: stopping now"));
 }
 
 #[test]
@@ -150,4 +140,61 @@ fn host_rejects_bad_key_and_busy_port() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+}
+
+/// An empty key, from the flag or the environment, means unkeyed (as in v0.8.2): the mac is
+/// not checked, so zero-mac peers and peers using the v0.8.2 default key are both paired.
+#[test]
+fn host_with_an_empty_key_is_unkeyed() {
+    for (flags, env_key) in [(&["--secret-key", ""][..], None), (&[][..], Some(""))] {
+        let mut host = Host::start(flags, env_key);
+        exchange(host.addr, Guid(1), None);
+        exchange(host.addr, Guid(2), Some(V08_DEFAULT_KEY));
+        signal(&host.child, "-INT");
+        let status = wait_exit(&mut host.child, Duration::from_secs(2));
+        assert!(status.success(), "{flags:?} {env_key:?}: {status:?}");
+        let log = stderr_of(&mut host.child);
+        assert!(log.contains("handshakes not keyed"), "{log}");
+    }
+}
+
+/// `--v08-default-key` admits peers using the v0.8.2 default key and refuses zero-mac ones,
+/// and says the key is public.
+#[test]
+fn host_with_the_v08_default_key() {
+    let mut host = Host::start(&["--v08-default-key"], None);
+    not_paired(host.addr, Guid(1), None);
+    exchange(host.addr, Guid(2), Some(V08_DEFAULT_KEY));
+    signal(&host.child, "-INT");
+    let status = wait_exit(&mut host.child, Duration::from_secs(2));
+    assert!(status.success(), "{status:?}");
+    let log = stderr_of(&mut host.child);
+    for needle in [
+        "handshakes keyed",
+        "default key: it is public",
+        "rejected 2",
+    ] {
+        assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
+    }
+}
+
+#[test]
+fn host_refuses_the_v08_default_key_with_a_secret_key_or_tokens() {
+    for args in [
+        &["--v08-default-key", "--secret-key", "AAAA"][..],
+        &["--v08-default-key", "--require-tokens"],
+        &["--secret-key", "", "--require-tokens"],
+    ] {
+        let out = Command::new(example("relay_host"))
+            .args(args)
+            .env_remove("UDP_RELAY_SECRET_KEY")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot be used with") || stderr.contains("--require-tokens needs"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -9,9 +9,12 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use udp_relay::admission::Limits;
+use udp_relay::cookie::read_challenge;
 use udp_relay::protocol::{Guid, HandshakeKey, write_handshake};
 use udp_relay::relay::{Config, Relay, Stats};
-use udp_relay::token::{Role, Token, TokenKey, write_handshake_with_token};
+use udp_relay::token::{
+    Role, Token, TokenKey, write_handshake_with_token, write_handshake_with_token_and_cookie,
+};
 
 const SECRET: &[u8] = b"relay secret for the hostile suite";
 
@@ -95,6 +98,32 @@ fn with_token(t: &Token, sequence: u64) -> Vec<u8> {
     let mut b = vec![0u8; 76];
     write_handshake_with_token(&mut b, t, sequence).unwrap();
     b
+}
+
+/// Sends `t`'s handshake from `s`, answers the relay's return-path challenge (a relay
+/// admits a token handshake only from an address that shows it receives there) and returns
+/// the handshake that got in.
+fn enter_with_token(h: &mut Harness, s: &UdpSocket, t: &Token, sequence: u64) -> Vec<u8> {
+    s.send_to(&with_token(t, sequence), h.addr).unwrap();
+    h.pump_until_idle();
+    let got = drain(s);
+    let cookie = got
+        .iter()
+        .find_map(|(d, _)| read_challenge(d, t.guid))
+        .unwrap_or_else(|| panic!("no challenge, got {got:?}"));
+    let mut hs = vec![0u8; 92];
+    write_handshake_with_token_and_cookie(&mut hs, t, sequence + 1, Some(&cookie)).unwrap();
+    s.send_to(&hs, h.addr).unwrap();
+    h.pump_until_idle();
+    hs
+}
+
+/// Pairs `a` (seat A) and `b` (seat B) with tokens; both learn the channel is up.
+fn pair_tokens(h: &mut Harness, a: &UdpSocket, b: &UdpSocket, ta: &Token, tb: &Token) {
+    enter_with_token(h, a, ta, 1);
+    let hs_b = enter_with_token(h, b, tb, 1);
+    let got: Vec<_> = drain(a).into_iter().map(|(d, _)| d).collect();
+    assert_eq!(got, vec![hs_b], "A learns the channel is up");
 }
 
 /// Pairs `a` (sending `hs_a`) and `b` (sending `hs_b`); both learn the channel is up.
@@ -270,12 +299,12 @@ fn token_replays_cannot_take_a_seat_but_a_rebinding_peer_can() {
         token(0x70CE, Role::B, expiry),
     );
     let (a, b) = (socket(), socket());
-    pair(&mut h, &a, &b, &with_token(&ta, 1), &with_token(&tb, 1));
-    // A re-sends its handshake (sequence 2): B receives a copy of it.
-    a.send_to(&with_token(&ta, 2), h.addr).unwrap();
+    pair_tokens(&mut h, &a, &b, &ta, &tb);
+    // A re-sends its handshake (sequence 3): B receives a copy of it.
+    a.send_to(&with_token(&ta, 3), h.addr).unwrap();
     h.pump_until_idle();
     let copy = drain(&b).pop().expect("B gets A's handshake").0;
-    assert_eq!(copy, with_token(&ta, 2));
+    assert_eq!(copy, with_token(&ta, 3));
     let mut honest = Honest::from_sockets(a, b);
     // B (or anyone it passes the copy to) replays it from other addresses, and tries its
     // own earlier handshakes for the other seat.
@@ -295,10 +324,10 @@ fn token_replays_cannot_take_a_seat_but_a_rebinding_peer_can() {
     assert_eq!(s.tokens_invalid, 20, "{s:?}");
     assert_eq!(s.peers_rebound, 0);
 
-    // A's NAT rebinds: A continues from a new port with a fresh sequence and keeps its seat.
+    // A's NAT rebinds: A continues from a new port with a fresh sequence and, once it has
+    // shown it receives there, keeps its seat.
     let new_a = socket();
-    new_a.send_to(&with_token(&ta, 3), h.addr).unwrap();
-    h.pump_until_idle();
+    enter_with_token(&mut h, &new_a, &ta, 4);
     assert_eq!(
         drain(&honest.b).len(),
         1,
@@ -326,13 +355,8 @@ fn expired_forged_and_missing_tokens_are_rejected() {
     let mut honest = {
         let expiry = unix_now() + 600;
         let (a, b) = (socket(), socket());
-        pair(
-            &mut h,
-            &a,
-            &b,
-            &with_token(&token(1, Role::A, expiry), 1),
-            &with_token(&token(1, Role::B, expiry), 1),
-        );
+        let (ta, tb) = (token(1, Role::A, expiry), token(1, Role::B, expiry));
+        pair_tokens(&mut h, &a, &b, &ta, &tb);
         Honest::from_sockets(a, b)
     };
     let x = socket();

@@ -18,9 +18,12 @@ mod relay_loop;
 mod relay_props;
 use relay_props::feed;
 use udp_relay::admission::Limits;
+use udp_relay::cookie::{Cookie, read_challenge, write_handshake_with_cookie};
 use udp_relay::protocol::{Guid, HandshakeKey, MAGIC, write_handshake};
 use udp_relay::relay::{Config, Relay, Verdict};
-use udp_relay::token::{Role, TokenKey, write_handshake_with_token};
+use udp_relay::token::{
+    Role, TokenKey, write_handshake_with_token, write_handshake_with_token_and_cookie,
+};
 
 const SECRET: &[u8] = b"membership test secret";
 const GUID: Guid = Guid(0x1111_2222_3333_4444_5555_6666_7777_8888);
@@ -90,6 +93,51 @@ fn hello(mode: Mode, guid: Guid, role: Role, sequence: u64) -> Vec<u8> {
     }
 }
 
+/// [`hello`] echoing the relay's return-path `cookie`.
+fn hello_with_cookie(
+    mode: Mode,
+    guid: Guid,
+    role: Role,
+    sequence: u64,
+    cookie: &Cookie,
+) -> Vec<u8> {
+    let mut out = vec![0u8; 92];
+    let n = match mode {
+        Mode::Unkeyed => write_handshake_with_cookie(&mut out, guid, None, cookie),
+        Mode::Keyed => {
+            write_handshake_with_cookie(&mut out, guid, Some(&HandshakeKey::new(SECRET)), cookie)
+        }
+        Mode::Tokens => {
+            let token = TokenKey::new(SECRET).mint(guid, role, unix_now() + 3600);
+            write_handshake_with_token_and_cookie(&mut out, &token, sequence, Some(cookie))
+        }
+    };
+    out.truncate(n.unwrap());
+    out
+}
+
+/// Sends the handshake of `mode` for `guid` and `role` from `from`; if the relay answers
+/// with a return-path challenge (it always does for a token handshake from an unproven
+/// address), sends it again echoing the cookie. Returns the last verdict.
+fn enter(
+    r: &mut Relay,
+    clock: &mut Clock,
+    mode: Mode,
+    (guid, role, sequence): (Guid, Role, u64),
+    from: SocketAddr,
+) -> Verdict {
+    let now = clock.tick();
+    match feed(r, &hello(mode, guid, role, sequence), from, now, true) {
+        Verdict::Challenge(c) => {
+            let cookie = read_challenge(&c.datagram, guid).expect("a challenge for the GUID");
+            let again = hello_with_cookie(mode, guid, role, sequence + 1, &cookie);
+            let now = clock.tick();
+            feed(r, &again, from, now, true)
+        }
+        v => v,
+    }
+}
+
 /// An 80-byte game payload that starts with the handshake magic and carries `guid` where a
 /// handshake's GUID would be; its "mac" is game bytes.
 fn magic_payload(guid: Guid) -> Vec<u8> {
@@ -110,14 +158,12 @@ impl Clock {
 
 /// Pairs `x` (seat A) and `y` (seat B) on `guid`.
 fn pair(r: &mut Relay, clock: &mut Clock, mode: Mode, guid: Guid, x: SocketAddr, y: SocketAddr) {
-    let now = clock.tick();
     assert_eq!(
-        feed(r, &hello(mode, guid, Role::A, 1), x, now, true),
+        enter(r, clock, mode, (guid, Role::A, 1), x),
         Verdict::Absorbed
     );
-    let now = clock.tick();
     assert!(matches!(
-        feed(r, &hello(mode, guid, Role::B, 1), y, now, true),
+        enter(r, clock, mode, (guid, Role::B, 1), y),
         Verdict::Forward(f) if f.to == x
     ));
     assert_eq!(r.partner_of(x), Some(y));
@@ -191,9 +237,8 @@ fn a_verified_handshake_for_an_admissible_guid_moves_the_member() {
         let mut clock = Clock(0);
         pair(&mut r, &mut clock, mode, GUID, a(), b());
         // A new GUID: A leaves and allocates it.
-        let now = clock.tick();
         assert_eq!(
-            feed(&mut r, &hello(mode, OTHER, Role::A, 2), a(), now, true),
+            enter(&mut r, &mut clock, mode, (OTHER, Role::A, 2), a()),
             Verdict::Absorbed
         );
         assert!(r.channel(GUID).is_none(), "old channel closed");
@@ -203,17 +248,9 @@ fn a_verified_handshake_for_an_admissible_guid_moves_the_member() {
         // A pending GUID: B leaves its (now dead) channel... B is no member any more; C
         // holds a pending channel and A joins it from its new one.
         let third = Guid(0x3333);
-        let now = clock.tick();
-        feed(&mut r, &hello(mode, third, Role::A, 1), c(), now, true);
-        let now = clock.tick();
+        enter(&mut r, &mut clock, mode, (third, Role::A, 1), c());
         assert_eq!(
-            forwarded_to(feed(
-                &mut r,
-                &hello(mode, third, Role::B, 3),
-                a(),
-                now,
-                true
-            )),
+            forwarded_to(enter(&mut r, &mut clock, mode, (third, Role::B, 3), a())),
             Some(c()),
             "joined C's channel"
         );
@@ -291,14 +328,7 @@ fn a_verified_handshake_that_cannot_be_admitted_is_data() {
     let mut r = relay(Mode::Tokens, |_| {});
     let mut clock = Clock(0);
     pair(&mut r, &mut clock, Mode::Tokens, GUID, a(), b());
-    let now = clock.tick();
-    feed(
-        &mut r,
-        &hello(Mode::Tokens, OTHER, Role::A, 5),
-        c(),
-        now,
-        true,
-    );
+    enter(&mut r, &mut clock, Mode::Tokens, (OTHER, Role::A, 5), c());
     let replay = hello(Mode::Tokens, OTHER, Role::A, 5);
     stays_data(&mut r, &mut clock, &replay, "token replay");
     assert_eq!(r.channel(OTHER).unwrap().peer_a, c());
@@ -327,16 +357,22 @@ fn a_pending_member_keeps_its_channel_too() {
 #[test]
 fn retries_for_a_held_channel_cost_no_budget() {
     for mode in [Mode::Unkeyed, Mode::Keyed, Mode::Tokens] {
+        // Two handshakes' budget: entering with a token takes two (the second echoes the
+        // relay's cookie).
         let mut r = relay(mode, |c| {
             c.limits = Limits {
                 handshake_rate_per_source: 1,
-                handshake_burst_per_source: 1,
+                handshake_burst_per_source: 2,
                 ..Limits::default()
             }
         });
         let mut clock = Clock(0);
+        assert_eq!(
+            enter(&mut r, &mut clock, mode, (GUID, Role::A, 1), a()),
+            Verdict::Absorbed
+        );
         // A waits for its partner, retrying far faster than its source's budget allows.
-        for seq in 1..=500 {
+        for seq in 3..=500 {
             let now = clock.tick();
             assert_eq!(
                 feed(&mut r, &hello(mode, GUID, Role::A, seq), a(), now, true),
@@ -347,9 +383,8 @@ fn retries_for_a_held_channel_cost_no_budget() {
         assert_eq!(r.stats().handshakes_rate_limited, 0);
         // Its partner still gets in, then both keep sending handshakes (answers,
         // keep-alives), all forwarded.
-        let now = clock.tick();
         assert!(matches!(
-            feed(&mut r, &hello(mode, GUID, Role::B, 1), b(), now, true),
+            enter(&mut r, &mut clock, mode, (GUID, Role::B, 1), b()),
             Verdict::Forward(f) if f.to == a()
         ));
         for seq in 501..600 {
@@ -368,7 +403,7 @@ fn retries_for_a_held_channel_cost_no_budget() {
 fn a_copy_of_a_keepalive_sent_under_a_spent_budget_cannot_take_the_seat() {
     let spent = Limits {
         handshake_rate_per_source: 1,
-        handshake_burst_per_source: 1,
+        handshake_burst_per_source: 2,
         ..Limits::default()
     };
     let junk_from_a_ip = addr("192.0.2.10:9");
@@ -404,8 +439,7 @@ fn a_copy_of_a_keepalive_sent_under_a_spent_budget_cannot_take_the_seat() {
     // Pending: A waits for B under the same spoofed flood.
     let mut r = relay(Mode::Tokens, |c| c.limits = spent);
     let mut clock = Clock(0);
-    let now = clock.tick();
-    feed(&mut r, &token_handshake(GUID, Role::A, 1), a(), now, true);
+    enter(&mut r, &mut clock, Mode::Tokens, (GUID, Role::A, 1), a());
     for _ in 0..3 {
         let now = clock.tick();
         feed(&mut r, &junk, junk_from_a_ip, now, true);

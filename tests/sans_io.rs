@@ -19,9 +19,12 @@ use proptest::prelude::*;
 mod relay_props;
 use relay_props::{address, feed};
 use udp_relay::admission::Limits;
-use udp_relay::protocol::{Guid, HandshakeKey, write_handshake};
+use udp_relay::cookie::{Cookie, read_challenge, write_handshake_with_cookie};
+use udp_relay::protocol::{Guid, HandshakeKey, peek_guid, write_handshake};
 use udp_relay::relay::{Config, Relay, Verdict};
-use udp_relay::token::{Role, TokenKey, write_handshake_with_token};
+use udp_relay::token::{
+    Role, TokenKey, write_handshake_with_token, write_handshake_with_token_and_cookie,
+};
 
 const SECRET: &[u8] = b"sans-io property test secret";
 
@@ -95,7 +98,9 @@ fn op() -> impl Strategy<Value = Op> {
     )
 }
 
-fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>]) -> Vec<u8> {
+/// The datagram of `kind`; a handshake echoes `cookie` when given (the answer to the relay's
+/// return-path challenge).
+fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>], cookie: Option<&Cookie>) -> Vec<u8> {
     let mut buf = vec![0u8; 128];
     match kind {
         Kind::Plain { guid, key } => {
@@ -104,9 +109,12 @@ fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>]) -> Vec<u8> {
                 1 => Some(HandshakeKey::new(SECRET)),
                 _ => Some(HandshakeKey::new(b"wrong")),
             };
-            let n =
-                write_handshake(&mut buf, Guid(u128::from(*guid)), 0, &[], key.as_ref()).unwrap();
-            buf.truncate(n);
+            let guid = Guid(u128::from(*guid));
+            let n = match cookie {
+                Some(c) => write_handshake_with_cookie(&mut buf, guid, key.as_ref(), c),
+                None => write_handshake(&mut buf, guid, 0, &[], key.as_ref()),
+            };
+            buf.truncate(n.unwrap());
         }
         Kind::Token {
             guid,
@@ -119,7 +127,8 @@ fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>]) -> Vec<u8> {
             let role = if *role { Role::B } else { Role::A };
             let expiry = if *expired { 1 } else { expiry };
             let t = TokenKey::new(secret).mint(Guid(u128::from(*guid)), role, expiry);
-            let n = write_handshake_with_token(&mut buf, &t, u64::from(*seq)).unwrap();
+            let n = write_handshake_with_token_and_cookie(&mut buf, &t, u64::from(*seq), cookie)
+                .unwrap();
             buf.truncate(n);
         }
         Kind::Payload { len } => buf = vec![0x5A; usize::from(*len)],
@@ -160,9 +169,20 @@ fn run(ops: &[Op], require_tokens: bool) {
             relay.sans_io_tick(now);
             relay.check_invariants().unwrap();
         }
-        let d = encode(&op.kind, expiry, &sent);
-        if feed(&mut relay, &d, address(op.from), now, op.send_ok) == Verdict::Absorbed {
-            absorbed += 1;
+        let d = encode(&op.kind, expiry, &sent, None);
+        let mut sends = vec![d];
+        while let Some(d) = sends.pop() {
+            match feed(&mut relay, &d, address(op.from), now, op.send_ok) {
+                Verdict::Absorbed => absorbed += 1,
+                Verdict::Challenge(c) => {
+                    // Answered like a client: the same handshake, echoing the cookie.
+                    absorbed += 1;
+                    let cookie = read_challenge(&c.datagram, peek_guid(&d)).unwrap();
+                    sends.push(encode(&op.kind, expiry, &sent, Some(&cookie)));
+                }
+                _ => {}
+            }
+            sent.push(d);
         }
         let s = relay.stats();
         assert!(s.channels_open <= 3);
@@ -171,7 +191,6 @@ fn run(ops: &[Op], require_tokens: bool) {
             s.datagrams_out + s.datagrams_dropped + absorbed,
             "counters add up: {s:?}"
         );
-        sent.push(d);
     }
     relay.sans_io_tick(now + Duration::from_secs(60));
     relay.check_invariants().unwrap();
@@ -212,20 +231,30 @@ proptest! {
         let b: SocketAddr = "[2001:db8:ffff::b]:4000".parse().unwrap();
         let mut hs = [0u8; 76];
         let mut captured = Vec::new();
-        let mut now = Duration::ZERO;
-        write_handshake_with_token(&mut hs, &ta, 1).unwrap();
-        assert_eq!(feed(&mut relay, &hs, a, now, true), Verdict::Absorbed);
-        captured.push(hs.to_vec());
-        write_handshake_with_token(&mut hs, &tb, 1).unwrap();
-        assert!(matches!(feed(&mut relay, &hs, b, now, true), Verdict::Forward(f) if f.to == a));
-        captured.push(hs.to_vec());
-        let mut seq = 1;
+        let now = Duration::ZERO;
+        // Each enters by answering the relay's return-path challenge.
+        let mut enter = |relay: &mut Relay, t, from| {
+            write_handshake_with_token(&mut hs, t, 1).unwrap();
+            let Verdict::Challenge(c) = feed(relay, &hs, from, now, true) else {
+                panic!("a token handshake from a new address is challenged");
+            };
+            captured.push(hs.to_vec());
+            let cookie = read_challenge(&c.datagram, guid).unwrap();
+            let mut echo = [0u8; 92];
+            write_handshake_with_token_and_cookie(&mut echo, t, 2, Some(&cookie)).unwrap();
+            captured.push(echo.to_vec());
+            feed(relay, &echo, from, now, true)
+        };
+        assert_eq!(enter(&mut relay, &ta, a), Verdict::Absorbed);
+        assert!(matches!(enter(&mut relay, &tb, b), Verdict::Forward(f) if f.to == a));
+        let mut now = now;
+        let mut seq = 2;
         for (i, op) in attack.iter().enumerate() {
             now += Duration::from_millis(20 + u64::from(op.advance_ms % 50));
             // Attackers may replay anything the honest peers sent, or send their own.
             let d = match op.kind {
                 Kind::Replay(j) => captured[usize::from(j) % captured.len()].clone(),
-                ref k => encode(k, unix_now() + 3600, &captured),
+                ref k => encode(k, unix_now() + 3600, &captured, None),
             };
             feed(&mut relay, &d, address(op.from), now, true);
             // Honest traffic both ways, and now and then a fresh handshake from A.

@@ -971,6 +971,11 @@ private:
 // Free functions
 // ---------------------------------------------------------------------------------------
 
+// The key v0.8.2 relays and clients use when none is configured (RELAY_V08_DEFAULT_KEY), for
+// either builder's `secretKey`. Public, so it authenticates nothing: it only makes handshakes
+// acceptable to a v0.8.2 relay run with its defaults.
+inline constexpr uint8_t kV08DefaultKey[RELAY_V08_DEFAULT_KEY_LEN] = RELAY_V08_DEFAULT_KEY;
+
 // Writes the v0.8 handshake for `guid` (keyed when `secretKey` is not empty) into `out` and
 // returns its length (RELAY_HANDSHAKE_LEN).
 inline Result<std::size_t> writeHandshake(MutableByteView out, const Guid &guid,

@@ -35,16 +35,25 @@
 //! replay at any moment. The peer's token handshakes carry a proof keyed with *its* seat tag,
 //! which only the relay can check: the machine recognises them by magic, GUID and the
 //! extension's shape, and never hands them to the game.
+//!
+//! A relay that must know we receive at our address before it forwards anything to us (it
+//! always does for token handshakes) answers a handshake with a *challenge* carrying a
+//! return-path cookie ([`crate::cookie`]). The machine echoes it at once in its next
+//! handshake, and in every one after (72 bytes, or 92 with a token); a challenge is consumed
+//! like a handshake and is no sign of the peer. Answers to challenges are spaced by at least
+//! `retry_interval`, so no one can make the machine send faster by forging them.
 
 use std::time::{Duration, Instant};
 
 use super::sequence;
+use crate::cookie::{self, Cookie};
 use crate::protocol::{self, Guid, HandshakeKey};
-use crate::token::{self, TOKEN_HANDSHAKE_LEN, Token};
+use crate::token::{self, TOKEN_COOKIE_HANDSHAKE_LEN, Token};
 
-/// The largest handshake a machine hands out: a token handshake. Buffers for
-/// [`HandshakeMachine::poll_transmit`]'s output need this many bytes.
-pub const MAX_HANDSHAKE_LEN: usize = TOKEN_HANDSHAKE_LEN;
+/// The largest handshake a machine hands out: a token handshake echoing the relay's
+/// return-path cookie. Buffers for [`HandshakeMachine::poll_transmit`]'s output need this
+/// many bytes.
+pub const MAX_HANDSHAKE_LEN: usize = TOKEN_COOKIE_HANDSHAKE_LEN;
 
 /// When handshakes go out and when the machine gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +173,14 @@ pub struct HandshakeMachine {
     /// The seat token, when the relay admits by token: then each handshake is written afresh
     /// with a new sequence.
     token: Option<Token>,
-    /// The handshake last handed out (`len` bytes). Without a token it is computed once,
-    /// HMAC included: every one we send is the same.
+    /// The handshake last handed out (`len` bytes). Without a token it is computed once
+    /// (again when a cookie arrives), HMAC included: every one we send is the same.
     datagram: [u8; MAX_HANDSHAKE_LEN],
     len: usize,
+    /// The relay's last return-path cookie, echoed in every handshake from then on.
+    cookie: Option<Cookie>,
+    /// When a challenge was last answered.
+    challenge_answered: Option<Instant>,
     timing: Timing,
     state: State,
     deadline: Instant,
@@ -212,7 +225,8 @@ impl std::error::Error for MachineError {}
 
 impl HandshakeMachine {
     /// A machine for `guid`, starting to handshake at `now`. `key` is the relay's raw secret
-    /// key (`None` for an unkeyed relay: the mac field is zero and not checked).
+    /// key (`None` or empty for an unkeyed relay: the mac field is zero and not checked;
+    /// [`crate::protocol::V08_DEFAULT_KEY`] for a v0.8.2 relay run with its defaults).
     pub fn new(
         guid: Guid,
         key: Option<&[u8]>,
@@ -245,7 +259,8 @@ impl HandshakeMachine {
             }
             _ => guid,
         };
-        let key = key.map(HandshakeKey::new);
+        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
+        let key = key.filter(|k| !k.is_empty()).map(HandshakeKey::new);
         let mut datagram = [0u8; MAX_HANDSHAKE_LEN];
         let len = protocol::write_handshake(&mut datagram, guid, 0, &[], key.as_ref())
             .map_err(|_| MachineError::ZeroGuid)?;
@@ -255,6 +270,8 @@ impl HandshakeMachine {
             token,
             datagram,
             len,
+            cookie: None,
+            challenge_answered: None,
             timing,
             state: State::Handshaking,
             deadline: now + timing.handshake_timeout,
@@ -297,7 +314,8 @@ impl HandshakeMachine {
     }
 
     /// The handshake this machine sent last (or will send first): 56 bytes with the HMAC,
-    /// or [`TOKEN_HANDSHAKE_LEN`] with a token (its sequence changes with every send).
+    /// or [`token::TOKEN_HANDSHAKE_LEN`] with a token (its sequence changes with every
+    /// send); 16 more once the relay sent a return-path cookie.
     pub fn handshake(&self) -> &[u8] {
         &self.datagram[..self.len]
     }
@@ -395,6 +413,10 @@ impl HandshakeMachine {
             self.stats.discarded += 1;
             return Received::Discarded;
         }
+        if let Some(cookie) = cookie::read_challenge(datagram, self.guid) {
+            self.on_challenge(cookie, now);
+            return Received::Handshake;
+        }
         let ours =
             protocol::looks_like_handshake(datagram) && protocol::peek_guid(datagram) == self.guid;
         if ours {
@@ -444,9 +466,40 @@ impl HandshakeMachine {
 
     fn write_token_handshake(&mut self) {
         let token = self.token.as_ref().expect("token handshakes need a token");
-        self.len =
-            token::write_handshake_with_token(&mut self.datagram, token, sequence::next_sequence())
-                .expect("a token handshake fits MAX_HANDSHAKE_LEN and its GUID is not zero");
+        self.len = token::write_handshake_with_token_and_cookie(
+            &mut self.datagram,
+            token,
+            sequence::next_sequence(),
+            self.cookie.as_ref(),
+        )
+        .expect("a token handshake fits MAX_HANDSHAKE_LEN and its GUID is not zero");
+    }
+
+    /// The relay wants to see that we receive at our address: echo its cookie from now on,
+    /// at once unless a challenge was answered less than `retry_interval` ago.
+    fn on_challenge(&mut self, cookie: Cookie, now: Instant) {
+        self.cookie = Some(cookie);
+        if self.token.is_none() {
+            self.len = cookie::write_handshake_with_cookie(
+                &mut self.datagram,
+                self.guid,
+                self.key.as_ref(),
+                &cookie,
+            )
+            .expect("a cookie handshake fits MAX_HANDSHAKE_LEN and its GUID is not zero");
+        }
+        let spaced = self
+            .challenge_answered
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.timing.retry_interval);
+        if !spaced {
+            return;
+        }
+        self.challenge_answered = Some(now);
+        match self.state {
+            State::Handshaking => self.next_retry = self.next_retry.min(now),
+            State::Established => self.pending = Some(now),
+            State::TimedOut | State::Closed | State::Lost => {}
+        }
     }
 
     fn establish(&mut self, now: Instant) {
@@ -473,7 +526,7 @@ impl HandshakeMachine {
 mod tests {
     use super::*;
     use crate::protocol::HANDSHAKE_LEN;
-    use crate::token::{HandshakeVerifier, Role, TokenKey};
+    use crate::token::{HandshakeVerifier, Role, TOKEN_HANDSHAKE_LEN, TokenKey};
 
     const GUID: Guid = Guid(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
 

@@ -20,8 +20,10 @@ pub struct ClientConfig {
     /// The channel GUID, agreed with the peer beforehand (e.g. through matchmaking). With a
     /// token it may be zero (the token's GUID is used); otherwise it must be the token's.
     pub guid: Guid,
-    /// The relay's raw HMAC key; `None` for an unkeyed relay (and for a token holder, which
-    /// never needs the relay's secret).
+    /// The relay's raw HMAC key; `None` (or empty) for an unkeyed relay (and for a token
+    /// holder, which never needs the relay's secret);
+    /// [`V08_DEFAULT_KEY`](crate::protocol::V08_DEFAULT_KEY) for a v0.8.2 relay run with its
+    /// defaults.
     pub secret_key: Option<Vec<u8>>,
     /// The seat token the matchmaker minted for this peer: every handshake and keep-alive
     /// then carries it, with a sequence that keeps growing across clients and restarts

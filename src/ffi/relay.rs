@@ -42,8 +42,12 @@ pub struct RelayConfig {
     pub secret_key_len: usize,
     /// UDP port to bind; 0 picks an ephemeral port (see `relay_local_port`). Default 6060.
     pub port: u16,
-    /// Must be zero.
-    pub reserved: u16,
+    /// 1 = plain handshakes too must prove their return path (echo the relay's cookie)
+    /// before anything is forwarded to their address; token handshakes always must. Clients
+    /// of this library answer the relay's challenge, other v0.8 clients cannot. 0 (the
+    /// default) admits plain v0.8 peers as before. (This field was `reserved`, always 0,
+    /// before ABI version 4.)
+    pub require_return_path: u16,
     /// New GUIDs are refused while this many channels are open. Default 100 000; must be > 0.
     pub max_channels: u32,
     /// SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
@@ -125,6 +129,8 @@ pub struct RelayStats {
     pub tokens_replayed: u64,
     /// Seats moved to a new address by a fresh token handshake (NAT rebinding).
     pub peers_rebound: u64,
+    /// Admissible handshakes answered with a return-path challenge instead (ABI 4).
+    pub handshakes_challenged: u64,
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -280,6 +286,7 @@ impl From<relay::Stats> for RelayStats {
             tokens_expired: s.tokens_expired,
             tokens_replayed: s.tokens_replayed,
             peers_rebound: s.peers_rebound,
+            handshakes_challenged: s.handshakes_challenged,
         }
     }
 }
@@ -368,7 +375,7 @@ fn default_config() -> RelayConfig {
         secret_key: std::ptr::null(),
         secret_key_len: 0,
         port: d.bind.port(),
-        reserved: 0,
+        require_return_path: u16::from(d.require_return_path),
         max_channels: d.max_channels as u32,
         recv_buffer_bytes: d.recv_buffer_bytes as u32,
         send_buffer_bytes: d.send_buffer_bytes as u32,
@@ -439,8 +446,11 @@ fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
             "relay_start: max_channels and max_datagrams_per_poll must be > 0",
         ));
     }
-    if c.reserved != 0 {
-        return Err(FfiError::invalid("relay_start: reserved must be 0"));
+    if c.require_return_path > 1 {
+        return Err(FfiError::invalid(format!(
+            "relay_start: require_return_path must be 0 or 1, not {}",
+            c.require_return_path
+        )));
     }
     if c.require_tokens > 1 {
         return Err(FfiError::invalid(format!(
@@ -482,6 +492,7 @@ fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
             channel_bandwidth_bytes_per_sec: u64::from(c.channel_bandwidth_bytes_per_sec),
         },
         require_tokens: c.require_tokens == 1,
+        require_return_path: c.require_return_path == 1,
         ..relay::Config::default()
     })
 }

@@ -7,7 +7,7 @@ use crate::protocol::Guid;
 
 /// Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 /// change; bindings compare it with `relay_abi_version()` at load time.
-pub const RELAY_ABI_VERSION: u32 = 3;
+pub const RELAY_ABI_VERSION: u32 = 4;
 /// Library version, major part.
 pub const UDP_RELAY_VERSION_MAJOR: u32 = 0;
 /// Library version, minor part.
@@ -18,18 +18,48 @@ pub const UDP_RELAY_VERSION_PATCH: u32 = 0;
 /// Size of a v0.8 handshake without extensions: the smallest buffer `relay_handshake_write`
 /// accepts.
 pub const RELAY_HANDSHAKE_LEN: usize = 56;
-/// Size of the largest handshake a client sends (one carrying a seat token): a buffer of this
-/// many bytes always fits what `relay_handshake_poll` writes.
-pub const RELAY_MAX_HANDSHAKE_LEN: usize = 76;
+/// Size of the largest handshake a client sends (one carrying a seat token and echoing the
+/// relay's return-path cookie): a buffer of this many bytes always fits what
+/// `relay_handshake_poll` writes. 76 before ABI version 4.
+pub const RELAY_MAX_HANDSHAKE_LEN: usize = 92;
 /// Largest UDP payload the relay forwards intact (and the receive buffer size that never
 /// truncates).
 pub const RELAY_MAX_DATAGRAM: usize = 65_507;
+/// Size of `RELAY_V08_DEFAULT_KEY`.
+pub const RELAY_V08_DEFAULT_KEY_LEN: usize = 32;
+/// The key v0.8.2 relays and clients use when none is configured: the 32 ASCII bytes
+/// `fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur`, as an initializer
+/// (`static const uint8_t key[RELAY_V08_DEFAULT_KEY_LEN] = RELAY_V08_DEFAULT_KEY;`) to pass as
+/// `secret_key` with `secret_key_len = RELAY_V08_DEFAULT_KEY_LEN`. Public, so it authenticates
+/// nothing: it only makes handshakes acceptable to a v0.8.2 relay run with its defaults. A
+/// macro rather than an exported array, so it links the same against the static library and
+/// every platform's shared library.
+pub const RELAY_V08_DEFAULT_KEY: [u8; RELAY_V08_DEFAULT_KEY_LEN] = [
+    b'f', b'L', b'6', b'I', b'8', b'F', b'3', b'e', b'g', b'v', b'6', b'A', b'p', b'C', b'1', b'5',
+    b'f', b'k', b'J', b'O', b'9', b'U', b'7', b'x', b'K', b'e', b'D', b'D', b'6', b'X', b'u', b'r',
+];
 
 const _: () = assert!(
     RELAY_HANDSHAKE_LEN == crate::protocol::HANDSHAKE_LEN
         && RELAY_MAX_HANDSHAKE_LEN == crate::client::MAX_HANDSHAKE_LEN
         && RELAY_MAX_DATAGRAM == crate::protocol::MAX_DATAGRAM
+        && same_bytes(&RELAY_V08_DEFAULT_KEY, crate::protocol::V08_DEFAULT_KEY)
 );
+
+/// Byte-wise equality usable in a `const` assertion.
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// A 128-bit channel GUID as two host-order 64-bit halves: the GUID's value is
 /// `hi << 64 | lo`, sent on the wire as four big-endian u32 words. Two plain integers keep

@@ -6,7 +6,11 @@
 //! On Linux, consecutive datagrams of a batch going to the same peer with the same size (a
 //! run, as a peer sending several datagrams per tick produces) leave in one UDP GSO message
 //! (`UDP_SEGMENT`): the kernel's send path runs once for the run and cuts it into the same
-//! datagrams. Where the kernel refuses GSO the run is sent datagram by datagram.
+//! datagrams. Where the kernel refuses such a message (its datagrams do not fit the path's
+//! MTU, which GSO requires and a lone datagram does not, or the route cannot do GSO), the same
+//! datagrams are sent one by one, so a datagram goes out in a run whenever it would alone.
+//! GSO is only given up for the socket on refusals no datagram size can cause (see
+//! `linux::refusal_means_no_gso`), so no peer's traffic can switch it off for the others.
 //!
 //! The receive side is the mirror image: with UDP GRO enabled on the socket
 //! ([`enable_gro`]), back-to-back datagrams of one sender can arrive coalesced in one slot
@@ -158,7 +162,9 @@ impl DatagramBatch {
     }
 
     /// Sends everything queued. Returns (datagrams sent, bytes sent); for each datagram the
-    /// kernel refused, `failed(tag, len, error)` is called and the rest still go out.
+    /// kernel refused, `failed(tag, len, error)` is called and the rest still go out. A run
+    /// the kernel will not take as one GSO message is sent again datagram by datagram first:
+    /// only a datagram that fails on its own counts as refused.
     pub fn flush(
         &mut self,
         socket: &UdpSocket,
@@ -287,8 +293,18 @@ mod linux {
         ctrl_in: Vec<[u64; 3]>,
         /// Datagrams carried by each outgoing message (more than one for a GSO run).
         runs: [usize; BATCH],
-        gso: bool,
+        gso: Gso,
+        /// Refusals that say GSO cannot work here, since the last GSO message that went out.
         gso_refusals: u32,
+    }
+
+    /// Whether runs leave as GSO messages.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Gso {
+        /// Until the first send asks the kernel whether it knows UDP_SEGMENT.
+        Unknown,
+        On,
+        Off,
     }
 
     /// From linux/udp.h; not exported by the libc crate for every target.
@@ -298,8 +314,14 @@ mod linux {
     const MAX_RUN: usize = 64;
     /// Largest run in bytes: the UDP length field is 16 bits.
     const MAX_RUN_BYTES: usize = 65_000;
-    /// After this many refusals GSO is given up for the socket.
+    /// After this many refusals that mean no GSO (and no GSO message sent in between), GSO is
+    /// given up for the socket.
     const MAX_GSO_REFUSALS: u32 = 8;
+    /// Segments this small fit the MTU of every path: ICMP cannot make Linux lower a path's
+    /// MTU below 552 bytes for IPv4 (`net.ipv4.route.min_pmtu`, by default) and IPv6 requires
+    /// 1280, less 28 or 48 bytes of IP and UDP headers (the relay sets no IP options). A GSO
+    /// message of such segments refused is GSO refused, whatever the destination.
+    const MTU_SAFE_SEGMENT: usize = 512;
 
     // SAFETY: the raw pointers inside are scratch space: they are rewritten from the batch's
     // own buffers before every system call and never dereferenced at any other time, so
@@ -322,7 +344,7 @@ mod linux {
                 ctrl: vec![[0u64; 3]; BATCH],
                 ctrl_in: vec![[0u64; 3]; BATCH],
                 runs: [0; BATCH],
-                gso: true,
+                gso: Gso::Unknown,
                 gso_refusals: 0,
             }
         }
@@ -426,13 +448,26 @@ mod linux {
     /// Sends the first messages of `pending` (at most one batch of messages) in one
     /// sendmmsg. Returns how many datagrams went out, or the error and how many datagrams
     /// the first message carried (all refused).
+    ///
+    /// A GSO message the kernel refuses is sent again as its datagrams, one message each, in
+    /// a call of their own; only what fails then is reported. A refused message that is not
+    /// first in the call ends the call early (sendmmsg stops there) and comes first in the
+    /// next one.
     pub fn send(
         socket: &UdpSocket,
         h: &mut Headers,
         data: &[u8],
         pending: &[Outgoing],
     ) -> Result<usize, (io::Error, usize)> {
-        let mut gso = h.gso;
+        if h.gso == Gso::Unknown {
+            h.gso = if gso_supported(socket) {
+                Gso::On
+            } else {
+                log::info!("UDP GSO not supported by this kernel; sending datagram by datagram");
+                Gso::Off
+            };
+        }
+        let (mut pending, mut gso) = (pending, h.gso == Gso::On);
         loop {
             let msgs = build(h, data, pending, gso);
             // SAFETY: the first `msgs` headers point at iovecs over `data` (only read by the
@@ -447,15 +482,23 @@ mod linux {
                 )
             };
             match errno_result(rc) {
-                Ok(sent) => return Ok(h.runs[..sent].iter().sum()),
-                Err(e) if h.runs[0] > 1 && gso_refused(&e) => {
-                    // E.g. a run larger than the path MTU, or no GSO on this kernel or route:
-                    // send the same datagrams one by one.
-                    h.gso_refusals += 1;
-                    if h.gso_refusals == MAX_GSO_REFUSALS {
-                        h.gso = false;
-                        log::info!("UDP GSO refused ({e}); sending datagram by datagram");
+                Ok(sent) => {
+                    if h.gso_refusals > 0 && h.runs[..sent].iter().any(|&r| r > 1) {
+                        h.gso_refusals = 0; // GSO works: what was refused was particular
                     }
+                    return Ok(h.runs[..sent].iter().sum());
+                }
+                Err(e) if h.runs[0] > 1 && gso_refused(&e) => {
+                    // E.g. segments larger than the path MTU (a lone datagram is fragmented
+                    // instead), or a route without GSO: the same datagrams one by one.
+                    if refusal_means_no_gso(&e, pending[0].len) {
+                        h.gso_refusals += 1;
+                        if h.gso_refusals == MAX_GSO_REFUSALS {
+                            h.gso = Gso::Off;
+                            log::info!("UDP GSO refused ({e}); sending datagram by datagram");
+                        }
+                    }
+                    pending = &pending[..h.runs[0]];
                     gso = false;
                 }
                 Err(e) => return Err((e, h.runs[0])),
@@ -463,11 +506,41 @@ mod linux {
         }
     }
 
+    /// Whether the kernel knows UDP GSO (Linux 4.18 and later). Older ones answer
+    /// ENOPROTOOPT here, and ignore a UDP_SEGMENT control message instead of cutting a run.
+    fn gso_supported(socket: &UdpSocket) -> bool {
+        let mut size: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid socket, and an int with its length, both outliving the call.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_UDP,
+                UDP_SEGMENT,
+                (&mut size as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        rc == 0
+    }
+
+    /// The answers of a kernel that would not send a GSO message.
     fn gso_refused(e: &io::Error) -> bool {
         matches!(
             e.raw_os_error(),
-            Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
+            Some(libc::EMSGSIZE | libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
         )
+    }
+
+    /// Whether a GSO message of `segment`-byte datagrams refused with `e` says GSO cannot
+    /// work on this socket, rather than that these segments do not fit the MTU of the path
+    /// to their destination. Only the latter can follow from what a peer sends (the size of
+    /// its datagrams, or an ICMP message lowering the MTU of the path to it), so it must
+    /// never switch GSO off for everyone: EMSGSIZE never counts, nor does any answer to
+    /// segments larger than [`MTU_SAFE_SEGMENT`] (older kernels answered EINVAL to segments
+    /// over the MTU).
+    fn refusal_means_no_gso(e: &io::Error, segment: usize) -> bool {
+        segment <= MTU_SAFE_SEGMENT && e.raw_os_error() != Some(libc::EMSGSIZE)
     }
 
     /// Fills the send headers for the start of `pending`, one message per datagram or per
@@ -652,6 +725,25 @@ mod linux {
             });
             assert_eq!(build(&mut h, &data, &spread, true), BATCH);
             assert!(h.runs.iter().all(|&r| r == 1));
+        }
+
+        #[test]
+        fn only_refusals_no_datagram_size_explains_count_against_gso() {
+            let answer = |errno| io::Error::from_raw_os_error(errno);
+            // Segments over the path MTU: EMSGSIZE now, EINVAL from older kernels.
+            assert!(!refusal_means_no_gso(&answer(libc::EMSGSIZE), 2000));
+            assert!(!refusal_means_no_gso(&answer(libc::EINVAL), 2000));
+            assert!(!refusal_means_no_gso(
+                &answer(libc::EINVAL),
+                MTU_SAFE_SEGMENT + 1
+            ));
+            // EMSGSIZE always speaks of the path (its MTU, which ICMP can lower), never of GSO.
+            assert!(!refusal_means_no_gso(&answer(libc::EMSGSIZE), 100));
+            // Small segments refused for another reason: no GSO here.
+            for errno in [libc::EINVAL, libc::EIO, libc::EOPNOTSUPP, libc::ENOPROTOOPT] {
+                assert!(refusal_means_no_gso(&answer(errno), 100));
+                assert!(refusal_means_no_gso(&answer(errno), MTU_SAFE_SEGMENT));
+            }
         }
 
         #[test]

@@ -7,8 +7,9 @@
 
 use std::net::SocketAddr;
 
-use super::{PeerAddr, Relay, Screen, Verdict};
+use super::{Challenge, PeerAddr, Relay, Screen, Verdict};
 use crate::admission::RateVerdict;
+use crate::cookie::{CHALLENGE_LEN, write_challenge};
 use crate::protocol::{self, Guid};
 use crate::token::{Rejection, SeatDecision, TokenClaim, Verified};
 
@@ -114,9 +115,40 @@ impl Relay {
         now: u64,
     ) -> Verdict {
         match self.plan(&v, src) {
+            Ok(_) if !self.return_path_proven(&v, datagram, src, now) => {
+                self.challenge(v.guid, src, now)
+            }
             Ok(plan) => self.apply(plan, &v, datagram.len(), src, now),
             Err(why) => self.refused(why, v.guid, src, now),
         }
+    }
+
+    /// Whether `src` has shown it receives from this relay, where the relay demands it: a
+    /// token handshake always, a plain one with `require_return_path`. Plain v0.8 peers
+    /// cannot answer a challenge, so without that setting they are taken at their word.
+    pub(super) fn return_path_proven(
+        &self,
+        v: &Verified,
+        datagram: &[u8],
+        src: SocketAddr,
+        now: u64,
+    ) -> bool {
+        let demanded = v.token.is_some() || self.config.require_return_path;
+        !demanded
+            || self
+                .cookies
+                .accepts(datagram, src, v.guid, cookie_clock(now))
+    }
+
+    /// Answers an admissible handshake that has no valid cookie with a challenge to its
+    /// source, and nothing else: no state is kept, and the answer is no larger than the
+    /// handshake (56 bytes, the smallest handshake's size).
+    pub(super) fn challenge(&mut self, guid: Guid, src: SocketAddr, now: u64) -> Verdict {
+        let cookie = self.cookies.cookie(src, guid, cookie_clock(now));
+        let mut datagram = [0u8; CHALLENGE_LEN];
+        write_challenge(&mut datagram, guid, &cookie);
+        self.stats.handshakes_challenged += 1;
+        Verdict::Challenge(Challenge { to: src, datagram })
     }
 
     /// What `v` from `src` would do to the table, or why it cannot be admitted. Changes
@@ -279,4 +311,9 @@ impl Relay {
             None => Verdict::Absorbed,
         }
     }
+}
+
+/// Relay seconds as cookies count them (they wrap after 136 years).
+fn cookie_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
 }

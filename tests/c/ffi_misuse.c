@@ -121,7 +121,7 @@ static void config_misuse(void) {
     bad.max_datagrams_per_poll = 0;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
     bad = cfg;
-    bad.reserved = 1;
+    bad.require_return_path = 2;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
     bad = cfg;
     bad.secret_key = NULL;
@@ -402,6 +402,22 @@ static void token_misuse(void) {
     free(tok);
 }
 
+/* RELAY_V08_DEFAULT_KEY initializes a key that writes the reference_default_key datagram of
+   tests/vectors/handshake-v08.json for its GUID, and verifies it. */
+static void v08_default_key_handshake(const RelayGuid *guid) {
+    static const uint8_t v08_key[RELAY_V08_DEFAULT_KEY_LEN] = RELAY_V08_DEFAULT_KEY;
+    static const uint8_t expected_mac[32] = {
+        0xdd, 0xcc, 0x5c, 0x92, 0x5d, 0x95, 0xc9, 0xfc, 0xcf, 0x49, 0xed, 0x0e, 0xc8, 0x7b, 0x79, 0x49,
+        0xb5, 0x10, 0xf0, 0x5b, 0x56, 0x87, 0xbe, 0xb6, 0xbd, 0x9d, 0xca, 0xf9, 0x7d, 0x66, 0x59, 0x29};
+    unsigned char hs[RELAY_HANDSHAKE_LEN];
+
+    CHECK(memcmp(v08_key, "fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur", sizeof v08_key) == 0);
+    CHECK(relay_handshake_write(hs, sizeof hs, guid, v08_key, sizeof v08_key) ==
+          RELAY_HANDSHAKE_LEN);
+    CHECK(memcmp(hs + 24, expected_mac, sizeof expected_mac) == 0);
+    CHECK(relay_handshake_parse(hs, sizeof hs, guid, v08_key, sizeof v08_key) == RELAY_STATUS_OK);
+}
+
 /* The buffer-writing helpers shared with clients, and how they see a token handshake. */
 static void helper_misuse(void) {
     static const uint8_t secret[16] = {9};
@@ -455,6 +471,7 @@ static void helper_misuse(void) {
     CHECK(relay_handshake_parse(hs, sizeof hs, &guid, NULL, 0) == RELAY_STATUS_OK);
     CHECK_STATUS(relay_handshake_parse(hs, sizeof hs, &guid, secret, sizeof secret),
                  RELAY_STATUS_INVALID_HANDSHAKE);
+    v08_default_key_handshake(&guid);
 }
 
 static void misc_misuse(void) {

@@ -64,6 +64,29 @@ pub fn feed(relay: &mut Relay, d: &[u8], src: SocketAddr, now: Duration, send_ok
         }
         Verdict::Dropped => assert_eq!((out, dropped), (0, 1), "{before:?} -> {after:?}"),
         Verdict::Absorbed => assert_eq!((out, dropped), (0, 0)),
+        Verdict::Challenge(c) => {
+            // The only answer the relay gives an unproven address: to the sender alone, no
+            // larger than what it sent, and nothing allocated or paired.
+            assert_eq!(
+                c.to,
+                udp_relay::net::normalize(src),
+                "challenge to a third party"
+            );
+            assert!(
+                c.datagram.len() <= d.len(),
+                "challenge larger than its handshake"
+            );
+            assert_eq!((out, dropped), (0, 0));
+            assert_eq!(
+                after.handshakes_challenged,
+                before.handshakes_challenged + 1
+            );
+            assert_eq!(
+                after.channels_allocated_total,
+                before.channels_allocated_total
+            );
+            assert_eq!(after.channels_established, before.channels_established);
+        }
     }
     verdict
 }

@@ -483,6 +483,17 @@ static void engineOwnedSocket() {
     uint8_t tiny[10];
     expectError(writeHandshake(tiny, guid).status(), RELAY_STATUS_BUFFER_TOO_SMALL,
                 "writeHandshake into 10 bytes gives BUFFER_TOO_SMALL");
+
+    // kV08DefaultKey writes the reference_default_key datagram of tests/vectors/handshake-v08.json.
+    static const uint8_t referenceMac[32] = {
+        0xdd, 0xcc, 0x5c, 0x92, 0x5d, 0x95, 0xc9, 0xfc, 0xcf, 0x49, 0xed, 0x0e, 0xc8, 0x7b, 0x79, 0x49,
+        0xb5, 0x10, 0xf0, 0x5b, 0x56, 0x87, 0xbe, 0xb6, 0xbd, 0x9d, 0xca, 0xf9, 0x7d, 0x66, 0x59, 0x29};
+    const Guid vectorGuid(0x0123456789abcdefULL, 0xfedcba9876543210ULL);
+    expect(std::memcmp(kV08DefaultKey, "fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur", sizeof kV08DefaultKey) == 0,
+           "kV08DefaultKey is the v0.8.2 default key");
+    written = writeHandshake(datagram, vectorGuid, kV08DefaultKey);
+    expect(written.has_value() && std::memcmp(datagram + 24, referenceMac, sizeof referenceMac) == 0,
+           "writeHandshake with kV08DefaultKey matches the reference vector");
 }
 
 // Seat tokens: the matchmaker mints one per seat, each client passes its own; a relay that

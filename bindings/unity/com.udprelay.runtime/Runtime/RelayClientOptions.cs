@@ -17,7 +17,8 @@ namespace UdpRelay
         /// <summary>The channel GUID both peers agreed on; must not be zero.</summary>
         public RelayGuid Guid;
         /// <summary>The relay's raw HMAC key bytes; null or empty for an unkeyed relay (and for
-        /// a token holder, which never needs the relay's secret).</summary>
+        /// a token holder, which never needs the relay's secret). <see cref="RelayKeys.V08Default"/>
+        /// for a v0.8.2 relay run with its defaults.</summary>
         public byte[] SecretKey;
         /// <summary>The seat token the matchmaker minted for this peer
         /// (<see cref="RelayToken.Mint(byte[], RelayGuid, RelayTokenRole, ulong)"/>, 60 bytes), for a relay

@@ -13,7 +13,9 @@ namespace UdpRelay
         public string BindAddress;
         /// <summary>A channel closes after this many ms without traffic; must be &gt; 0.</summary>
         public uint InactivityTimeoutMs;
-        /// <summary>Raw HMAC key bytes; null or empty accepts handshakes without checking the mac.</summary>
+        /// <summary>Raw HMAC key bytes; null or empty accepts handshakes without checking the mac
+        /// (which admits v0.8.2 clients run with their defaults too). <see cref="RelayKeys.V08Default"/>
+        /// behaves as a v0.8.2 relay run with its defaults, and secures nothing: it is public.</summary>
         public byte[] SecretKey;
         /// <summary>New GUIDs are refused while this many channels are open; must be &gt; 0.</summary>
         public uint MaxChannels;
@@ -36,6 +38,10 @@ namespace UdpRelay
         public uint ChannelBandwidthBytesPerSec;
         /// <summary>Admit only handshakes carrying a valid seat token (needs SecretKey).</summary>
         public bool RequireTokens;
+        /// <summary>Plain handshakes too must prove their return path (echo the relay's cookie)
+        /// before anything is forwarded to them; token handshakes always must. Clients of this
+        /// library answer; other v0.8 clients cannot.</summary>
+        public bool RequireReturnPath;
 
         public RelayOptions()
         {
@@ -53,6 +59,7 @@ namespace UdpRelay
             MaxTrackedSources = c.MaxTrackedSources;
             ChannelBandwidthBytesPerSec = c.ChannelBandwidthBytesPerSec;
             RequireTokens = c.RequireTokens != 0;
+            RequireReturnPath = c.RequireReturnPath != 0;
         }
 
         internal static RelayConfig Defaults()
@@ -80,6 +87,7 @@ namespace UdpRelay
             c.MaxTrackedSources = MaxTrackedSources;
             c.ChannelBandwidthBytesPerSec = ChannelBandwidthBytesPerSec;
             c.RequireTokens = RequireTokens ? 1u : 0u;
+            c.RequireReturnPath = (ushort)(RequireReturnPath ? 1 : 0);
             return c;
         }
     }

@@ -22,14 +22,15 @@ namespace UdpRelay
 #endif
 
         /// <summary>RELAY_ABI_VERSION of the header these declarations follow.</summary>
-        public const uint AbiVersion = 3;
+        public const uint AbiVersion = 4;
 
         /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
         public const int HandshakeLength = 56;
 
         /// <summary>RELAY_MAX_HANDSHAKE_LEN: the largest handshake a client sends (with a seat
-        /// token); a buffer this size always fits what relay_handshake_poll writes.</summary>
-        public const int MaxHandshakeLength = 76;
+        /// token, echoing the relay's return-path cookie); a buffer this size always fits what
+        /// relay_handshake_poll writes.</summary>
+        public const int MaxHandshakeLength = 92;
 
         /// <summary>RELAY_TOKEN_LEN: size of a seat token.</summary>
         public const int TokenLength = 60;

@@ -74,7 +74,8 @@ namespace UdpRelay
         public IntPtr SecretKey;
         public UIntPtr SecretKeyLength;
         public ushort Port;
-        public ushort Reserved;
+        /// <summary>0 or 1: plain handshakes too must echo the relay's return-path cookie.</summary>
+        public ushort RequireReturnPath;
         public uint MaxChannels;
         public uint RecvBufferBytes;
         public uint SendBufferBytes;
@@ -130,6 +131,8 @@ namespace UdpRelay
         public ulong TokensReplayed;
         /// <summary>Seats moved to a new address by a fresh token handshake (NAT rebinding).</summary>
         public ulong PeersRebound;
+        /// <summary>Admissible handshakes answered with a return-path challenge instead.</summary>
+        public ulong HandshakesChallenged;
     }
 
     /// <summary>Traffic of one channel. "A" allocated it, "B" joined it.</summary>
