@@ -6,12 +6,13 @@
 //! mid-session with and without seat tokens, and NAT mapping timeouts against the client's
 //! keep-alive interval.
 //!
-//! Needs root, `ip`, `nft` and `conntrack`; without them every test prints a SKIPPED line and
-//! passes, except under `CI=true`, where that is a failure.
+//! Needs root, `ip`, `nft` and `conntrack`; without them every test prints a SKIPPED warning
+//! and passes, except under `CI=true`, where that is a failure.
 #![cfg(target_os = "linux")]
 
 mod client_support;
 mod nat_lab;
+mod netns;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -394,6 +395,7 @@ fn with_seat_tokens_the_channel_follows_a_rebound_peer() {
     let private_a = private_addr(&host_a, &a);
     let old = lab.mapping(&nat1, private_a).unwrap();
     assert!((20_000..21_000).contains(&old.port()), "{old}");
+    let challenged = relay.stats().handshakes_challenged;
 
     let r = stream_across_rebinding(
         &lab,
@@ -415,14 +417,17 @@ fn with_seat_tokens_the_channel_follows_a_rebound_peer() {
          ({lost} datagrams lost in between)"
     );
     assert!(lost > 0, "the rebinding did not cut A off at all");
-    // A's next keep-alive, at most one interval after its last send, re-seats it; B's next
-    // datagram then goes to the new address.
+    // A's next keep-alive, at most one interval after its last send, draws a return-path
+    // challenge to the new address; A echoes it at once, which re-seats it, and B's next
+    // datagram goes to the new address.
     assert!(
         resumed <= KEEPALIVE + STREAM_PERIOD + Duration::from_millis(250),
         "{resumed:?}"
     );
     let new = lab.mapping(&nat1, private_a).unwrap();
     assert!((21_000..22_000).contains(&new.port()), "{new}");
+    let stats = relay.stats();
+    assert!(stats.handshakes_challenged > challenged, "{stats:?}");
 
     // Both directions work from the new address, nothing lost.
     poll_both(&mut a, &mut b, Duration::from_millis(100), |_| {});

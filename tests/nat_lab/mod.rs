@@ -105,16 +105,10 @@ pub struct NatLab {
     nats: usize,
 }
 
-/// Where a test cannot build the bed: a loud skip, or a failure when `CI=true` (CI installs
-/// everything and runs as root, so a skip there would hide a broken test).
-fn skip(case: &str, missing: &str) -> Option<NatLab> {
-    let message = format!(
-        "SKIPPED: NAT test {case} needs root, network namespaces, ip, nft and conntrack (missing: {missing})"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}; CI=true, so this is a failure");
-    }
-    eprintln!("{message}");
+/// Where this machine cannot build the bed: a loud skip, or a failure when `CI=true` (CI
+/// installs everything and runs as root, so a skip there would hide a broken test).
+fn skip(missing: &str) -> Option<NatLab> {
+    crate::netns::skip(missing);
     None
 }
 
@@ -168,12 +162,13 @@ fn must(result: Result<String, String>) -> String {
 }
 
 impl NatLab {
-    /// The relay namespace with its "wan" bridge, or `None` after a SKIPPED line where
-    /// this machine cannot build the bed (see [`skip`]).
+    /// The relay namespace with its "wan" bridge, or `None` after a SKIPPED warning where
+    /// this machine cannot build the bed (see [`skip`]). `case` names the test in the
+    /// namespaces' names.
     pub fn new(case: &str) -> Option<NatLab> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
-            return skip(case, "root");
+            return skip("root (CAP_SYS_ADMIN) to create network namespaces");
         }
         let tools: Vec<_> = ["ip", "nft", "conntrack"]
             .iter()
@@ -185,7 +180,10 @@ impl NatLab {
             .map(|(name, _)| *name)
             .collect();
         if !missing.is_empty() {
-            return skip(case, &missing.join(", "));
+            return skip(&format!(
+                "{} (apt-get install iproute2 nftables conntrack, or run .ci/install-deps.sh)",
+                missing.join(", ")
+            ));
         }
         let [ip, nft, conntrack] = [0, 1, 2].map(|i| tools[i].1.clone().unwrap());
         let mut lab = NatLab {
@@ -198,7 +196,7 @@ impl NatLab {
         };
         lab.sweep_stale();
         if let Err(e) = lab.add_namespace("relay") {
-            return skip(case, &format!("network namespaces: {e}"));
+            return skip(&format!("network namespaces ({e})"));
         }
         let relay = lab.ns_name("relay");
         // The programs may be there while the kernel lacks nftables NAT or conntrack's
@@ -216,7 +214,7 @@ impl NatLab {
             let mut args = vec!["netns", "exec", &relay];
             args.extend(command);
             if let Err(e) = run(&lab.ip, &args, stdin) {
-                return skip(case, &format!("{what}: {e}"));
+                return skip(&format!("{what} in the kernel ({e})"));
             }
         }
         lab.ip(&relay, "link add wan type bridge");
