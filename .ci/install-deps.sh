@@ -3,11 +3,12 @@
 #   - a C compiler with headers and the ASan/UBSan runtimes (tests/c_examples.rs),
 #   - a C++ compiler and standard library headers (tests/cpp_wrapper.rs),
 #   - Mono's C# compiler and runtime (tests/csharp.rs),
-#   - `ip` from iproute2, to set up the private network namespaces of tests/netns/.
+#   - `ip` from iproute2, to set up the private network namespaces of tests/netns/,
+#   - `nft` and `conntrack` for the NATs of the network-namespace test bed (tests/nat.rs).
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 
-packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2)
+packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2 nftables conntrack)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -24,6 +25,8 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-for tool in cc c++ mcs mono ip; do
+# ip, nft and conntrack live in /usr/sbin, which a non-login shell's PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
+for tool in cc c++ mcs mono ip nft conntrack; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done

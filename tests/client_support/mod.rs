@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ use udp_relay::relay::{self, Relay, Stats};
 pub struct RelayThread {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// The relay's counters as of its last poll.
+    live: Arc<Mutex<Stats>>,
     thread: Option<JoinHandle<Stats>>,
 }
 
@@ -45,16 +47,46 @@ impl RelayThread {
         let addr = relay.local_addr();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let live = Arc::new(Mutex::new(relay.stats()));
+        let published = live.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 relay.poll(Duration::from_millis(5)).expect("relay poll");
+                *published.lock().unwrap() = relay.stats();
             }
             relay.stats()
         });
         RelayThread {
             addr,
             stop,
+            live,
             thread: Some(thread),
+        }
+    }
+
+    /// The relay's counters as of its last poll (at most a few ms old).
+    pub fn stats(&self) -> Stats {
+        *self.live.lock().unwrap()
+    }
+
+    /// Waits until the counters satisfy `done` and returns them; panics after `limit`.
+    pub fn wait_for_stats(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&Stats) -> bool,
+    ) -> Stats {
+        let start = Instant::now();
+        loop {
+            let stats = self.stats();
+            if done(&stats) {
+                return stats;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{what} not seen within {limit:?}: {stats:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

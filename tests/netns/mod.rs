@@ -79,7 +79,9 @@ fn set_loopback_up(mtu: u32) -> Result<(), String> {
     Ok(())
 }
 
-fn skip(missing: &str) {
+/// Says loudly that the running test is skipped for want of `missing`; a failure instead
+/// under `CI=true`.
+pub fn skip(missing: &str) {
     let message = format!("this test needs {missing}");
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{message}");
