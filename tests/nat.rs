@@ -293,8 +293,8 @@ fn port_randomising_nats_still_pair() {
 const PORTS_BEFORE: &str = "meta l4proto udp masquerade to :20000-20999";
 const PORTS_AFTER: &str = "meta l4proto udp masquerade to :21000-21999";
 
-/// Datagrams B streams to A while A's NAT rebinds it; A itself stays quiet, so it speaks
-/// only through its keep-alives.
+/// Datagrams B streams to A while A's NAT rebinds it (and, where asked, A to B: a busy game
+/// still sends its keep-alives when it has a token).
 const STREAM_PERIOD: Duration = Duration::from_millis(10);
 const KEEPALIVE: Duration = Duration::from_millis(300);
 
@@ -313,12 +313,14 @@ struct Rebinding {
 /// B streams to A. Once `before` has passed, right after A's next keep-alive, NAT 1 gets new
 /// ports and forgets A's mapping, so A's next datagram (its next keep-alive, almost a whole
 /// interval later) leaves from a new public address. Streams on (while B is not lost) until
-/// `stop` says so or `limit` passes.
+/// `stop` says so or `limit` passes. With `a_streams`, A streams to B all along too.
+#[allow(clippy::too_many_arguments)]
 fn stream_across_rebinding(
     lab: &NatLab,
     nat: &nat_lab::Nat,
     host_a: &Host,
     (a, b): (&mut Client, &mut Client),
+    a_streams: bool,
     before: Duration,
     limit: Duration,
     stop: impl Fn(&Rebinding, &mut Client, &mut Client) -> bool,
@@ -341,6 +343,12 @@ fn stream_across_rebinding(
                 Ok(()) => seq += 1,
                 Err(ClientError::PeerLost) => b_lost = true,
                 Err(e) => panic!("B send: {e}"),
+            }
+            if a_streams {
+                match a.send(&datagram(seq, 64)) {
+                    Ok(()) | Err(ClientError::PeerLost) => {}
+                    Err(e) => panic!("A send: {e}"),
+                }
             }
             next_send += STREAM_PERIOD;
         }
@@ -402,6 +410,7 @@ fn with_seat_tokens_the_channel_follows_a_rebound_peer() {
         &nat1,
         &host_a,
         (&mut a, &mut b),
+        true,
         Duration::from_millis(500),
         Duration::from_secs(5),
         |r, _, _| {
@@ -470,6 +479,7 @@ fn without_tokens_a_rebound_peer_is_refused_and_the_channel_expires() {
         &nat1,
         &host_a,
         (&mut a, &mut b),
+        false,
         Duration::from_millis(500),
         Duration::from_secs(5),
         |_, a, b| a.state() == State::Lost && b.state() == State::Lost,

@@ -15,7 +15,10 @@
 //!   two peers whose round trip exceeds the interval cannot ping-pong handshakes forever.
 //! - While established and the game sends nothing for `keepalive_interval`, a handshake goes
 //!   out as a keep-alive, holding the relay's channel (and the NAT mapping) open. Only our own
-//!   sends count: many NATs refresh a mapping on outbound traffic only.
+//!   sends count: many NATs refresh a mapping on outbound traffic only. With a seat token
+//!   the keep-alive goes out every `keepalive_interval` whatever the game sends: it is how
+//!   the relay learns our new address after a NAT rebinding (game data from an address the
+//!   relay does not know goes nowhere), so the channel follows us within one interval.
 //! - With `peer_timeout` set (off by default), an established machine that receives nothing
 //!   at all from the relay (no game data, no handshake) for that long gives up (**Lost**):
 //!   the relay restarted, the channel expired there, or the peer vanished. The silence is
@@ -364,6 +367,15 @@ impl HandshakeMachine {
         }
     }
 
+    /// What the keep-alive interval counts from: our last send of any kind, or with a token
+    /// our last handshake (see the module documentation).
+    fn keepalive_from(&self) -> Instant {
+        match (self.token.is_some(), self.last_handshake_sent) {
+            (true, Some(t)) => t,
+            _ => self.last_sent,
+        }
+    }
+
     /// When an established machine becomes `Lost` unless something arrives first.
     fn lost_deadline(&self) -> Option<Instant> {
         // Established always follows a received datagram, so `last_received` is set.
@@ -391,7 +403,7 @@ impl HandshakeMachine {
                 let keepalive = self
                     .timing
                     .keepalive_interval
-                    .is_some_and(|k| now >= later(self.last_sent, k));
+                    .is_some_and(|k| now >= later(self.keepalive_from(), k));
                 self.pending.take().is_some() || keepalive
             }
             State::TimedOut | State::Closed | State::Lost => false,
@@ -420,7 +432,7 @@ impl HandshakeMachine {
                 let keepalive = self
                     .timing
                     .keepalive_interval
-                    .map(|k| later(self.last_sent, k));
+                    .map(|k| later(self.keepalive_from(), k));
                 [self.pending, keepalive, self.lost_deadline()]
                     .into_iter()
                     .flatten()
@@ -1038,6 +1050,55 @@ mod tests {
 
     fn sequence_of(handshake: &[u8]) -> u64 {
         token::read_claim(handshake).unwrap().sequence
+    }
+
+    /// A token machine keeps sending keep-alives while the game is busy: after a NAT
+    /// rebinding its next one is what moves its seat.
+    #[test]
+    fn with_a_token_keepalives_go_out_whatever_the_game_sends() {
+        let t0 = Instant::now();
+        let mut m = token_machine(t0, Role::A);
+        let mut peer = [0u8; TOKEN_HANDSHAKE_LEN];
+        token::write_handshake_with_token(&mut peer, &seat(Role::B), 1).unwrap();
+        m.handle_datagram(&peer, t0);
+        assert!(m.poll_transmit(t0).is_some());
+        let mut keepalives = Vec::new();
+        for t in (100..=12_000).step_by(100) {
+            m.on_data_sent(t0 + ms(t));
+            if m.poll_transmit(t0 + ms(t)).is_some() {
+                keepalives.push(t);
+            }
+        }
+        assert_eq!(keepalives, [5_000, 10_000]);
+    }
+
+    /// A challenge from the relay is answered at once with the cookie echoed, and only once
+    /// per retry interval however many arrive; it is consumed, and no sign of the peer.
+    #[test]
+    fn challenges_are_answered_with_the_cookie_once_per_retry_interval() {
+        let t0 = Instant::now();
+        let mut m = token_machine(t0, Role::A);
+        assert!(m.poll_transmit(t0).is_some());
+        let cookie = [7u8; cookie::COOKIE_LEN];
+        let mut challenge = [0u8; cookie::CHALLENGE_LEN];
+        cookie::write_challenge(&mut challenge, GUID, &cookie);
+        assert_eq!(m.handle_datagram(&challenge, t0 + ms(10)), Received::Handshake);
+        assert_eq!(m.state(), State::Handshaking, "a challenge is not the peer");
+        assert_eq!(m.stats().handshakes_received, 0);
+        let echo = m.poll_transmit(t0 + ms(10)).expect("answered at once").to_vec();
+        assert_eq!(echo.len(), MAX_HANDSHAKE_LEN);
+        assert_eq!(cookie::echoed_cookie(&echo), Some(&cookie[..]));
+        let relay = HandshakeVerifier::new(Some(SECRET), true);
+        assert!(relay.verify(&echo, 0).is_ok(), "the proof covers the cookie");
+        // A flood of (possibly forged) challenges gets one answer per retry interval.
+        let mut answers = Vec::new();
+        for t in 11..=300 {
+            m.handle_datagram(&challenge, t0 + ms(t));
+            if m.poll_transmit(t0 + ms(t)).is_some() {
+                answers.push(t);
+            }
+        }
+        assert_eq!(answers, [260], "one retry interval after the last answer");
     }
 
     #[test]
