@@ -1082,14 +1082,23 @@ mod tests {
         let cookie = [7u8; cookie::COOKIE_LEN];
         let mut challenge = [0u8; cookie::CHALLENGE_LEN];
         cookie::write_challenge(&mut challenge, GUID, &cookie);
-        assert_eq!(m.handle_datagram(&challenge, t0 + ms(10)), Received::Handshake);
+        assert_eq!(
+            m.handle_datagram(&challenge, t0 + ms(10)),
+            Received::Handshake
+        );
         assert_eq!(m.state(), State::Handshaking, "a challenge is not the peer");
         assert_eq!(m.stats().handshakes_received, 0);
-        let echo = m.poll_transmit(t0 + ms(10)).expect("answered at once").to_vec();
+        let echo = m
+            .poll_transmit(t0 + ms(10))
+            .expect("answered at once")
+            .to_vec();
         assert_eq!(echo.len(), MAX_HANDSHAKE_LEN);
         assert_eq!(cookie::echoed_cookie(&echo), Some(&cookie[..]));
         let relay = HandshakeVerifier::new(Some(SECRET), true);
-        assert!(relay.verify(&echo, 0).is_ok(), "the proof covers the cookie");
+        assert!(
+            relay.verify(&echo, 0).is_ok(),
+            "the proof covers the cookie"
+        );
         // A flood of (possibly forged) challenges gets one answer per retry interval.
         let mut answers = Vec::new();
         for t in 11..=300 {
