@@ -14,6 +14,9 @@
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod client_support;
+use client_support::{RelayThread, establish, exchange};
+use udp_relay::client::Client;
 use udp_relay::cookie::{CHALLENGE_LEN, read_challenge};
 use udp_relay::protocol::{Guid, write_handshake};
 use udp_relay::relay::{Config, Relay};
@@ -291,4 +294,24 @@ fn a_spoofed_token_handshake_cannot_aim_a_partner_at_a_victim() {
         r.channel(guid).unwrap().peer_b.is_none(),
         "seat B still free"
     );
+}
+
+/// This library's plain clients answer the challenge on their own: with
+/// `require_return_path` they pair and exchange as usual, one round trip later.
+#[test]
+fn plain_clients_of_this_library_pass_the_return_path_check() {
+    let relay = RelayThread::start_with(Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        require_return_path: true,
+        ..Config::default()
+    });
+    let guid = Guid::random().unwrap();
+    let mut a = Client::connect(client_support::config(relay.addr, guid)).unwrap();
+    let mut b = Client::connect(client_support::config(relay.addr, guid)).unwrap();
+    establish(&mut a, &mut b, Duration::from_secs(5));
+    exchange(&mut a, &mut b, 200, |_| 100);
+    drop((a, b));
+    let s = relay.stop();
+    assert_eq!(s.handshakes_challenged, 2, "{s:?}");
+    assert_eq!(s.channels_established, 1, "{s:?}");
 }

@@ -508,6 +508,12 @@ public:
         config_.require_tokens = value ? 1u : 0u;
         return *this;
     }
+    // Plain handshakes too must echo the relay's return-path cookie (token handshakes always
+    // must); v0.8 clients other than this library's are then refused.
+    RelayConfigBuilder &requireReturnPath(bool value) noexcept {
+        config_.require_return_path = value ? 1u : 0u;
+        return *this;
+    }
 
     // The C config, pointing into this builder: valid while the builder lives unchanged.
     RelayConfig native() const noexcept {

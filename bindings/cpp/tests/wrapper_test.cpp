@@ -134,6 +134,12 @@ static void relayErrors() {
         Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1").requireTokens(true));
     expectError(tokensWithoutKey.status(), RELAY_STATUS_INVALID_ARGUMENT,
                 "requireTokens without a secret key gives INVALID_ARGUMENT");
+    expect(RelayConfigBuilder().requireReturnPath(true).native().require_return_path == 1,
+           "requireReturnPath sets require_return_path");
+    Result<Relay> returnPath =
+        Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1").requireReturnPath(true));
+    expect(returnPath.has_value(), "a relay requiring the return path starts",
+           returnPath.status().toString());
     Result<Relay> limited = Relay::start(RelayConfigBuilder()
                                              .port(0)
                                              .bindAddress("127.0.0.1")
