@@ -147,6 +147,16 @@ fn magic_payload(guid: Guid) -> Vec<u8> {
     p
 }
 
+/// A source budget of two handshakes (entering with a token takes two: the second echoes
+/// the relay's cookie), refilled at one a second.
+fn two_handshakes_a_second() -> Limits {
+    Limits {
+        handshake_rate_per_source: 1,
+        handshake_burst_per_source: 2,
+        ..Limits::default()
+    }
+}
+
 struct Clock(u64);
 
 impl Clock {
@@ -297,13 +307,7 @@ fn a_verified_handshake_that_cannot_be_admitted_is_data() {
         );
 
         // The source is over its handshake rate.
-        let mut r = relay(mode, |c| {
-            c.limits = Limits {
-                handshake_rate_per_source: 1,
-                handshake_burst_per_source: 2,
-                ..Limits::default()
-            }
-        });
+        let mut r = relay(mode, |c| c.limits = two_handshakes_a_second());
         let mut clock = Clock(0);
         pair(&mut r, &mut clock, mode, GUID, a(), b());
         let junk = plain(Guid(0xBAD), Some(b"not the secret"));
@@ -357,15 +361,7 @@ fn a_pending_member_keeps_its_channel_too() {
 #[test]
 fn retries_for_a_held_channel_cost_no_budget() {
     for mode in [Mode::Unkeyed, Mode::Keyed, Mode::Tokens] {
-        // Two handshakes' budget: entering with a token takes two (the second echoes the
-        // relay's cookie).
-        let mut r = relay(mode, |c| {
-            c.limits = Limits {
-                handshake_rate_per_source: 1,
-                handshake_burst_per_source: 2,
-                ..Limits::default()
-            }
-        });
+        let mut r = relay(mode, |c| c.limits = two_handshakes_a_second());
         let mut clock = Clock(0);
         assert_eq!(
             enter(&mut r, &mut clock, mode, (GUID, Role::A, 1), a()),
@@ -401,11 +397,7 @@ fn retries_for_a_held_channel_cost_no_budget() {
 /// a replay, on an established channel and on a pending one.
 #[test]
 fn a_copy_of_a_keepalive_sent_under_a_spent_budget_cannot_take_the_seat() {
-    let spent = Limits {
-        handshake_rate_per_source: 1,
-        handshake_burst_per_source: 2,
-        ..Limits::default()
-    };
+    let spent = two_handshakes_a_second();
     let junk_from_a_ip = addr("192.0.2.10:9");
     let junk = token_handshake(Guid(0xBAD), Role::A, 1);
     let mut junk = junk;

@@ -998,27 +998,26 @@ mod tests {
                 MachineError::Timing(message)
             );
         }
-        let longest = Timing {
+        let longest = longest_timing();
+        assert_eq!(longest.validate(), Ok(()));
+    }
+
+    /// Every duration at its upper bound (the keep-alive just under the peer timeout).
+    fn longest_timing() -> Timing {
+        Timing {
             retry_interval: MAX_TIMING,
             retry_backoff_max: MAX_TIMING,
             handshake_timeout: MAX_TIMING,
             keepalive_interval: Some(MAX_TIMING - ms(1)),
             peer_timeout: Some(MAX_TIMING),
-        };
-        assert_eq!(longest.validate(), Ok(()));
+        }
     }
 
     #[test]
     fn deadlines_past_the_end_of_the_clock_stop_at_its_last_instant() {
         let end = later(Instant::now(), Duration::MAX);
         let start = end.checked_sub(Duration::from_secs(3600)).unwrap();
-        let longest = Timing {
-            retry_interval: MAX_TIMING,
-            retry_backoff_max: MAX_TIMING,
-            handshake_timeout: MAX_TIMING,
-            keepalive_interval: Some(MAX_TIMING - ms(1)),
-            peer_timeout: Some(MAX_TIMING),
-        };
+        let longest = longest_timing();
         let mut m = HandshakeMachine::new(GUID, None, longest, start).unwrap();
         assert!(m.poll_transmit(start).is_some());
         assert_eq!(
