@@ -126,6 +126,7 @@ fn main() {
                 }
             }
             relay
+                .core()
                 .check_invariants()
                 .expect("relay consistent at the end");
         })

@@ -1,5 +1,8 @@
-//! The relay loop: one UDP socket, a channel table keyed by GUID and by peer address, and
-//! expiry of idle channels. Single-threaded: the host calls [`Relay::poll`] from its own loop.
+//! The relay: a socket-free core ([`RelayCore`]: the channel table keyed by GUID and by peer
+//! address, admission, expiry and events, driven by datagrams and time that its owner
+//! supplies) and a thin socket shell over it ([`Relay`]: one UDP socket, batched I/O, the
+//! poll loop). Single-threaded: the host calls [`Relay::poll`] from its own loop, or drives a
+//! [`RelayCore`] from its own socket and event loop.
 //!
 //! Rules (v0.8): the first valid handshake for a GUID allocates a channel with peer A; a valid
 //! handshake with that GUID from another address makes it peer B and establishes the channel;
@@ -7,34 +10,31 @@
 //! address joins or takes over a channel, and an address that is not paired never gets an
 //! answer, so the relay cannot be used to reflect or amplify traffic.
 
-use std::collections::VecDeque;
-use std::io;
-use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-use crate::admission::Admission;
-use crate::cookie::{self, CookieKey};
-use crate::net;
-use crate::net::batch::{self, DatagramBatch};
-use crate::protocol::{self, Guid};
-use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError};
+use crate::cookie;
+use crate::protocol::Guid;
+use crate::token::Rejection;
 
 mod admit;
 mod config;
+mod core;
 mod deadlines;
 mod sans_io;
+mod socket;
 mod table;
 mod wall_clock;
+
+pub use self::core::RelayCore;
+pub use socket::Relay;
 
 pub use config::{
     Config, ConfigError, MAX_CHANNEL_BANDWIDTH, MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL,
     MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
 };
-use deadlines::Deadlines;
 #[doc(hidden)]
 pub use sans_io::TableCapacities;
-use table::{ChannelTable, PeerAddr};
-use wall_clock::WallClock;
 
 /// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,18 +140,13 @@ pub struct ChannelInfo {
     pub idle: Duration,
 }
 
-/// Channels expired between two looks at the socket during a mass expiry.
-const EXPIRY_CHUNK: usize = 64;
-/// Below this many slots the table is not worth shrinking.
-const MIN_SHRINK_SLOTS: usize = 1024;
-
-/// What the relay logic decided for one datagram; the socket loop carries it out. The
-/// decision never depends on I/O, which is what lets tests and fuzzers drive the logic
-/// through [`Relay::sans_io_datagram`].
-#[doc(hidden)]
+/// What the relay decided for one datagram ([`RelayCore::handle_datagram`]); its owner carries
+/// it out. The decision never depends on I/O: the socket shell, an engine's own socket and the
+/// tests and fuzzers all run the same code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Send the datagram, unchanged, to the sender's paired peer.
+    /// Send the datagram, unchanged, to the sender's paired peer. Already counted as sent:
+    /// if the send fails, tell the core with [`RelayCore::report_send_failure`].
     Forward(Forward),
     /// A handshake the relay took (allocated, refreshed or re-seated a pending channel).
     Absorbed,
@@ -163,20 +158,23 @@ pub enum Verdict {
 }
 
 /// A return-path challenge to send (see [`crate::cookie`]).
-#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Challenge {
     /// Always the sender of the handshake it answers.
     pub to: SocketAddr,
+    /// The local address the handshake was sent to, to send from (when the owner said).
+    pub from: Option<IpAddr>,
     pub datagram: [u8; cookie::CHALLENGE_LEN],
 }
 
 /// Where a datagram goes, and which channel's counters it belongs to.
-#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forward {
     /// Always the sender's paired peer, never the sender.
     pub to: SocketAddr,
+    /// The local address `to` sends to, to send from, so the reply leaves from the address
+    /// the peer knows (`None` when the owner never said which address datagrams arrived at).
+    pub from: Option<IpAddr>,
     slot: u32,
     stamp: u32,
     a_to_b: bool,
@@ -195,666 +193,8 @@ impl Forward {
     }
 }
 
-/// Why a handshake-looking datagram did not pass [`Relay::screen`].
+/// Why a handshake-looking datagram did not pass [`RelayCore::screen`].
 enum Screen {
     RateLimited,
     Rejected(Rejection),
-}
-
-/// The relay. See the module documentation for its rules.
-pub struct Relay {
-    socket: UdpSocket,
-    socket_is_v6: bool,
-    local_addr: SocketAddr,
-    effective_buffers: (usize, usize),
-    verifier: HandshakeVerifier,
-    /// Issues and checks return-path cookies; random per relay.
-    cookies: CookieKey,
-    admission: Admission,
-    seats: SeatBook,
-    /// What token expiry is judged by.
-    wall_clock: WallClock,
-    config: Config,
-    /// The channels, indexed by GUID and by peer address.
-    channels: ChannelTable,
-    /// Min-heap of (deadline ms, slot): one entry per slot marked queued, which every open
-    /// channel is. An entry whose channel saw traffic since is pushed back with its new
-    /// deadline, so a poll only touches channels whose deadline has passed. The entry of a
-    /// closed channel stays and serves the slot's next channel (whose deadline is later).
-    deadlines: Deadlines,
-    events: VecDeque<Event>,
-    stats: Stats,
-    draining: bool,
-    drained_reported: bool,
-    epoch: Instant,
-    /// Expiries not yet summarised in the log, and when the last summary was written.
-    expired_unlogged: u64,
-    expiry_logged_ms: u64,
-    /// Received datagrams and the sends that forward them from the same buffers. Lent out
-    /// (`None`) while a batch is handled, so the decision logic can borrow the relay.
-    io: Option<DatagramBatch>,
-    /// The first datagram of `io` not handled yet (slot, segment): a poll's budget can end
-    /// inside a read that GRO coalesced.
-    next_received: (usize, usize),
-}
-
-impl std::fmt::Debug for Relay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Relay")
-            .field("local_addr", &self.local_addr)
-            .field("stats", &self.stats)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Relay {
-    /// Checks `config` ([`Config::validate`]: an error of kind `InvalidInput` carrying the
-    /// [`ConfigError`]), binds the socket and returns an idle relay.
-    pub fn bind(config: Config) -> io::Result<Relay> {
-        config
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let bound = net::bind_udp(
-            config.bind,
-            config.recv_buffer_bytes,
-            config.send_buffer_bytes,
-        )?;
-        let gro = batch::enable_gro(&bound.socket);
-        log::info!(
-            "relay bound to {} (receive buffer {} B, send buffer {} B, UDP GRO {}{})",
-            bound.local_addr,
-            bound.recv_buffer,
-            bound.send_buffer,
-            if gro { "on" } else { "off" },
-            if config.secret().is_some() {
-                ", handshakes keyed"
-            } else {
-                ", handshakes not keyed"
-            }
-        );
-        Ok(Relay {
-            socket: bound.socket,
-            socket_is_v6: bound.is_v6,
-            local_addr: bound.local_addr,
-            effective_buffers: (bound.recv_buffer, bound.send_buffer),
-            verifier: HandshakeVerifier::new(config.secret(), config.require_tokens),
-            cookies: CookieKey::random().map_err(io::Error::other)?,
-            admission: Admission::new(&config.limits),
-            seats: SeatBook::default(),
-            wall_clock: WallClock::default(),
-            config,
-            channels: ChannelTable::default(),
-            deadlines: Deadlines::default(),
-            events: VecDeque::new(),
-            stats: Stats::default(),
-            draining: false,
-            drained_reported: false,
-            epoch: Instant::now(),
-            expired_unlogged: 0,
-            expiry_logged_ms: 0,
-            io: Some(DatagramBatch::new()),
-            next_received: (0, 0),
-        })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// SO_RCVBUF and SO_SNDBUF as granted by the kernel.
-    pub fn socket_buffers(&self) -> (usize, usize) {
-        self.effective_buffers
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn stats(&self) -> Stats {
-        self.stats
-    }
-
-    /// Refuse new channels from now on; a [`Event::Drained`] follows when the last
-    /// open channel closes (at once if none is open).
-    pub fn drain(&mut self) {
-        if !self.draining {
-            log::info!(
-                "draining: refusing new channels, {} still open",
-                self.stats.channels_open
-            );
-        }
-        self.draining = true;
-        self.report_drained();
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining
-    }
-
-    /// True once draining and no channel is open.
-    pub fn is_drained(&self) -> bool {
-        self.draining && self.stats.channels_open == 0
-    }
-
-    /// The next queued event, oldest first.
-    pub fn next_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    /// Looks up a channel by GUID.
-    pub fn channel(&self, guid: Guid) -> Option<ChannelInfo> {
-        let slot = self.channels.by_guid(guid)?;
-        let ch = self.channels.record(slot);
-        let now = self.now_ms();
-        Some(ChannelInfo {
-            guid,
-            peer_a: self.channels.addr(ch.peer_a),
-            peer_b: ch.is_established().then(|| self.channels.addr(ch.peer_b)),
-            counters: self.channels.counters(slot),
-            idle: Duration::from_millis(now - ch.last_seen_ms(now)),
-        })
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// Waits at most `timeout` for traffic, relays what is pending (at most
-    /// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
-    /// channels and returns how many datagrams were handled. Socket errors are counted, not
-    /// returned: a hostile or departed peer cannot stop the loop.
-    pub fn poll(&mut self, timeout: Duration) -> io::Result<usize> {
-        let budget = self.config.max_datagrams_per_poll;
-        let mut now = self.now_ms();
-        let mut handled = self.receive_batch(now, budget);
-        if handled == 0 && !timeout.is_zero() && !self.expiry_due(now) {
-            let wait = match self.deadlines.peek() {
-                Some((deadline, _)) => {
-                    timeout.min(Duration::from_millis(deadline.saturating_sub(now).max(1)))
-                }
-                None => timeout,
-            };
-            if batch::wait_readable(&self.socket, wait)? {
-                now = self.now_ms();
-                handled = self.receive_batch(now, budget);
-            } else {
-                now = self.now_ms();
-            }
-        }
-        // A mass expiry is done in small chunks with the socket read in between, so traffic
-        // of live channels is not held up behind it; those reads share the poll's budget.
-        let mut expired = 0;
-        while expired < self.config.max_expiries_per_poll {
-            let chunk = EXPIRY_CHUNK.min(self.config.max_expiries_per_poll - expired);
-            let closed = self.expire(now, chunk);
-            expired += closed;
-            if closed < chunk {
-                break;
-            }
-            handled += self.receive_batch(now, budget - handled);
-        }
-        self.after_expiry(expired, now);
-        Ok(handled)
-    }
-
-    fn expiry_due(&self, now: u64) -> bool {
-        matches!(self.deadlines.peek(), Some((d, _)) if d <= now)
-    }
-
-    /// Handles at most `budget` datagrams: first those left in the batch by the last call,
-    /// then what the socket holds. Returns how many were handled (receive errors count).
-    fn receive_batch(&mut self, now: u64, budget: usize) -> usize {
-        if budget == 0 {
-            return 0;
-        }
-        let Some(mut datagrams) = self.io.take() else {
-            return 0;
-        };
-        let mut handled = self.decide_received(&mut datagrams, now, budget);
-        while handled < budget {
-            let max = budget - handled;
-            let n = match datagrams.recv(&self.socket, max) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // ICMP errors surfaced by some platforms (ECONNREFUSED, WSAECONNRESET)
-                    // say a peer went away; they must not stop the relay.
-                    self.stats.recv_errors += 1;
-                    handled += 1;
-                    log::debug!("receive error (counted, continuing): {e}");
-                    continue;
-                }
-            };
-            self.next_received = (0, 0);
-            handled += self.decide_received(&mut datagrams, now, max);
-            if n < batch::BATCH.min(max) {
-                break; // the socket is drained
-            }
-        }
-        self.io = Some(datagrams);
-        handled
-    }
-
-    /// Sends a return-path challenge at once: they are rare (one per admission at most, each
-    /// charged to its source's handshake budget), so they skip the batch.
-    fn send_challenge(&mut self, c: &Challenge) {
-        let to = net::to_socket_family(c.to, self.socket_is_v6);
-        if let Err(e) = self.socket.send_to(&c.datagram, to) {
-            log::trace!("challenge to {} failed (counted): {e}", c.to);
-            self.stats.send_errors += 1;
-        }
-    }
-
-    /// Decides at most `budget` of the received datagrams not handled yet, in order, and
-    /// sends what they forward. A read GRO coalesced can hold more datagrams than the budget
-    /// left: the rest stay in the batch for the next call, which starts with them.
-    fn decide_received(&mut self, datagrams: &mut DatagramBatch, now: u64, budget: usize) -> usize {
-        let (mut i, mut k) = self.next_received;
-        let mut handled = 0;
-        while i < datagrams.received() && handled < budget {
-            let src = net::normalize(datagrams.source(i));
-            // Several datagrams when GRO coalesced a sender's run: each is decided on its
-            // own, exactly as if it had been read alone.
-            let segments = datagrams.segments(i);
-            while k < segments && handled < budget {
-                let datagram = datagrams.datagram(i, k);
-                let len = datagram.len();
-                match self.on_datagram(datagram, src, now) {
-                    Verdict::Forward(fwd) => {
-                        // Counted as sent now; `flush` takes it back if the kernel refuses it.
-                        self.record_forward(fwd, len, true);
-                        let to = net::to_socket_family(fwd.to, self.socket_is_v6);
-                        datagrams.queue(i, k, to, fwd.tag());
-                    }
-                    Verdict::Challenge(c) => self.send_challenge(&c),
-                    Verdict::Absorbed | Verdict::Dropped => {}
-                }
-                k += 1;
-                handled += 1;
-            }
-            if k == segments {
-                (i, k) = (i + 1, 0);
-            }
-        }
-        self.next_received = (i, k);
-        self.flush(datagrams);
-        handled
-    }
-
-    /// Sends what the last batch queued and accounts for the datagrams the kernel refused.
-    fn flush(&mut self, datagrams: &mut DatagramBatch) {
-        let (channels, stats) = (&mut self.channels, &mut self.stats);
-        let (sent, bytes) = datagrams.flush(&self.socket, |tag, len, e| {
-            // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
-            log::trace!("send failed (counted): {e}");
-            count_send(stats, len, false);
-            let (slot, stamp, a_to_b) = Forward::untag(tag);
-            if channels.live_mut(slot, stamp).is_some() {
-                channels.update_counters(slot, |c| {
-                    // Saturating: a stamp only tells channels apart with near certainty.
-                    let len = len as u64;
-                    if a_to_b {
-                        c.datagrams_a_to_b = c.datagrams_a_to_b.saturating_sub(1);
-                        c.bytes_a_to_b = c.bytes_a_to_b.saturating_sub(len);
-                    } else {
-                        c.datagrams_b_to_a = c.datagrams_b_to_a.saturating_sub(1);
-                        c.bytes_b_to_a = c.bytes_b_to_a.saturating_sub(len);
-                    }
-                    c.dropped += 1;
-                });
-            }
-        });
-        self.stats.datagrams_out += sent;
-        self.stats.bytes_out += bytes;
-    }
-
-    /// Wall-clock Unix seconds to judge a token's expiry by, read now.
-    fn unix_now_secs(&self) -> u64 {
-        self.wall_clock.unix_secs()
-    }
-
-    /// The decision logic for one datagram from `src` (normalised).
-    fn on_datagram(&mut self, datagram: &[u8], src: SocketAddr, now: u64) -> Verdict {
-        self.stats.datagrams_in += 1;
-        self.stats.bytes_in += datagram.len() as u64;
-        let member = self
-            .channels
-            .peer(src)
-            .and_then(|p| Some((p, self.channels.by_addr(p)?)));
-        let Some((peer, slot)) = member else {
-            return self.on_unpaired(datagram, src, now);
-        };
-        let (guid, established) = {
-            let ch = self.channels.record(slot);
-            (ch.guid(), ch.is_established())
-        };
-        if protocol::looks_like_handshake(datagram) {
-            if protocol::peek_guid(datagram) == guid {
-                // Its own channel's handshake: a retry, an answer or a keep-alive. Checked
-                // only where that matters (a pending channel is refreshed only by a valid
-                // one; a token handshake's sequence is noted) and never charged to the
-                // source's budget.
-                let check =
-                    !established || (token::has_token_flag(datagram) && self.seats.has(guid));
-                let valid = check && self.verify_own(datagram, guid, src);
-                if !established {
-                    return if valid {
-                        self.channels.record_mut(slot).touch(now);
-                        self.stats.handshakes_accepted += 1;
-                        Verdict::Absorbed
-                    } else {
-                        self.drop_member_datagram(slot)
-                    };
-                }
-            } else if let Some(verdict) = self.member_moves(slot, datagram, src, now) {
-                return verdict;
-            }
-        }
-        if !established {
-            // Only peer A is here: anything but its handshake has no one to go to.
-            return self.drop_member_datagram(slot);
-        }
-        let ch = self.channels.record_mut(slot);
-        ch.touch(now);
-        let from_a = ch.peer_a == peer;
-        let dst = if from_a { ch.peer_b } else { ch.peer_a };
-        if !self
-            .admission
-            .meters
-            .allow(slot, from_a, datagram.len(), now)
-        {
-            self.channels.update_counters(slot, |c| c.dropped += 1);
-            self.stats.datagrams_over_bandwidth += 1;
-            self.stats.datagrams_dropped += 1;
-            self.admission.log.refusal(
-                now,
-                format_args!("{guid}: datagram from {src} over the channel's bandwidth cap"),
-            );
-            return Verdict::Dropped;
-        }
-        let dst = self.channels.addr(dst);
-        self.forward(slot, src, dst, from_a)
-    }
-
-    /// A member's datagram that looks like a handshake for another GUID. It leaves its
-    /// channel for that GUID only when the handshake is *verified* (a keyed HMAC or a seat
-    /// token: on an unkeyed relay any game payload that starts with the magic would pass)
-    /// and the relay will admit it there; the check is made before the channel is given
-    /// up. Otherwise (`None`) it is the channel's data like any other datagram.
-    fn member_moves(
-        &mut self,
-        slot: u32,
-        datagram: &[u8],
-        src: SocketAddr,
-        now: u64,
-    ) -> Option<Verdict> {
-        if !self.verifier.authenticates() {
-            return None;
-        }
-        let v = self.screen(datagram, src, now).ok()?;
-        let plan = self.plan(&v, src).ok()?;
-        if !self.return_path_proven(&v, datagram, src, now) {
-            return Some(self.challenge(v.guid, src, now));
-        }
-        self.close(slot, CloseReason::PeerMoved, now);
-        Some(self.apply(plan, &v, datagram.len(), src, now))
-    }
-
-    fn drop_member_datagram(&mut self, slot: u32) -> Verdict {
-        self.channels.update_counters(slot, |c| c.dropped += 1);
-        self.stats.datagrams_dropped += 1;
-        Verdict::Dropped
-    }
-
-    /// A decision to forward to `to`, the sender's partner; never back to the sender.
-    fn forward(&mut self, slot: u32, src: SocketAddr, to: SocketAddr, a_to_b: bool) -> Verdict {
-        if to == src {
-            debug_assert!(false, "relay logic chose to send a datagram back to {src}");
-            self.stats.datagrams_dropped += 1;
-            return Verdict::Dropped;
-        }
-        Verdict::Forward(Forward {
-            to,
-            slot,
-            stamp: self.channels.record(slot).stamp(),
-            a_to_b,
-        })
-    }
-
-    /// Counts a forward the socket loop carried out (or failed to) on its channel.
-    fn record_forward(&mut self, fwd: Forward, len: usize, sent: bool) {
-        if self.channels.live_mut(fwd.slot, fwd.stamp).is_none() {
-            return; // closed since the decision (a batched send)
-        }
-        if sent {
-            self.channels.count_forwarded(fwd.slot, fwd.a_to_b, len);
-        } else {
-            self.channels.update_counters(fwd.slot, |c| c.dropped += 1);
-        }
-    }
-
-    fn on_unpaired(&mut self, datagram: &[u8], src: SocketAddr, now: u64) -> Verdict {
-        match self.screen(datagram, src, now) {
-            Ok(v) => self.admit(v, datagram, src, now),
-            Err(Screen::RateLimited) => self.rate_limited(datagram.len(), src, now),
-            Err(Screen::Rejected(why)) => {
-                self.stats.handshakes_rejected += 1;
-                self.stats.datagrams_dropped += 1;
-                match why {
-                    Rejection::Token(TokenError::Expired) => self.stats.tokens_expired += 1,
-                    Rejection::Token(_) | Rejection::TokenRequired => {
-                        self.stats.tokens_invalid += 1
-                    }
-                    Rejection::Handshake(_) => {}
-                }
-                let len = datagram.len();
-                self.admission.log.refusal(
-                    now,
-                    format_args!("dropped {len} B from unpaired {src}: {why}"),
-                );
-                Verdict::Dropped
-            }
-        }
-    }
-
-    /// Opens a channel planned by [`Relay::plan`] (which checked that it may).
-    fn allocate(&mut self, guid: Guid, src: SocketAddr, now: u64) -> Verdict {
-        let Some(peer) = self.channels.intern(src) else {
-            debug_assert!(false, "planned allocation for {src} without a scope");
-            return self.refused(admit::Refusal::Scopes, guid, src, now);
-        };
-        let slot = self.channels.allocate(guid, peer, now);
-        // A slot still queued keeps its entry: it comes up before this channel's deadline.
-        let entry = self.channels.record_mut(slot);
-        if !entry.queued() {
-            entry.set_queued(true);
-            self.deadlines
-                .push(now.saturating_add(self.timeout_ms()), slot);
-        }
-        self.admission.pending.opened(src.ip());
-        self.admission.meters.reset(slot, now);
-        self.stats.handshakes_accepted += 1;
-        self.stats.channels_open += 1;
-        self.stats.channels_allocated_total += 1;
-        log::debug!("channel {guid} allocated by {src}");
-        self.push_event(Event::Allocated { guid, peer_a: src });
-        Verdict::Absorbed
-    }
-
-    /// Makes `src` peer B of the pending channel in `slot`, as planned by [`Relay::plan`].
-    fn join(
-        &mut self,
-        slot: u32,
-        peer: PeerAddr,
-        len: usize,
-        src: SocketAddr,
-        now: u64,
-    ) -> Verdict {
-        let guid = self.channels.record(slot).guid();
-        self.channels.join(slot, peer);
-        let ch = self.channels.record_mut(slot);
-        ch.touch(now);
-        let peer_a = ch.peer_a;
-        let peer_a = self.channels.addr(peer_a);
-        self.admission.pending.settled(peer_a.ip());
-        self.stats.handshakes_accepted += 1;
-        self.stats.channels_established += 1;
-        log::debug!("channel {guid} established: {peer_a} <-> {src} ({len} B handshake)");
-        self.push_event(Event::Established {
-            guid,
-            peer_a,
-            peer_b: src,
-        });
-        // B's handshake goes on to A: that is how A learns the channel is up.
-        self.forward(slot, src, peer_a, false)
-    }
-
-    /// The inactivity timeout in ms: 1 ms to a day ([`Config::validate`]).
-    fn timeout_ms(&self) -> u64 {
-        u64::try_from(self.config.inactivity_timeout.as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Closes up to `limit` channels whose inactivity timeout has passed; returns how many.
-    fn expire(&mut self, now: u64, limit: usize) -> usize {
-        let timeout = self.timeout_ms();
-        let mut closed = 0;
-        while closed < limit {
-            let Some((deadline, slot)) = self.deadlines.peek() else {
-                break;
-            };
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop();
-            let entry = self.channels.record_mut(slot);
-            if !entry.is_open() {
-                entry.set_queued(false); // closed earlier for another reason
-                continue;
-            }
-            let due = entry.last_seen_ms(now).saturating_add(timeout);
-            if due > now {
-                self.deadlines.push(due, slot);
-            } else {
-                entry.set_queued(false);
-                self.close(slot, CloseReason::Expired, now);
-                closed += 1;
-            }
-        }
-        closed
-    }
-
-    /// Accounting, a log summary at most once a second, housekeeping of the admission
-    /// tables, and giving memory back once most of the channel table has expired.
-    fn after_expiry(&mut self, expired: usize, now: u64) {
-        if expired > 0 {
-            self.stats.channels_expired_total += expired as u64;
-            self.expired_unlogged += expired as u64;
-            if self.channels.slots() > MIN_SHRINK_SLOTS
-                && (self.stats.channels_open as usize) < self.channels.slots() / 8
-            {
-                self.shrink(now);
-            }
-        }
-        if self.expired_unlogged > 0 && now.saturating_sub(self.expiry_logged_ms) >= 1000 {
-            log::debug!(
-                "{} idle channels expired in the last {} ms, {} open",
-                self.expired_unlogged,
-                now.saturating_sub(self.expiry_logged_ms),
-                self.stats.channels_open
-            );
-            self.expired_unlogged = 0;
-            self.expiry_logged_ms = now;
-        }
-        self.admission.maintain(now);
-        self.report_drained();
-    }
-
-    fn close(&mut self, slot: u32, reason: CloseReason, now: u64) {
-        let (ch, counters) = self.channels.remove(slot);
-        let guid = ch.guid();
-        let peer_a = self.channels.addr(ch.peer_a);
-        let peer_b = ch.is_established().then(|| self.channels.addr(ch.peer_b));
-        if peer_b.is_some() {
-            self.stats.channels_established -= 1;
-        } else {
-            self.admission.pending.settled(peer_a.ip());
-        }
-        self.seats.remove(guid);
-        self.stats.channels_open -= 1;
-        let lifetime = Duration::from_millis(ch.lifetime_ms(now));
-        // Expiries come in masses and are summarised once a second; one line each is trace.
-        let level = match reason {
-            CloseReason::Expired => log::Level::Trace,
-            CloseReason::PeerMoved => log::Level::Debug,
-        };
-        log::log!(
-            level,
-            "channel {guid} closed ({reason:?}) after {lifetime:?}: {counters:?}",
-        );
-        self.push_event(Event::Closed {
-            guid,
-            reason,
-            peer_a,
-            peer_b,
-            counters,
-            lifetime,
-        });
-    }
-
-    /// Renumbers the open channels into a table sized for them and frees the rest, with the
-    /// seat book and the per-source half-open counts, so the memory of a mass expiry goes
-    /// back to the allocator (and from there to the OS: the large blocks are unmapped).
-    /// Costs one pass over the old tables, which is why it only runs once the channel table
-    /// is at least 7/8 empty, and never while sends are queued (their tags name slots).
-    fn shrink(&mut self, now: u64) {
-        let open = self.channels.open();
-        let timeout = self.timeout_ms();
-        let mut moves = Vec::with_capacity(open);
-        self.channels = self.channels.compacted(&mut moves);
-        self.deadlines = Deadlines::with_capacity(open);
-        for &(_, slot) in &moves {
-            let entry = self.channels.record_mut(slot);
-            entry.set_queued(true);
-            let due = entry.last_seen_ms(now).saturating_add(timeout);
-            self.deadlines.push(due, slot);
-        }
-        self.events.shrink_to_fit();
-        // The tables that hold an entry per channel (seats) or per source of a half-open
-        // channel free their peak with it.
-        self.seats.shrink_to_fit();
-        self.admission.pending.shrink_to_fit();
-        self.admission.meters.renumber(&moves);
-        drop(moves);
-        net::memory::release_free_memory();
-        log::debug!("channel table shrunk to {open} open channels");
-    }
-
-    fn report_drained(&mut self) {
-        if self.is_drained() && !self.drained_reported {
-            self.drained_reported = true;
-            log::info!("drained: no channel open");
-            self.push_event(Event::Drained);
-        }
-    }
-
-    fn push_event(&mut self, event: Event) {
-        if self.events.len() >= self.config.max_pending_events {
-            self.stats.events_dropped += 1;
-        } else {
-            self.events.push_back(event);
-        }
-    }
-}
-
-/// Counts one send the kernel took (or refused); returns `sent`.
-fn count_send(stats: &mut Stats, len: usize, sent: bool) -> bool {
-    if sent {
-        stats.datagrams_out += 1;
-        stats.bytes_out += len as u64;
-    } else {
-        stats.send_errors += 1;
-        stats.datagrams_dropped += 1;
-    }
-    sent
 }

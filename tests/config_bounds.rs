@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use udp_relay::protocol::{Guid, write_handshake};
-use udp_relay::relay::{Config, ConfigError, MAX_INACTIVITY_TIMEOUT, Relay};
+use udp_relay::relay::{Config, ConfigError, MAX_INACTIVITY_TIMEOUT, Relay, RelayCore};
 
 fn loopback() -> Config {
     Config {
@@ -53,7 +53,7 @@ fn bind_refuses_a_setting_out_of_range_naming_it() {
 
 #[test]
 fn time_arithmetic_saturates_at_the_end_of_the_clock() {
-    let mut relay = Relay::sans_io(Config {
+    let mut relay = RelayCore::new(Config {
         inactivity_timeout: MAX_INACTIVITY_TIMEOUT,
         ..Config::default()
     })

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use udp_relay::protocol::Guid;
-use udp_relay::relay::{Config, Relay};
+use udp_relay::relay::{Config, RelayCore};
 use udp_relay::token::{Role, TokenKey};
 
 #[path = "props/relay.rs"]
@@ -24,7 +24,7 @@ fn source(i: u32) -> SocketAddr {
 
 #[test]
 fn seat_book_and_pending_counts_shrink_with_the_channel_table() {
-    let mut relay = Relay::sans_io(Config {
+    let mut relay = RelayCore::new(Config {
         secret_key: Some(SECRET.to_vec()),
         inactivity_timeout: Duration::from_secs(1),
         ..Config::default()
@@ -32,7 +32,7 @@ fn seat_book_and_pending_counts_shrink_with_the_channel_table() {
     .unwrap();
     let key = TokenKey::new(SECRET);
     let expiry = u64::MAX; // never, whatever the clock
-    let open = |relay: &mut Relay, i: u32, now: Duration| {
+    let open = |relay: &mut RelayCore, i: u32, now: Duration| {
         let token = key.mint(Guid(0x5EA7_0000 + u128::from(i)), Role::A, expiry);
         enter_with_token(relay, &token, 1, source(i), now);
     };

@@ -20,7 +20,7 @@ use relay_props::feed;
 use udp_relay::admission::Limits;
 use udp_relay::cookie::{Cookie, read_challenge, write_handshake_with_cookie};
 use udp_relay::protocol::{Guid, HandshakeKey, MAGIC, write_handshake};
-use udp_relay::relay::{Config, Relay, Verdict};
+use udp_relay::relay::{Config, Relay, RelayCore, Verdict};
 use udp_relay::token::{
     Role, TokenKey, write_handshake_with_token, write_handshake_with_token_and_cookie,
 };
@@ -53,14 +53,14 @@ enum Mode {
     Tokens,
 }
 
-fn relay(mode: Mode, tune: impl FnOnce(&mut Config)) -> Relay {
+fn relay(mode: Mode, tune: impl FnOnce(&mut Config)) -> RelayCore {
     let mut config = Config {
         secret_key: (mode != Mode::Unkeyed).then(|| SECRET.to_vec()),
         require_tokens: mode == Mode::Tokens,
         ..Config::default()
     };
     tune(&mut config);
-    Relay::sans_io(config).unwrap()
+    RelayCore::new(config).unwrap()
 }
 
 fn plain(guid: Guid, key: Option<&[u8]>) -> Vec<u8> {
@@ -120,7 +120,7 @@ fn hello_with_cookie(
 /// with a return-path challenge (it always does for a token handshake from an unproven
 /// address), sends it again echoing the cookie. Returns the last verdict.
 fn enter(
-    r: &mut Relay,
+    r: &mut RelayCore,
     clock: &mut Clock,
     mode: Mode,
     (guid, role, sequence): (Guid, Role, u64),
@@ -167,7 +167,14 @@ impl Clock {
 }
 
 /// Pairs `x` (seat A) and `y` (seat B) on `guid`.
-fn pair(r: &mut Relay, clock: &mut Clock, mode: Mode, guid: Guid, x: SocketAddr, y: SocketAddr) {
+fn pair(
+    r: &mut RelayCore,
+    clock: &mut Clock,
+    mode: Mode,
+    guid: Guid,
+    x: SocketAddr,
+    y: SocketAddr,
+) {
     assert_eq!(
         enter(r, clock, mode, (guid, Role::A, 1), x),
         Verdict::Absorbed
@@ -187,7 +194,7 @@ fn forwarded_to(v: Verdict) -> Option<SocketAddr> {
 }
 
 /// `datagram` from A (paired with B on GUID) is B's data, and the channel stays.
-fn stays_data(r: &mut Relay, clock: &mut Clock, datagram: &[u8], what: &str) {
+fn stays_data(r: &mut RelayCore, clock: &mut Clock, datagram: &[u8], what: &str) {
     let now = clock.tick();
     let before = r.stats();
     assert_eq!(

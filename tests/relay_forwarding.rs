@@ -172,7 +172,7 @@ fn one_poll_handles_at_most_its_budget_during_a_mass_expiry() {
     let expiries = relay.config().max_expiries_per_poll;
     for i in 0..expiries {
         let src = SocketAddr::from(([127, 0, 0, 2], 1024 + i as u16));
-        relay.sans_io_datagram(
+        relay.core_mut().sans_io_datagram(
             &handshake(Guid(0xE0_0000 + i as u128)),
             src,
             Duration::ZERO,

@@ -1,4 +1,4 @@
-//! Property tests over the relay logic without sockets (`Relay::sans_io_datagram`): random
+//! Property tests over the relay logic without sockets (`RelayCore::sans_io_datagram`): random
 //! datagrams from random addresses (IPv4 and IPv6, many sources) at random times, with
 //! tokens, replays, garbage and failing sends. After every datagram:
 //! - nothing is forwarded to an address other than the sender's paired peer, never back to
@@ -21,7 +21,7 @@ use relay_props::{address, feed};
 use udp_relay::admission::Limits;
 use udp_relay::cookie::{Cookie, read_challenge, write_handshake_with_cookie};
 use udp_relay::protocol::{Guid, HandshakeKey, peek_guid, write_handshake};
-use udp_relay::relay::{Config, Relay, Verdict};
+use udp_relay::relay::{Config, RelayCore, Verdict};
 use udp_relay::token::{
     Role, TokenKey, write_handshake_with_token, write_handshake_with_token_and_cookie,
 };
@@ -150,7 +150,7 @@ fn limits() -> Limits {
 }
 
 fn run(ops: &[Op], require_tokens: bool) {
-    let mut relay = Relay::sans_io(Config {
+    let mut relay = RelayCore::new(Config {
         secret_key: Some(SECRET.to_vec()),
         require_tokens,
         max_channels: 3,
@@ -212,7 +212,7 @@ proptest! {
     fn honest_token_pair_loses_nothing_whatever_others_send(
         attack in prop::collection::vec(op(), 1..120),
     ) {
-        let mut relay = Relay::sans_io(Config {
+        let mut relay = RelayCore::new(Config {
             secret_key: Some(SECRET.to_vec()),
             require_tokens: true,
             max_channels: 3,
@@ -233,7 +233,7 @@ proptest! {
         let mut captured = Vec::new();
         let now = Duration::ZERO;
         // Each enters by answering the relay's return-path challenge.
-        let mut enter = |relay: &mut Relay, t, from| {
+        let mut enter = |relay: &mut RelayCore, t, from| {
             write_handshake_with_token(&mut hs, t, 1).unwrap();
             let Verdict::Challenge(c) = feed(relay, &hs, from, now, true) else {
                 panic!("a token handshake from a new address is challenged");

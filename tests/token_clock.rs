@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use udp_relay::protocol::Guid;
-use udp_relay::relay::{Config, Relay};
+use udp_relay::relay::{Config, RelayCore};
 use udp_relay::token::{Role, TokenKey};
 
 #[path = "props/relay.rs"]
@@ -22,8 +22,8 @@ fn unix_now_secs() -> u64 {
         .as_secs()
 }
 
-fn relay() -> Relay {
-    Relay::sans_io(Config {
+fn relay() -> RelayCore {
+    RelayCore::new(Config {
         secret_key: Some(SECRET.to_vec()),
         require_tokens: true,
         ..Config::default()
@@ -32,7 +32,7 @@ fn relay() -> Relay {
 }
 
 /// Feeds seat A's token handshake for `guid`, expiring at `expiry`, at relay time `now`.
-fn offer(relay: &mut Relay, guid: u128, expiry: u64, now: Duration) {
+fn offer(relay: &mut RelayCore, guid: u128, expiry: u64, now: Duration) {
     let token = TokenKey::new(SECRET).mint(Guid(guid), Role::A, expiry);
     let src = SocketAddr::from(([127, 0, 0, 1], 4000 + (guid as u16)));
     enter_with_token(relay, &token, 1, src, now);

@@ -14,7 +14,7 @@ mod relay_props;
 use relay_props::{address, feed};
 use udp_relay::admission::Limits;
 use udp_relay::protocol::{Guid, HandshakeKey, write_handshake};
-use udp_relay::relay::{Config, Relay, Verdict};
+use udp_relay::relay::{Config, RelayCore, Verdict};
 use udp_relay::token::{Role, TokenKey, write_handshake_with_token};
 
 const SECRET: &[u8] = b"fuzz secret";
@@ -107,7 +107,7 @@ fn encode(kind: &Kind, sent: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fuzz_target!(|input: Input| {
-    let mut relay = Relay::sans_io(Config {
+    let mut relay = RelayCore::new(Config {
         secret_key: (input.keyed || input.require_tokens).then(|| SECRET.to_vec()),
         require_tokens: input.require_tokens,
         max_channels: 4,

@@ -1,13 +1,14 @@
 //! Admission of handshakes: the cheap checks, the source's budget, verification (plain or
 //! with a seat token), and what a verified handshake may do to the channel table: allocate,
-//! join, or move a token seat (NAT rebinding). Deciding ([`Relay::plan`]) is kept apart from
-//! doing ([`Relay::apply`]), so a member's handshake for another GUID can be checked for
+//! join, or move a token seat (NAT rebinding). Deciding ([`RelayCore::plan`]) is kept apart from
+//! doing ([`RelayCore::apply`]), so a member's handshake for another GUID can be checked for
 //! admission *before* its current channel is given up. The rules themselves live in
 //! `crate::admission` and `crate::token`; this is where the relay applies them to its table.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use super::{Challenge, PeerAddr, Relay, Screen, Verdict};
+use super::table::PeerAddr;
+use super::{Challenge, RelayCore, Screen, Verdict};
 use crate::admission::RateVerdict;
 use crate::cookie::{CHALLENGE_LEN, write_challenge};
 use crate::protocol::{self, Guid};
@@ -49,11 +50,11 @@ pub(super) enum Refusal {
     SeatHolderUnknown,
 }
 
-impl Relay {
+impl RelayCore {
     /// The cheap checks, then the source's handshake budget, then the (HMAC) verification:
     /// garbage never touches the rate-limit table, and an over-budget source costs no HMAC.
     /// For handshakes that may allocate or move something; a member's handshakes for its own
-    /// channel go through [`Relay::verify_own`] instead and cost no budget.
+    /// channel go through [`RelayCore::verify_own`] instead and cost no budget.
     pub(super) fn screen(
         &mut self,
         datagram: &[u8],
@@ -106,13 +107,14 @@ impl Relay {
         v: Verified,
         datagram: &[u8],
         src: SocketAddr,
+        local: Option<IpAddr>,
         now: u64,
     ) -> Verdict {
         match self.plan(&v, src) {
             Ok(_) if !self.return_path_proven(&v, datagram, src, now) => {
-                self.challenge(v.guid, src, now)
+                self.challenge(v.guid, src, local, now)
             }
-            Ok(plan) => self.apply(plan, &v, datagram.len(), src, now),
+            Ok(plan) => self.apply(plan, &v, datagram.len(), src, local, now),
             Err(why) => self.refused(why, v.guid, src, now),
         }
     }
@@ -137,12 +139,22 @@ impl Relay {
     /// Answers an admissible handshake that has no valid cookie with a challenge to its
     /// source, and nothing else: no state is kept, and the answer is no larger than the
     /// handshake (56 bytes, the smallest handshake's size).
-    pub(super) fn challenge(&mut self, guid: Guid, src: SocketAddr, now: u64) -> Verdict {
+    pub(super) fn challenge(
+        &mut self,
+        guid: Guid,
+        src: SocketAddr,
+        local: Option<IpAddr>,
+        now: u64,
+    ) -> Verdict {
         let cookie = self.cookies.cookie(src, guid, cookie_clock(now));
         let mut datagram = [0u8; CHALLENGE_LEN];
         write_challenge(&mut datagram, guid, &cookie);
         self.stats.handshakes_challenged += 1;
-        Verdict::Challenge(Challenge { to: src, datagram })
+        Verdict::Challenge(Challenge {
+            to: src,
+            from: local,
+            datagram,
+        })
     }
 
     /// What `v` from `src` would do to the table, or why it cannot be admitted. Changes
@@ -198,24 +210,25 @@ impl Relay {
         }
     }
 
-    /// Carries out a plan made by [`Relay::plan`] for the same handshake.
+    /// Carries out a plan made by [`RelayCore::plan`] for the same handshake.
     pub(super) fn apply(
         &mut self,
         plan: Plan,
         v: &Verified,
         len: usize,
         src: SocketAddr,
+        local: Option<IpAddr>,
         now: u64,
     ) -> Verdict {
         let verdict = match plan {
-            Plan::Allocate => self.allocate(v.guid, src, now),
-            Plan::Join { slot, peer } => self.join(slot, peer, len, src, now),
+            Plan::Allocate => self.allocate(v.guid, src, local, now),
+            Plan::Join { slot, peer } => self.join(slot, peer, len, src, local, now),
             Plan::Rebind {
                 slot,
                 old,
                 claim,
                 peer,
-            } => return self.rebind(slot, old, src, peer, &claim, now),
+            } => return self.rebind(slot, old, (src, peer, local), &claim, now),
         };
         if let Some(claim) = v.token {
             self.seats.seat(v.guid, &claim, src);
@@ -268,15 +281,14 @@ impl Relay {
         &mut self,
         slot: u32,
         old: SocketAddr,
-        new: SocketAddr,
-        new_peer: PeerAddr,
+        (new, new_peer, local): (SocketAddr, PeerAddr, Option<IpAddr>),
         claim: &TokenClaim,
         now: u64,
     ) -> Verdict {
         let guid = self.channels.record(slot).guid();
         let old_peer = self.channels.peer(old).unwrap_or(PeerAddr::NONE);
         let moved_a = self.channels.record(slot).peer_a == old_peer;
-        let rebound = self.channels.rebind(slot, old_peer, new_peer);
+        let rebound = self.channels.rebind(slot, old_peer, new_peer, local);
         debug_assert!(rebound, "planned rebind of {guid} found no holder");
         let ch = self.channels.record_mut(slot);
         ch.touch(now);

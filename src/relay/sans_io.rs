@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Relay, Verdict, count_send};
+use super::{RelayCore, Verdict};
 use crate::net;
 
 /// How many entries the relay's tables have room for without growing; for tests of the
@@ -26,19 +26,7 @@ fn relay_ms(now: Duration) -> u64 {
     u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
 }
 
-impl Relay {
-    /// A relay for the sans-IO entry points. It owns a socket like any relay (bound to
-    /// 127.0.0.1, port 0, default buffers), which these entry points never read or write.
-    #[doc(hidden)]
-    pub fn sans_io(config: super::Config) -> std::io::Result<Relay> {
-        Relay::bind(super::Config {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            recv_buffer_bytes: 0,
-            send_buffer_bytes: 0,
-            ..config
-        })
-    }
-
+impl RelayCore {
     /// Sans-IO entry point for tests and fuzzers: runs the relay logic on one datagram from
     /// `src` at `now` (time since the relay started) exactly as the socket loop would, with
     /// the send reported as `send_ok`, and returns the decision. Nothing is sent.
@@ -50,21 +38,17 @@ impl Relay {
         now: Duration,
         send_ok: bool,
     ) -> Verdict {
-        let now = relay_ms(now);
-        let verdict = self.on_datagram(datagram, net::normalize(src), now);
-        if let Verdict::Forward(fwd) = verdict {
-            count_send(&mut self.stats, datagram.len(), send_ok);
-            self.record_forward(fwd, datagram.len(), send_ok);
+        let verdict = self.handle_datagram(relay_ms(now), src, None, datagram);
+        if let (Verdict::Forward(fwd), false) = (verdict, send_ok) {
+            self.report_send_failure(&fwd, datagram.len());
         }
         verdict
     }
 
-    /// Sans-IO counterpart of the end of [`Relay::poll`]: expiry and housekeeping at `now`.
+    /// [`RelayCore::handle_timeout`] at `now` (time since the relay started).
     #[doc(hidden)]
     pub fn sans_io_tick(&mut self, now: Duration) {
-        let now = relay_ms(now);
-        let expired = self.expire(now, self.config.max_expiries_per_poll);
-        self.after_expiry(expired, now);
+        self.handle_timeout(relay_ms(now));
     }
 
     /// Checks the relay's internal consistency (indexes, counts, pairing); for tests and

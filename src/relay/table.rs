@@ -1,5 +1,5 @@
 //! The channel table, laid out for a million channels in little memory: a slab of compact
-//! channel records (84 bytes each) and one index (4 bytes a key, plus hashbrown's control
+//! channel records (88 bytes each) and one index (4 bytes a key, plus hashbrown's control
 //! byte) that finds a channel by GUID or by either peer's address. The index stores only
 //! tagged slot numbers and compares candidates against the records, so no key is stored
 //! twice.
@@ -61,6 +61,30 @@ impl Scopes {
     }
 }
 
+/// The relay's own addresses that peers sent to (a host has few). Index 0 is "not known".
+#[derive(Debug, Clone)]
+struct Locals(Vec<Option<IpAddr>>);
+
+impl Locals {
+    /// At most this many distinct local addresses; beyond that a new one is "not known" and
+    /// replies to it leave from the address the system picks.
+    const MAX: usize = 256;
+
+    fn intern(&mut self, ip: Option<IpAddr>) -> u16 {
+        let Some(ip) = ip else {
+            return 0;
+        };
+        if let Some(i) = self.0.iter().position(|&l| l == Some(ip)) {
+            return i as u16;
+        }
+        if self.0.len() >= Self::MAX {
+            return 0;
+        }
+        self.0.push(Some(ip));
+        (self.0.len() - 1) as u16
+    }
+}
+
 /// Traffic counters of one channel in 32 bits each; a channel whose counter would overflow
 /// moves to 64-bit counters in a side table (`Record::SPILLED`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,9 +121,12 @@ pub(super) struct Record {
     /// Low 30 bits: relay seconds when allocated (34 years). High bits: flags.
     created_flags: u32,
     counters: SmallCounters,
+    /// The local address each peer (A, B) sends to, as an index into
+    /// [`ChannelTable::locals`]; 0 when not known. Replies to a peer leave from it.
+    local: [u16; 2],
 }
 
-const _: () = assert!(std::mem::size_of::<Record>() == 84);
+const _: () = assert!(std::mem::size_of::<Record>() == 88);
 
 impl Record {
     const FREE: Record = Record {
@@ -115,6 +142,7 @@ impl Record {
             bytes_b_to_a: 0,
             dropped: 0,
         },
+        local: [0; 2],
     };
     const CREATED: u32 = (1 << 30) - 1;
     /// The counters live in `ChannelTable::wide_counters`.
@@ -186,6 +214,7 @@ pub(super) struct ChannelTable {
     index: HashTable<u32>,
     hasher: RandomState,
     scopes: Scopes,
+    locals: Locals,
     /// 64-bit counters of the channels whose 32-bit ones would have overflowed.
     wide_counters: HashMap<u32, ChannelCounters>,
     open: usize,
@@ -205,6 +234,7 @@ impl ChannelTable {
             index: HashTable::with_capacity(open * 3),
             hasher: RandomState::default(),
             scopes: Scopes(vec![0]),
+            locals: Locals(vec![None]),
             wide_counters: HashMap::new(),
             open: 0,
         }
@@ -346,8 +376,15 @@ impl ChannelTable {
     }
 
     /// Allocates a pending channel; returns its slot.
-    pub(super) fn allocate(&mut self, guid: Guid, peer_a: PeerAddr, now_ms: u64) -> u32 {
+    pub(super) fn allocate(
+        &mut self,
+        guid: Guid,
+        peer_a: PeerAddr,
+        local_a: Option<IpAddr>,
+        now_ms: u64,
+    ) -> u32 {
         debug_assert!(guid != Guid::ZERO && !peer_a.is_none());
+        let local_a = self.locals.intern(local_a);
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -364,6 +401,7 @@ impl ChannelTable {
             created_flags: ((now_ms / 1000) as u32 & Record::CREATED)
                 | (r.created_flags & Record::QUEUED),
             counters: SmallCounters::default(),
+            local: [local_a, 0],
         };
         self.open += 1;
         self.insert_key(slot, KEY_GUID);
@@ -372,15 +410,24 @@ impl ChannelTable {
     }
 
     /// Makes `peer_b` the second peer of the pending channel in `slot`.
-    pub(super) fn join(&mut self, slot: u32, peer_b: PeerAddr) {
+    pub(super) fn join(&mut self, slot: u32, peer_b: PeerAddr, local_b: Option<IpAddr>) {
         debug_assert!(!peer_b.is_none() && !self.slots[slot as usize].is_established());
-        self.slots[slot as usize].peer_b = peer_b;
+        let local_b = self.locals.intern(local_b);
+        let r = &mut self.slots[slot as usize];
+        r.peer_b = peer_b;
+        r.local[1] = local_b;
         self.insert_key(slot, KEY_PEER_B);
     }
 
     /// Moves the member at `old` of the channel in `slot` to `new`; false if `old` is not a
     /// member.
-    pub(super) fn rebind(&mut self, slot: u32, old: PeerAddr, new: PeerAddr) -> bool {
+    pub(super) fn rebind(
+        &mut self,
+        slot: u32,
+        old: PeerAddr,
+        new: PeerAddr,
+        local: Option<IpAddr>,
+    ) -> bool {
         let r = &self.slots[slot as usize];
         let which = if r.peer_a == old {
             KEY_PEER_A
@@ -390,14 +437,23 @@ impl ChannelTable {
             return false;
         };
         self.remove_key(slot, which);
+        let local = self.locals.intern(local);
         let r = &mut self.slots[slot as usize];
         if which == KEY_PEER_A {
             r.peer_a = new;
+            r.local[0] = local;
         } else {
             r.peer_b = new;
+            r.local[1] = local;
         }
         self.insert_key(slot, which);
         true
+    }
+
+    /// The local address peer A (`b` false) or B of the channel in `slot` sends to, if known.
+    pub(super) fn local_of(&self, slot: u32, b: bool) -> Option<IpAddr> {
+        let i = self.slots[slot as usize].local[usize::from(b)];
+        self.locals.0.get(usize::from(i)).copied().flatten()
     }
 
     /// Frees the channel in `slot`; returns its record as it was and its counters.
@@ -498,6 +554,7 @@ impl ChannelTable {
         let mut t = ChannelTable::with_capacity(self.open);
         t.hasher = self.hasher.clone();
         t.scopes = Scopes(self.scopes.0.clone());
+        t.locals = self.locals.clone();
         for (old, r) in self.iter() {
             let slot = t.slots.len() as u32;
             moves.push((old, slot));
@@ -538,8 +595,14 @@ mod tests {
         let (pa, pb) = (t.intern(a).unwrap(), t.intern(b).unwrap());
         assert_eq!((t.addr(pa), t.addr(pb)), (a, b));
         let guid = Guid(42);
-        let slot = t.allocate(guid, pa, 5_000);
-        t.join(slot, pb);
+        let slot = t.allocate(guid, pa, None, 5_000);
+        t.join(slot, pb, Some("127.0.0.2".parse().unwrap()));
+        assert_eq!(
+            t.local_of(slot, false),
+            None,
+            "A's local address was not given"
+        );
+        assert_eq!(t.local_of(slot, true), Some("127.0.0.2".parse().unwrap()));
         assert_eq!(t.by_guid(guid), Some(slot));
         assert_eq!(t.by_addr(pa), Some(slot));
         assert_eq!(t.by_addr(pb), Some(slot));
@@ -556,7 +619,7 @@ mod tests {
     fn counters_move_to_64_bits_before_they_overflow() {
         let mut t = ChannelTable::default();
         let pa = t.intern("127.0.0.1:4000".parse().unwrap()).unwrap();
-        let slot = t.allocate(Guid(1), pa, 0);
+        let slot = t.allocate(Guid(1), pa, None, 0);
         for _ in 0..3 {
             t.update_counters(slot, |c| {
                 c.datagrams_a_to_b += 1;

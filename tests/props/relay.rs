@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use udp_relay::relay::{Relay, Stats, Verdict};
+use udp_relay::relay::{RelayCore, Stats, Verdict};
 
 /// Fifteen sources: two IPv4 hosts with three ports each, IPv6 hosts sharing a /64, one more
 /// IPv6 host, and the IPv4-mapped form of the first IPv4 host (the same peer as it).
@@ -35,7 +35,13 @@ pub fn address(i: u8) -> SocketAddr {
 /// Feeds one datagram and checks every per-datagram invariant: the indexes agree with the
 /// table, a forward goes to the sender's paired peer and never back to the sender, and the
 /// datagram is counted exactly once (out, dropped, or absorbed). Returns the verdict.
-pub fn feed(relay: &mut Relay, d: &[u8], src: SocketAddr, now: Duration, send_ok: bool) -> Verdict {
+pub fn feed(
+    relay: &mut RelayCore,
+    d: &[u8],
+    src: SocketAddr,
+    now: Duration,
+    send_ok: bool,
+) -> Verdict {
     let before: Stats = relay.stats();
     let verdict = relay.sans_io_datagram(d, src, now, send_ok);
     let after = relay.stats();
@@ -95,7 +101,7 @@ pub fn feed(relay: &mut Relay, d: &[u8], src: SocketAddr, now: Duration, send_ok
 /// library enters: when the relay answers with a return-path challenge, the handshake goes
 /// again (sequence + 1) echoing the cookie. Returns the last verdict.
 pub fn enter_with_token(
-    relay: &mut Relay,
+    relay: &mut RelayCore,
     token: &udp_relay::token::Token,
     sequence: u64,
     src: SocketAddr,

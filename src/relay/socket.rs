@@ -1,0 +1,279 @@
+//! The socket relay: one UDP socket and batched I/O (recvmmsg/sendmmsg, GRO/GSO on Linux)
+//! around a [`RelayCore`], which makes every decision. [`Relay::poll`] is the whole loop.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::{Challenge, ChannelInfo, Config, Event, RelayCore, Stats, Verdict};
+use crate::net;
+use crate::net::batch::{self, DatagramBatch};
+use crate::protocol::Guid;
+
+/// Channels expired between two looks at the socket during a mass expiry.
+const EXPIRY_CHUNK: usize = 64;
+
+/// The relay with its own socket. See the module documentation of [`crate::relay`] for its
+/// rules.
+pub struct Relay {
+    socket: UdpSocket,
+    socket_is_v6: bool,
+    local_addr: SocketAddr,
+    effective_buffers: (usize, usize),
+    /// The core's clock counts milliseconds from here.
+    epoch: Instant,
+    core: RelayCore,
+    /// Received datagrams and the sends that forward them from the same buffers. Lent out
+    /// (`None`) while a batch is handled, so the decision logic can borrow the relay.
+    io: Option<DatagramBatch>,
+    /// The first datagram of `io` not handled yet (slot, segment): a poll's budget can end
+    /// inside a read that GRO coalesced.
+    next_received: (usize, usize),
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("local_addr", &self.local_addr)
+            .field("stats", &self.core.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Checks `config` ([`Config::validate`]: an error of kind `InvalidInput` carrying the
+    /// [`super::ConfigError`]), binds the socket and returns an idle relay.
+    pub fn bind(config: Config) -> io::Result<Relay> {
+        let core = RelayCore::new(config)?;
+        let config = core.config();
+        let bound = net::bind_udp(
+            config.bind,
+            config.recv_buffer_bytes,
+            config.send_buffer_bytes,
+        )?;
+        let gro = batch::enable_gro(&bound.socket);
+        log::info!(
+            "relay bound to {} (receive buffer {} B, send buffer {} B, UDP GRO {}{})",
+            bound.local_addr,
+            bound.recv_buffer,
+            bound.send_buffer,
+            if gro { "on" } else { "off" },
+            if config.secret().is_some() {
+                ", handshakes keyed"
+            } else {
+                ", handshakes not keyed"
+            }
+        );
+        Ok(Relay {
+            socket: bound.socket,
+            socket_is_v6: bound.is_v6,
+            local_addr: bound.local_addr,
+            effective_buffers: (bound.recv_buffer, bound.send_buffer),
+            epoch: Instant::now(),
+            core,
+            io: Some(DatagramBatch::new()),
+            next_received: (0, 0),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// SO_RCVBUF and SO_SNDBUF as granted by the kernel.
+    pub fn socket_buffers(&self) -> (usize, usize) {
+        self.effective_buffers
+    }
+
+    /// The socket, to wait on it in the host's own event loop (then call
+    /// [`Relay::poll`] with a zero timeout when it is readable or
+    /// [`Relay::next_timeout`] has passed).
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// How long until [`Relay::poll`] has work even without traffic (a channel may fall
+    /// idle); `None` while no channel is open. Zero when it is due now.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        let now = self.now_ms();
+        self.core
+            .next_timeout()
+            .map(|deadline| Duration::from_millis(deadline.saturating_sub(now)))
+    }
+
+    /// The decision logic under this relay.
+    pub fn core(&self) -> &RelayCore {
+        &self.core
+    }
+
+    /// The decision logic under this relay, to hand it datagrams that reached the host some
+    /// other way, on the clock [`Relay::poll`] uses (milliseconds since the relay was bound).
+    pub fn core_mut(&mut self) -> &mut RelayCore {
+        &mut self.core
+    }
+
+    pub fn config(&self) -> &Config {
+        self.core.config()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    /// Refuse new channels from now on; a [`Event::Drained`] follows when the last
+    /// open channel closes (at once if none is open).
+    pub fn drain(&mut self) {
+        self.core.drain()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.core.is_draining()
+    }
+
+    /// True once draining and no channel is open.
+    pub fn is_drained(&self) -> bool {
+        self.core.is_drained()
+    }
+
+    /// The next queued event, oldest first.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.core.next_event()
+    }
+
+    /// Looks up a channel by GUID.
+    pub fn channel(&self, guid: Guid) -> Option<ChannelInfo> {
+        self.core.channel_at(guid, self.now_ms())
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Waits at most `timeout` for traffic, relays what is pending (at most
+    /// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
+    /// channels and returns how many datagrams were handled. Socket errors are counted, not
+    /// returned: a hostile or departed peer cannot stop the loop.
+    pub fn poll(&mut self, timeout: Duration) -> io::Result<usize> {
+        let budget = self.core.config().max_datagrams_per_poll;
+        let mut now = self.core.advance(self.now_ms());
+        let mut handled = self.receive_batch(now, budget);
+        if handled == 0 && !timeout.is_zero() && !self.core.expiry_due(now) {
+            let wait = match self.core.next_timeout() {
+                Some(deadline) => {
+                    timeout.min(Duration::from_millis(deadline.saturating_sub(now).max(1)))
+                }
+                None => timeout,
+            };
+            let readable = batch::wait_readable(&self.socket, wait)?;
+            now = self.core.advance(self.now_ms());
+            if readable {
+                handled = self.receive_batch(now, budget);
+            }
+        }
+        // A mass expiry is done in small chunks with the socket read in between, so traffic
+        // of live channels is not held up behind it; those reads share the poll's budget.
+        let max_expiries = self.core.config().max_expiries_per_poll;
+        let mut expired = 0;
+        while expired < max_expiries {
+            let chunk = EXPIRY_CHUNK.min(max_expiries - expired);
+            let closed = self.core.expire(now, chunk);
+            expired += closed;
+            if closed < chunk {
+                break;
+            }
+            handled += self.receive_batch(now, budget - handled);
+        }
+        self.core.after_expiry(expired, now);
+        Ok(handled)
+    }
+
+    /// Handles at most `budget` datagrams: first those left in the batch by the last call,
+    /// then what the socket holds. Returns how many were handled (receive errors count).
+    fn receive_batch(&mut self, now: u64, budget: usize) -> usize {
+        if budget == 0 {
+            return 0;
+        }
+        let Some(mut datagrams) = self.io.take() else {
+            return 0;
+        };
+        let mut handled = self.decide_received(&mut datagrams, now, budget);
+        while handled < budget {
+            let max = budget - handled;
+            let n = match datagrams.recv(&self.socket, max) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors surfaced by some platforms (ECONNREFUSED, WSAECONNRESET)
+                    // say a peer went away; they must not stop the relay.
+                    self.core.stats.recv_errors += 1;
+                    handled += 1;
+                    log::debug!("receive error (counted, continuing): {e}");
+                    continue;
+                }
+            };
+            self.next_received = (0, 0);
+            handled += self.decide_received(&mut datagrams, now, max);
+            if n < batch::BATCH.min(max) {
+                break; // the socket is drained
+            }
+        }
+        self.io = Some(datagrams);
+        handled
+    }
+
+    /// Sends a return-path challenge at once: they are rare (one per admission at most, each
+    /// charged to its source's handshake budget), so they skip the batch.
+    fn send_challenge(&mut self, c: &Challenge) {
+        let to = net::to_socket_family(c.to, self.socket_is_v6);
+        if let Err(e) = self.socket.send_to(&c.datagram, to) {
+            log::trace!("challenge to {} failed (counted): {e}", c.to);
+            self.core.stats.send_errors += 1;
+        }
+    }
+
+    /// Decides at most `budget` of the received datagrams not handled yet, in order, and
+    /// sends what they forward. A read GRO coalesced can hold more datagrams than the budget
+    /// left: the rest stay in the batch for the next call, which starts with them.
+    fn decide_received(&mut self, datagrams: &mut DatagramBatch, now: u64, budget: usize) -> usize {
+        let (mut i, mut k) = self.next_received;
+        let mut handled = 0;
+        while i < datagrams.received() && handled < budget {
+            let src = datagrams.source(i);
+            // Several datagrams when GRO coalesced a sender's run: each is decided on its
+            // own, exactly as if it had been read alone.
+            let segments = datagrams.segments(i);
+            while k < segments && handled < budget {
+                let datagram = datagrams.datagram(i, k);
+                match self.core.handle_datagram(now, src, None, datagram) {
+                    Verdict::Forward(fwd) => {
+                        // Counted as sent; `flush` takes it back if the kernel refuses it.
+                        let to = net::to_socket_family(fwd.to, self.socket_is_v6);
+                        datagrams.queue(i, k, to, fwd.tag());
+                    }
+                    Verdict::Challenge(c) => self.send_challenge(&c),
+                    Verdict::Absorbed | Verdict::Dropped => {}
+                }
+                k += 1;
+                handled += 1;
+            }
+            if k == segments {
+                (i, k) = (i + 1, 0);
+            }
+        }
+        self.next_received = (i, k);
+        self.flush(datagrams);
+        handled
+    }
+
+    /// Sends what the last batch queued; the datagrams the kernel refused are taken back
+    /// from the counters.
+    fn flush(&mut self, datagrams: &mut DatagramBatch) {
+        let core = &mut self.core;
+        datagrams.flush(&self.socket, |tag, len, e| {
+            // ECONNREFUSED from an earlier ICMP, ENOBUFS, EAGAIN: counted, the loop goes on.
+            log::trace!("send failed (counted): {e}");
+            core.send_failed(tag, len);
+        });
+    }
+}
