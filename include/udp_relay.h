@@ -457,6 +457,10 @@ typedef struct RelayStats {
   uint64_t peers_rebound;
   // Admissible handshakes answered with a return-path challenge instead (ABI 4).
   uint64_t handshakes_challenged;
+  // Received and taken by the relay itself: handshakes that allocated, refreshed or
+  // re-seated a pending channel, and challenged ones (ABI 4). `datagrams_in` =
+  // `datagrams_out` (forwarded) + `datagrams_dropped` + `datagrams_consumed`.
+  uint64_t datagrams_consumed;
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -538,16 +542,6 @@ RelayStatus relay_client_config_default(struct RelayClientConfig *out);
 RelayStatus relay_client_connect(const struct RelayClientConfig *config,
                                  struct RelayClient **out_client);
 
-// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
-// `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
-// changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
-// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out,
-// `RELAY_STATUS_PEER_LOST` once an established channel went silent for `peer_timeout_ms`
-// (either way the client is finished: close it; datagrams still queued are counted first),
-// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
-// Call it every frame or in a loop, also while established (keep-alives go out from here).
-int32_t relay_client_poll(struct RelayClient *client, uint32_t timeout_ms);
-
 // The client's `RelayClientState` (>= 1), or a negative `RelayStatus`
 // (`RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE` once closed).
 int32_t relay_client_state(const struct RelayClient *client);
@@ -583,6 +577,31 @@ uint16_t relay_client_local_port(const struct RelayClient *client);
 // returning `RELAY_STATUS_OK`; a handle already closed returns `RELAY_STATUS_INVALID_HANDLE`.
 // The handle must not be used afterwards (doing so is detected and reported, never a crash).
 RelayStatus relay_client_close(struct RelayClient *client);
+
+// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
+// `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
+// changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
+// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out,
+// `RELAY_STATUS_PEER_LOST` once an established channel went silent for `peer_timeout_ms`
+// (either way the client is finished: close it; datagrams still queued are counted first),
+// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+// Call it every frame or in a loop, also while established (keep-alives go out from here).
+// While it waits it holds nothing: calls on the same handle from other threads
+// (`relay_client_state`, `relay_client_send`, `relay_client_close`) return at once.
+int32_t relay_client_poll(struct RelayClient *client, uint32_t timeout_ms);
+
+// Writes the client's UDP socket to `*out_socket` (a file descriptor on POSIX systems, a
+// `SOCKET` on Windows) for the host's own event loop: when it is readable, or when
+// `relay_client_next_timeout_ms` has passed, call `relay_client_poll(client, 0)`. The
+// socket stays the client's: do not read, write or close it. Errors:
+// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_client_fd(const struct RelayClient *client, uint64_t *out_socket);
+
+// Writes to `*out_ms` how many milliseconds remain until the client has work without
+// traffic (a retry, an answer, a keep-alive, noticing a timeout or a lost peer): 0 when due
+// now, -1 once the client is finished. Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_client_next_timeout_ms(const struct RelayClient *client, int64_t *out_ms);
 
 // The message of the last failed `relay_*` call on the calling thread, or "" if none.
 //
@@ -729,12 +748,6 @@ RelayStatus relay_config_default(struct RelayConfig *out);
 // the returned handle and must pass it to `relay_stop` exactly once.
 RelayStatus relay_start(const struct RelayConfig *config, struct RelayHandle **out_relay);
 
-// Waits at most `timeout_ms` for traffic (0 = do not wait), relays what is pending (at most
-// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
-// channels, and returns the number of datagrams handled (>= 0) or a negative `RelayStatus`.
-// Meant to be called every frame or in a loop.
-int32_t relay_poll(struct RelayHandle *relay, uint32_t timeout_ms);
-
 // Closes the socket and frees the relay. NULL is a no-op returning `RELAY_STATUS_OK`; a
 // handle already stopped returns `RELAY_STATUS_INVALID_HANDLE`. The handle must not be used
 // afterwards (doing so is detected and reported, never a crash).
@@ -787,6 +800,26 @@ RelayStatus relay_drain(struct RelayHandle *relay);
 // `RELAY_STATUS_BUFFER_TOO_SMALL` (64 bytes always suffice), `RELAY_STATUS_INVALID_ARGUMENT`
 // for a family other than 4 or 6.
 int32_t relay_address_format(const struct RelayAddress *addr, char *buf, size_t buf_len);
+
+// Relays what is pending (at most `max_datagrams_per_poll` datagrams, however the kernel
+// grouped them) and expires idle channels; if nothing was pending, waits at most
+// `timeout_ms` (0 = do not wait) for traffic or the next expiry, then does so again.
+// Returns the number of datagrams handled (>= 0) or a negative `RelayStatus`. Meant to be
+// called every frame or in a loop. While it waits it holds nothing: calls on the same
+// handle from other threads (`relay_get_stats`, `relay_drain`, `relay_stop`) return at once.
+int32_t relay_poll(struct RelayHandle *relay, uint32_t timeout_ms);
+
+// Writes the relay's UDP socket to `*out_socket` (a file descriptor on POSIX systems, a
+// `SOCKET` on Windows) for the host's own event loop: when it is readable, or when
+// `relay_next_timeout_ms` has passed, call `relay_poll(relay, 0)`. The socket stays the
+// relay's: do not read, write or close it. Errors: `RELAY_STATUS_NULL_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_fd(const struct RelayHandle *relay, uint64_t *out_socket);
+
+// Writes to `*out_ms` how many milliseconds remain until the relay has work without traffic
+// (a channel may fall idle): 0 when due now, -1 when no channel is open (wait for traffic
+// only). Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_next_timeout_ms(const struct RelayHandle *relay, int64_t *out_ms);
 
 // Mints the seat token of one peer: the matchmaker calls this with the relay's secret and
 // hands the token to that peer only. `role` is `RELAY_TOKEN_ROLE_A` or `RELAY_TOKEN_ROLE_B`

@@ -128,6 +128,10 @@ pub struct Stats {
     pub peers_rebound: u64,
     /// Admissible handshakes answered with a return-path challenge (no valid cookie yet).
     pub handshakes_challenged: u64,
+    /// Received and taken by the relay itself: handshakes that allocated, refreshed or
+    /// re-seated a pending channel, and handshakes answered with a challenge. Every datagram
+    /// in is exactly one of forwarded (`datagrams_out`), dropped or consumed.
+    pub datagrams_consumed: u64,
 }
 
 /// A snapshot of one channel.

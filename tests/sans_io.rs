@@ -4,7 +4,7 @@
 //! - nothing is forwarded to an address other than the sender's paired peer, never back to
 //!   the sender;
 //! - a channel never has more than two peers, and the relay's indexes agree with its table;
-//! - the counters add up (in = out + dropped + absorbed, one datagram at a time);
+//! - the counters add up (in = out + dropped + consumed, one datagram at a time);
 //! - the table, the per-source half-open counts and the rate-limit table stay within their
 //!   limits.
 //!
@@ -162,7 +162,7 @@ fn run(ops: &[Op], require_tokens: bool) {
     let expiry = unix_now() + 3600;
     let mut now = Duration::ZERO;
     let mut sent = Vec::new();
-    let mut absorbed = 0u64;
+    let mut consumed = 0u64;
     for op in ops {
         now += Duration::from_millis(u64::from(op.advance_ms));
         if op.advance_ms > 300 {
@@ -173,10 +173,10 @@ fn run(ops: &[Op], require_tokens: bool) {
         let mut sends = vec![d];
         while let Some(d) = sends.pop() {
             match feed(&mut relay, &d, address(op.from), now, op.send_ok) {
-                Verdict::Absorbed => absorbed += 1,
+                Verdict::Absorbed => consumed += 1,
                 Verdict::Challenge(c) => {
                     // Answered like a client: the same handshake, echoing the cookie.
-                    absorbed += 1;
+                    consumed += 1;
                     let cookie = read_challenge(&c.datagram, peek_guid(&d)).unwrap();
                     sends.push(encode(&op.kind, expiry, &sent, Some(&cookie)));
                 }
@@ -186,9 +186,10 @@ fn run(ops: &[Op], require_tokens: bool) {
         }
         let s = relay.stats();
         assert!(s.channels_open <= 3);
+        assert_eq!(s.datagrams_consumed, consumed, "{s:?}");
         assert_eq!(
             s.datagrams_in,
-            s.datagrams_out + s.datagrams_dropped + absorbed,
+            s.datagrams_out + s.datagrams_dropped + s.datagrams_consumed,
             "counters add up: {s:?}"
         );
     }

@@ -3,6 +3,7 @@
 //! and non-blocking: the game calls [`Client::poll`] from its loop.
 
 use std::io;
+use std::sync::Arc;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -127,7 +128,8 @@ const MAX_BATCH: usize = 1024;
 
 /// A client with its own socket. Dropping it closes the socket.
 pub struct Client {
-    socket: UdpSocket,
+    /// Shared with callers that wait on it without holding the client (the C ABI's poll).
+    socket: Arc<UdpSocket>,
     local_addr: SocketAddr,
     /// The relay as datagrams from it are seen (normalised) and as we address it.
     relay: SocketAddr,
@@ -181,7 +183,7 @@ impl Client {
             }
         );
         let mut client = Client {
-            socket: bound.socket,
+            socket: Arc::new(bound.socket),
             local_addr: bound.local_addr,
             relay,
             relay_dst: net::to_socket_family(relay, bound.is_v6),
@@ -200,6 +202,27 @@ impl Client {
 
     pub fn relay_addr(&self) -> SocketAddr {
         self.relay
+    }
+
+    /// The socket, to wait on it in the host's own event loop (then call [`Client::poll`]
+    /// with a zero timeout when it is readable or [`Client::next_timeout`] has passed).
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// The socket, shared: to wait on it while another thread may use the client.
+    pub(crate) fn shared_socket(&self) -> Arc<UdpSocket> {
+        self.socket.clone()
+    }
+
+    /// How long until [`Client::poll`] has something to do without traffic (a retry, an
+    /// answer, a keep-alive, noticing a timeout or a lost peer); zero when due now, `None`
+    /// once final.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.machine
+            .next_timeout()
+            .map(|t| t.saturating_duration_since(now))
     }
 
     pub fn guid(&self) -> Guid {

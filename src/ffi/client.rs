@@ -23,7 +23,7 @@ pub struct RelayClient {
     _private: [u8; 0],
 }
 
-static CLIENTS: Registry<Client, RelayClient> = Registry::new("client", 0xC11E_0000);
+pub(super) static CLIENTS: Registry<Client, RelayClient> = Registry::new("client", 0xC11E_0000);
 
 /// Where a client (or a `RelayHandshake`) stands. Returned as an `int32_t` by
 /// `relay_client_state` / `relay_handshake_state`, next to negative `RelayStatus` values.
@@ -359,7 +359,7 @@ fn client_error(function: &str, client: &Client, e: ClientError) -> FfiError {
     FfiError::new(status, format!("{function}: {e}"))
 }
 
-fn timed_out(function: &str, client: &Client) -> FfiError {
+pub(super) fn timed_out(function: &str, client: &Client) -> FfiError {
     FfiError::new(
         RelayStatus::TimedOut,
         format!(
@@ -372,7 +372,7 @@ fn timed_out(function: &str, client: &Client) -> FfiError {
     )
 }
 
-fn peer_lost(function: &str, client: &Client) -> FfiError {
+pub(super) fn peer_lost(function: &str, client: &Client) -> FfiError {
     FfiError::new(
         RelayStatus::PeerLost,
         format!(
@@ -409,33 +409,6 @@ pub(crate) fn timeout_hint(has_token: bool) -> &'static str {
     } else {
         "the secret key (or, if the relay requires seat tokens, set config.token)"
     }
-}
-
-/// Receives what is pending, sends handshakes and keep-alives that are due, and waits at most
-/// `timeout_ms` (0 = do not wait; it returns early when a datagram is queued or the state
-/// changes). Returns the number of game datagrams ready for `relay_client_recv` (>= 0), or a
-/// negative `RelayStatus`: `RELAY_STATUS_TIMED_OUT` once the handshake has timed out,
-/// `RELAY_STATUS_PEER_LOST` once an established channel went silent for `peer_timeout_ms`
-/// (either way the client is finished: close it; datagrams still queued are counted first),
-/// `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
-/// Call it every frame or in a loop, also while established (keep-alives go out from here).
-#[unsafe(no_mangle)]
-pub extern "C" fn relay_client_poll(client: *mut RelayClient, timeout_ms: u32) -> i32 {
-    guard_count(|| {
-        let client = CLIENTS.get(client, "relay_client_poll")?;
-        let mut client = client.lock();
-        let state = client
-            .poll(Duration::from_millis(u64::from(timeout_ms)))
-            .map_err(|e| FfiError::new(io_status(&e), format!("relay_client_poll: {e}")))?;
-        if client.queued() == 0 {
-            match state {
-                State::TimedOut => return Err(timed_out("relay_client_poll", &client)),
-                State::Lost => return Err(peer_lost("relay_client_poll", &client)),
-                _ => {}
-            }
-        }
-        Ok(client.queued())
-    })
 }
 
 /// The client's `RelayClientState` (>= 1), or a negative `RelayStatus`

@@ -14,18 +14,22 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod client;
+mod client_loop;
 mod error;
 mod handle;
 mod handshake;
 mod log;
 mod relay;
+mod relay_loop;
 mod token;
 mod types;
 
 pub use client::*;
+pub use client_loop::*;
 pub use error::*;
 pub use handshake::*;
 pub use log::*;
 pub use relay::*;
+pub use relay_loop::*;
 pub use token::*;
 pub use types::*;

@@ -21,7 +21,7 @@ pub struct RelayHandle {
     _private: [u8; 0],
 }
 
-static RELAYS: Registry<Relay, RelayHandle> = Registry::new("relay", 0x5E1A_0000);
+pub(super) static RELAYS: Registry<Relay, RelayHandle> = Registry::new("relay", 0x5E1A_0000);
 
 /// How to start a relay. Fill it with `relay_config_default`, then change what you need.
 /// Each field says its range; `relay_start` refuses a value outside it with
@@ -137,6 +137,10 @@ pub struct RelayStats {
     pub peers_rebound: u64,
     /// Admissible handshakes answered with a return-path challenge instead (ABI 4).
     pub handshakes_challenged: u64,
+    /// Received and taken by the relay itself: handshakes that allocated, refreshed or
+    /// re-seated a pending channel, and challenged ones (ABI 4). `datagrams_in` =
+    /// `datagrams_out` (forwarded) + `datagrams_dropped` + `datagrams_consumed`.
+    pub datagrams_consumed: u64,
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -293,6 +297,7 @@ impl From<relay::Stats> for RelayStats {
             tokens_replayed: s.tokens_replayed,
             peers_rebound: s.peers_rebound,
             handshakes_challenged: s.handshakes_challenged,
+            datagrams_consumed: s.datagrams_consumed,
         }
     }
 }
@@ -531,21 +536,6 @@ pub extern "C" fn relay_start(
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out_relay, handle) };
         Ok(())
-    })
-}
-
-/// Waits at most `timeout_ms` for traffic (0 = do not wait), relays what is pending (at most
-/// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
-/// channels, and returns the number of datagrams handled (>= 0) or a negative `RelayStatus`.
-/// Meant to be called every frame or in a loop.
-#[unsafe(no_mangle)]
-pub extern "C" fn relay_poll(relay: *mut RelayHandle, timeout_ms: u32) -> i32 {
-    guard_count(|| {
-        let relay = RELAYS.get(relay, "relay_poll")?;
-        let mut relay = relay.lock();
-        relay
-            .poll(Duration::from_millis(u64::from(timeout_ms)))
-            .map_err(|e| FfiError::new(RelayStatus::Io, format!("relay_poll: {e}")))
     })
 }
 

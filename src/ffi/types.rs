@@ -194,6 +194,21 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     unsafe { out.write(value) }
 }
 
+/// The OS handle of a socket as the C ABI passes it: a file descriptor on POSIX systems, a
+/// `SOCKET` on Windows.
+pub(crate) fn raw_socket(socket: &std::net::UdpSocket) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        socket.as_raw_fd() as u64
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawSocket;
+        socket.as_raw_socket()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,3 +248,4 @@ mod tests {
         assert!(e.message.contains("sizeof(Grown)"), "{}", e.message);
     }
 }
+

@@ -104,10 +104,14 @@ impl RelayCore {
         let now = self.advance(now_ms);
         let local = local.map(|ip| ip.to_canonical());
         let verdict = self.on_datagram(datagram, net::normalize(src), local, now);
-        if let Verdict::Forward(fwd) = verdict {
-            self.record_forward(fwd, datagram.len(), true);
-            self.stats.datagrams_out += 1;
-            self.stats.bytes_out += datagram.len() as u64;
+        match verdict {
+            Verdict::Forward(fwd) => {
+                self.record_forward(fwd, datagram.len(), true);
+                self.stats.datagrams_out += 1;
+                self.stats.bytes_out += datagram.len() as u64;
+            }
+            Verdict::Absorbed | Verdict::Challenge(_) => self.stats.datagrams_consumed += 1,
+            Verdict::Dropped => {}
         }
         verdict
     }

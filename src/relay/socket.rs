@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Challenge, ChannelInfo, Config, Event, RelayCore, Stats, Verdict};
@@ -16,7 +17,8 @@ const EXPIRY_CHUNK: usize = 64;
 /// The relay with its own socket. See the module documentation of [`crate::relay`] for its
 /// rules.
 pub struct Relay {
-    socket: UdpSocket,
+    /// Shared with callers that wait on it without holding the relay (the C ABI's poll).
+    socket: Arc<UdpSocket>,
     socket_is_v6: bool,
     local_addr: SocketAddr,
     effective_buffers: (usize, usize),
@@ -65,7 +67,7 @@ impl Relay {
             }
         );
         Ok(Relay {
-            socket: bound.socket,
+            socket: Arc::new(bound.socket),
             socket_is_v6: bound.is_v6,
             local_addr: bound.local_addr,
             effective_buffers: (bound.recv_buffer, bound.send_buffer),
@@ -90,6 +92,11 @@ impl Relay {
     /// [`Relay::next_timeout`] has passed).
     pub fn socket(&self) -> &UdpSocket {
         &self.socket
+    }
+
+    /// The socket, shared: to wait on it while another thread may use the relay.
+    pub(crate) fn shared_socket(&self) -> Arc<UdpSocket> {
+        self.socket.clone()
     }
 
     /// How long until [`Relay::poll`] has work even without traffic (a channel may fall

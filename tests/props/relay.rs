@@ -34,7 +34,8 @@ pub fn address(i: u8) -> SocketAddr {
 
 /// Feeds one datagram and checks every per-datagram invariant: the indexes agree with the
 /// table, a forward goes to the sender's paired peer and never back to the sender, and the
-/// datagram is counted exactly once (out, dropped, or absorbed). Returns the verdict.
+/// datagram is counted exactly once (out, dropped, or consumed), so the relay's counters
+/// always add up. Returns the verdict.
 pub fn feed(
     relay: &mut RelayCore,
     d: &[u8],
@@ -47,6 +48,12 @@ pub fn feed(
     let after = relay.stats();
     relay.check_invariants().unwrap();
     assert_eq!(after.datagrams_in, before.datagrams_in + 1);
+    assert_eq!(
+        after.datagrams_in,
+        after.datagrams_out + after.datagrams_dropped + after.datagrams_consumed,
+        "counters do not add up: {after:?}"
+    );
+    let consumed = after.datagrams_consumed - before.datagrams_consumed;
     let out = after.datagrams_out - before.datagrams_out;
     let dropped = after.datagrams_dropped - before.datagrams_dropped;
     match verdict {
@@ -69,7 +76,7 @@ pub fn feed(
             }
         }
         Verdict::Dropped => assert_eq!((out, dropped), (0, 1), "{before:?} -> {after:?}"),
-        Verdict::Absorbed => assert_eq!((out, dropped), (0, 0)),
+        Verdict::Absorbed => assert_eq!((out, dropped, consumed), (0, 0, 1)),
         Verdict::Challenge(c) => {
             // The only answer the relay gives an unproven address: to the sender alone, no
             // larger than what it sent, and nothing allocated or paired.

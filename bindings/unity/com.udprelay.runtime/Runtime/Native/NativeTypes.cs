@@ -133,6 +133,9 @@ namespace UdpRelay
         public ulong PeersRebound;
         /// <summary>Admissible handshakes answered with a return-path challenge instead.</summary>
         public ulong HandshakesChallenged;
+        /// <summary>Handshakes the relay took itself (allocated, refreshed, re-seated, challenged):
+        /// DatagramsIn = DatagramsOut + DatagramsDropped + DatagramsConsumed.</summary>
+        public ulong DatagramsConsumed;
     }
 
     /// <summary>Traffic of one channel. "A" allocated it, "B" joined it.</summary>
