@@ -25,6 +25,10 @@
 // `out_size` `relay_next_event` accepts.
 #define RELAY_EVENT_MIN_SIZE 120
 
+// Size of a return-path challenge the core may ask to send (never larger than the handshake
+// that caused it).
+#define RELAY_CHALLENGE_LEN 56
+
 // Size of a seat token written by `relay_token_mint`.
 #define RELAY_TOKEN_LEN 60
 
@@ -248,12 +252,36 @@ typedef uint32_t RelayDatagramKind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What `relay_core_handle_datagram` asks the caller to send (`RelayTransmit::kind`).
+enum RelayTransmitKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing to send.
+  RELAY_TRANSMIT_KIND_NONE = 0,
+  // Send the datagram just handled, unchanged (`len` bytes), to `to`, from `from`.
+  RELAY_TRANSMIT_KIND_FORWARD = 1,
+  // Send `challenge` (`len` bytes) to `to`, from `from`.
+  RELAY_TRANSMIT_KIND_CHALLENGE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayTransmitKind RelayTransmitKind;
+#else
+typedef uint32_t RelayTransmitKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A client with its own UDP socket. Opaque: created by `relay_client_connect`, freed by
 // `relay_client_close`.
 //
 // Threading: calls on one handle are serialised by the library (`relay_client_poll` holds
 // the handle while it waits), so drive a client from one thread, e.g. the game thread.
 typedef struct RelayClient RelayClient;
+
+// Opaque handle of a socket-free relay (`relay_core_new`).
+typedef struct RelayCoreHandle RelayCoreHandle;
 
 // An embedded relay. Opaque: created by `relay_start`, freed by `relay_stop`.
 //
@@ -503,6 +531,21 @@ typedef struct RelayEvent {
   // to the second, so this may read up to 1000 ms long, never short.
   uint64_t lifetime_ms;
 } RelayEvent;
+
+// One send the core asks for. `from` is the local address to send from (the address the
+// peer sends to; family 0 when the core was never told, then send from any).
+typedef struct RelayTransmit {
+  // A `RelayTransmitKind` value.
+  uint32_t kind;
+  // Bytes to send.
+  uint32_t len;
+  struct RelayAddress to;
+  struct RelayAddress from;
+  // The bytes of a challenge (kind `RELAY_TRANSMIT_KIND_CHALLENGE`).
+  uint8_t challenge[RELAY_CHALLENGE_LEN];
+  // Identifies a forward for `relay_core_report_send_failure`.
+  uint64_t forward_tag;
+} RelayTransmit;
 
 // The key v0.8.2 relays and clients use when none is configured: the 32 ASCII bytes
 // `fL6I8F3egv6ApC15fkJO9U7xKeDD6Xur`, as an initializer
@@ -800,6 +843,58 @@ RelayStatus relay_drain(struct RelayHandle *relay);
 // `RELAY_STATUS_BUFFER_TOO_SMALL` (64 bytes always suffice), `RELAY_STATUS_INVALID_ARGUMENT`
 // for a family other than 4 or 6.
 int32_t relay_address_format(const struct RelayAddress *addr, char *buf, size_t buf_len);
+
+// Makes a socket-free relay as `config` says (`bind_address`, `port` and the socket buffer
+// sizes are not used: the caller has the socket) and writes its handle to `*out_core`.
+// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
+// `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_IO` (no OS randomness). Free it with
+// `relay_core_free`.
+RelayStatus relay_core_new(const struct RelayConfig *config, struct RelayCoreHandle **out_core);
+
+// Frees a relay made by `relay_core_new`. NULL is a no-op; a freed handle is reported as
+// `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_core_free(struct RelayCoreHandle *core);
+
+// Hands the core one datagram of `len` bytes that arrived from `*src`, sent to the local
+// address `*local` (NULL when not known), at `now_ms` (milliseconds on any monotonic clock
+// of the caller's that never goes back). Writes what to send into `*out`: nothing, the same
+// datagram to another address (a forward, already counted as sent: if the send fails,
+// call `relay_core_report_send_failure`), or a challenge. Errors:
+// `RELAY_STATUS_NULL_ARGUMENT` (`src`, `out`, or `datagram` with `len` > 0),
+// `RELAY_STATUS_INVALID_ARGUMENT` (`src` of no family), `RELAY_STATUS_INVALID_HANDLE`.
+RelayStatus relay_core_handle_datagram(struct RelayCoreHandle *core,
+                                       uint64_t now_ms,
+                                       const struct RelayAddress *src,
+                                       const struct RelayAddress *local,
+                                       const uint8_t *datagram,
+                                       size_t len,
+                                       struct RelayTransmit *out);
+
+// The forward `*transmit` could not be sent: the core counts it as a send error and a drop
+// instead of a datagram out. Transmits of other kinds are ignored.
+RelayStatus relay_core_report_send_failure(struct RelayCoreHandle *core,
+                                           const struct RelayTransmit *transmit);
+
+// Writes to `*out_deadline_ms` when `relay_core_handle_timeout` next has work (on the
+// caller's clock, as given to the core), or -1 while no channel is open.
+RelayStatus relay_core_next_timeout(const struct RelayCoreHandle *core, int64_t *out_deadline_ms);
+
+// Expires the channels idle at `now_ms` (at most `max_expiries_per_poll`; call again when
+// `relay_core_next_timeout` says so) and returns how many closed, or a negative status.
+int32_t relay_core_handle_timeout(struct RelayCoreHandle *core, uint64_t now_ms);
+
+// `relay_get_stats` for a socket-free relay.
+RelayStatus relay_core_get_stats(const struct RelayCoreHandle *core,
+                                 struct RelayStats *out,
+                                 size_t out_size);
+
+// `relay_next_event` for a socket-free relay: 1 when `*out` holds an event, 0 when none.
+int32_t relay_core_next_event(struct RelayCoreHandle *core,
+                              struct RelayEvent *out,
+                              size_t out_size);
+
+// `relay_drain` for a socket-free relay.
+RelayStatus relay_core_drain(struct RelayCoreHandle *core);
 
 // Relays what is pending (at most `max_datagrams_per_poll` datagrams, however the kernel
 // grouped them) and expires idle channels; if nothing was pending, waits at most

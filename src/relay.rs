@@ -188,7 +188,7 @@ impl Forward {
     /// What a queued send carries back if it fails: the channel's slot and stamp (so a
     /// channel closed in the meantime is almost surely not touched, and at worst one of its
     /// counters is off by one datagram) and the direction.
-    fn tag(self) -> u64 {
+    pub(crate) fn tag(self) -> u64 {
         (u64::from(self.slot) << 33) | (u64::from(self.stamp) << 1) | u64::from(self.a_to_b)
     }
 

@@ -28,6 +28,16 @@ const EMBEDDED_HOST: CExample = CExample {
     source: "examples/c/embedded_host.c",
 };
 
+const ENGINE_SOCKET_RELAY: CExample = CExample {
+    name: "engine_socket_relay",
+    source: "examples/c/engine_socket_relay.c",
+};
+
+const EPOLL_HOST: CExample = CExample {
+    name: "epoll_host",
+    source: "examples/c/epoll_host.c",
+};
+
 const CLIENT_MODES: CExample = CExample {
     name: "client_modes",
     source: "examples/c/client_modes.c",
@@ -214,6 +224,105 @@ fn embedded_host_linked_statically_relays_two_peers() {
 #[test]
 fn embedded_host_relays_two_peers_under_sanitizers() {
     run_variant(&EMBEDDED_HOST, &SANITIZED, embedded_host_scenario);
+}
+
+/// Starts `exe`, waits for its first line ("listening on port R[ game port G]"), pairs two
+/// peers through the relay port and exchanges datagrams both ways, has a third socket talk
+/// to the game port (`game_port(first line, relay port)`), then stops it with SIGINT and
+/// checks its counters add up.
+fn game_socket_scenario(exe: &Path, variant: &Variant, game_port: fn(&str, u16) -> u16) {
+    const ROUNDS: usize = 5;
+    let wait = Duration::from_secs(5);
+    let mut command = native_program(exe);
+    command.args(["--idle-ms", "10000"]);
+    command.envs(variant.env.iter().copied());
+    let mut host = Process::spawn(command);
+    let first = host.expect_line("the listening line", wait, |l| l.starts_with("listening"));
+    let port: u16 = first
+        .split_whitespace()
+        .nth(3)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let guid: u128 = 0x0e1f_2a3b_4c5d_6e7f_8091_a2b3_c4d5_e6f7;
+    let (a, b) = (Peer::new(port), Peer::new(port));
+    a.send(&handshake(guid));
+    std::thread::sleep(Duration::from_millis(50));
+    b.send(&handshake(guid));
+    host.expect_line("the established event", wait, |l| {
+        l.starts_with("channel established")
+    });
+    assert_eq!(a.recv(), handshake(guid).to_vec(), "A learns B joined");
+    for round in 0..ROUNDS {
+        let ping = format!("ping {round}").into_bytes();
+        a.send(&ping);
+        assert_eq!(b.recv(), ping);
+        let pong = vec![round as u8; 1 + round * 200];
+        b.send(&pong);
+        assert_eq!(a.recv(), pong);
+    }
+    // The game's own traffic, on its port, beside the relay.
+    let game = Peer::new(game_port(&first, port));
+    game.send(b"GAME hello");
+    assert_eq!(game.recv(), b"GAME-ACK");
+
+    host.interrupt();
+    let status = host.wait(wait);
+    assert!(status.success(), "exit {status}\n{}", host.transcript());
+    let out = host.stdout_seen.clone();
+    let stats = out
+        .iter()
+        .find(|l| l.starts_with("stats "))
+        .unwrap_or_else(|| panic!("no stats line\n{}", host.transcript()));
+    let n = |k| field(stats, k).unwrap_or_else(|| panic!("{k} in {stats}"));
+    assert_eq!(n("datagrams_in"), 2 + 2 * ROUNDS as u64, "{stats}");
+    assert_eq!(n("datagrams_out"), 1 + 2 * ROUNDS as u64, "{stats}");
+    assert_eq!(n("datagrams_consumed"), 1, "A's handshake: {stats}");
+    assert_eq!(n("datagrams_dropped"), 0, "{stats}");
+    assert_eq!(n("game_answered"), 1, "{stats}");
+    assert_eq!(out.last().map(String::as_str), Some("stopped cleanly"));
+    let stderr = host.stderr();
+    assert!(
+        !support::has_sanitizer_report(&stderr),
+        "sanitizer report:\n{stderr}"
+    );
+}
+
+/// The engine relays on its game port: one socket for both.
+fn engine_socket_scenario(exe: &Path, variant: &Variant) {
+    game_socket_scenario(exe, variant, |_, relay_port| relay_port);
+}
+
+/// The relay's socket and the game's sit in one epoll set.
+fn epoll_host_scenario(exe: &Path, variant: &Variant) {
+    game_socket_scenario(exe, variant, |first, _| {
+        first
+            .rsplit(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no game port in {first:?}"))
+    });
+}
+
+#[test]
+fn engine_socket_relay_relays_on_the_games_own_socket() {
+    run_variant(&ENGINE_SOCKET_RELAY, &STRICT, engine_socket_scenario);
+}
+
+#[test]
+fn engine_socket_relay_under_sanitizers() {
+    run_variant(&ENGINE_SOCKET_RELAY, &SANITIZED, engine_socket_scenario);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn epoll_host_waits_in_its_own_event_loop() {
+    run_variant(&EPOLL_HOST, &STRICT, epoll_host_scenario);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn epoll_host_under_sanitizers() {
+    run_variant(&EPOLL_HOST, &SANITIZED, epoll_host_scenario);
 }
 
 /// A library-owned client and an engine-owned one exchange 100 datagrams each way, first

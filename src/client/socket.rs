@@ -3,8 +3,8 @@
 //! and non-blocking: the game calls [`Client::poll`] from its loop.
 
 use std::io;
-use std::sync::Arc;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clock::later;

@@ -30,9 +30,9 @@ pub extern "C" fn relay_client_poll(client: *mut RelayClient, timeout_ms: u32) -
         loop {
             let (socket, wait) = {
                 let mut c = client.lock();
-                let state = c.poll(Duration::ZERO).map_err(|e| {
-                    FfiError::new(io_status(&e), format!("relay_client_poll: {e}"))
-                })?;
+                let state = c
+                    .poll(Duration::ZERO)
+                    .map_err(|e| FfiError::new(io_status(&e), format!("relay_client_poll: {e}")))?;
                 let now = Instant::now();
                 let left = end.map_or(Duration::ZERO, |end| end.saturating_duration_since(now));
                 if c.queued() > 0
@@ -53,9 +53,8 @@ pub extern "C" fn relay_client_poll(client: *mut RelayClient, timeout_ms: u32) -
                 (c.shared_socket(), wait)
             };
             if !wait.is_zero() {
-                batch::wait_readable(&socket, wait).map_err(|e| {
-                    FfiError::new(io_status(&e), format!("relay_client_poll: {e}"))
-                })?;
+                batch::wait_readable(&socket, wait)
+                    .map_err(|e| FfiError::new(io_status(&e), format!("relay_client_poll: {e}")))?;
             }
         }
     })

@@ -240,7 +240,7 @@ impl From<SocketAddr> for RelayAddress {
 }
 
 impl RelayAddress {
-    fn to_socket_addr(self) -> Option<SocketAddr> {
+    pub(super) fn to_socket_addr(self) -> Option<SocketAddr> {
         match self.family {
             4 => {
                 let o = [self.ip[0], self.ip[1], self.ip[2], self.ip[3]];
@@ -449,16 +449,16 @@ pub(crate) fn io_status(e: &std::io::Error) -> RelayStatus {
 /// The core config `c` stands for. Only the C-side encoding is checked here (reserved
 /// bytes, the 0/1 flag, pointers and strings); the ranges of the values are
 /// `relay::Config::validate`'s to judge.
-fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
+fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
     if c.require_return_path > 1 {
         return Err(FfiError::invalid(format!(
-            "relay_start: require_return_path must be 0 or 1, not {}",
+            "{function}: require_return_path must be 0 or 1, not {}",
             c.require_return_path
         )));
     }
     if c.require_tokens > 1 {
         return Err(FfiError::invalid(format!(
-            "relay_start: require_tokens must be 0 or 1, not {}",
+            "{function}: require_tokens must be 0 or 1, not {}",
             c.require_tokens
         )));
     }
@@ -488,6 +488,32 @@ fn core_config(c: &RelayConfig) -> FfiResult<relay::Config> {
     })
 }
 
+/// Reads a caller's `RelayConfig` (NULL, `struct_size`, encoding, then the core's ranges)
+/// into the core config it stands for.
+pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResult<relay::Config> {
+    if config.is_null() {
+        return Err(FfiError::null(function, "config"));
+    }
+    // SAFETY: non-NULL; the caller passes a readable RelayConfig. Only `struct_size` is
+    // read first, so a smaller struct from another version is reported, not over-read.
+    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
+    if size != CONFIG_SIZE {
+        return Err(FfiError::new(
+            RelayStatus::VersionMismatch,
+            format!(
+                "{function}: config.struct_size is {size} but this library's RelayConfig is \
+                 {CONFIG_SIZE} bytes (fill it with relay_config_default)"
+            ),
+        ));
+    }
+    // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
+    let c = unsafe { *config };
+    let core = core_config(&c, function)?;
+    core.validate()
+        .map_err(|e| FfiError::invalid(format!("{function}: {e}")))?;
+    Ok(core)
+}
+
 /// Binds a relay as `config` says and writes its handle to `*out_relay`.
 ///
 /// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
@@ -502,29 +528,10 @@ pub extern "C" fn relay_start(
     out_relay: *mut *mut RelayHandle,
 ) -> RelayStatus {
     guard(|| {
-        if config.is_null() {
-            return Err(FfiError::null("relay_start", "config"));
-        }
         if out_relay.is_null() {
             return Err(FfiError::null("relay_start", "out_relay"));
         }
-        // SAFETY: non-NULL; the caller passes a readable RelayConfig. Only `struct_size` is
-        // read first, so a smaller struct from another version is reported, not over-read.
-        let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-        if size != CONFIG_SIZE {
-            return Err(FfiError::new(
-                RelayStatus::VersionMismatch,
-                format!(
-                    "relay_start: config.struct_size is {size} but this library's RelayConfig is \
-                     {CONFIG_SIZE} bytes (fill it with relay_config_default)"
-                ),
-            ));
-        }
-        // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
-        let c = unsafe { *config };
-        let core = core_config(&c)?;
-        core.validate()
-            .map_err(|e| FfiError::invalid(format!("relay_start: {e}")))?;
+        let core = read_config(config, "relay_start")?;
         let bind = core.bind;
         let relay = Relay::bind(core).map_err(|e| {
             FfiError::new(

@@ -248,4 +248,3 @@ mod tests {
         assert!(e.message.contains("sizeof(Grown)"), "{}", e.message);
     }
 }
-

@@ -123,7 +123,7 @@ impl RelayCore {
     }
 
     /// [`RelayCore::report_send_failure`] for a forward known by its tag (batched sends).
-    pub(super) fn send_failed(&mut self, tag: u64, len: usize) {
+    pub(crate) fn send_failed(&mut self, tag: u64, len: usize) {
         let stats = &mut self.stats;
         stats.datagrams_out = stats.datagrams_out.saturating_sub(1);
         stats.bytes_out = stats.bytes_out.saturating_sub(len as u64);
