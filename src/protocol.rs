@@ -100,6 +100,19 @@ impl fmt::Debug for Guid {
     }
 }
 
+/// Shows a secret key in `Debug` output as whether there is one and its length, never its
+/// bytes.
+pub struct Redacted<'a>(pub Option<&'a [u8]>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("None"),
+            Some(key) => write!(f, "Some(<{} bytes, redacted>)", key.len()),
+        }
+    }
+}
+
 /// Why a string is not a GUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuidParseError;

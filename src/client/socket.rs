@@ -15,7 +15,7 @@ use crate::protocol::{Guid, MAX_DATAGRAM};
 use crate::token::Token;
 
 /// How to join a channel.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The relay's address (see [`super::resolve_relay`] for host names).
     pub relay: SocketAddr,
@@ -39,6 +39,26 @@ pub struct ClientConfig {
     /// socket, so further datagrams wait in (or, past its size, are dropped by) the kernel,
     /// unseen: with a peer timeout, keep draining it or the peer counts as lost.
     pub max_queued_datagrams: usize,
+}
+
+/// Every field but the key, which shows only whether there is one and its length (the
+/// token's own `Debug` leaves its tag out).
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("relay", &self.relay)
+            .field("guid", &self.guid)
+            .field(
+                "secret_key",
+                &crate::protocol::Redacted(self.secret_key.as_deref()),
+            )
+            .field("token", &self.token)
+            .field("timing", &self.timing)
+            .field("recv_buffer_bytes", &self.recv_buffer_bytes)
+            .field("send_buffer_bytes", &self.send_buffer_bytes)
+            .field("max_queued_datagrams", &self.max_queued_datagrams)
+            .finish()
+    }
 }
 
 impl ClientConfig {

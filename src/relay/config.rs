@@ -33,7 +33,7 @@ pub const MAX_CHANNEL_BANDWIDTH: u64 = 1_000_000_000_000;
 
 /// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`. Each field
 /// says its range; [`Config::validate`] checks them all.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Address to bind; `[::]` is dual-stack and accepts IPv4 peers too.
     pub bind: SocketAddr,
@@ -72,6 +72,30 @@ pub struct Config {
     /// this library answer the relay's challenge; other v0.8 clients cannot, so with this on
     /// they are not admitted. Off by default.
     pub require_return_path: bool,
+}
+
+/// Every field but the key, which shows only whether there is one and its length: configs
+/// end up in logs.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("inactivity_timeout", &self.inactivity_timeout)
+            .field(
+                "secret_key",
+                &crate::protocol::Redacted(self.secret_key.as_deref()),
+            )
+            .field("max_channels", &self.max_channels)
+            .field("recv_buffer_bytes", &self.recv_buffer_bytes)
+            .field("send_buffer_bytes", &self.send_buffer_bytes)
+            .field("max_datagrams_per_poll", &self.max_datagrams_per_poll)
+            .field("max_expiries_per_poll", &self.max_expiries_per_poll)
+            .field("max_pending_events", &self.max_pending_events)
+            .field("limits", &self.limits)
+            .field("require_tokens", &self.require_tokens)
+            .field("require_return_path", &self.require_return_path)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -270,6 +294,32 @@ mod tests {
         let mut c = Config::default();
         tune(&mut c);
         c.validate().expect_err("out of range")
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let c = Config {
+            secret_key: Some(b"hunter2-hunter2-hunter2".to_vec()),
+            ..Config::default()
+        };
+        let text = format!("{c:?}");
+        assert!(text.contains("Some(<23 bytes, redacted>)"), "{text}");
+        assert!(
+            !text.contains("104, 117") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let client = crate::client::ClientConfig {
+            secret_key: c.secret_key.clone(),
+            ..crate::client::ClientConfig::new(
+                "127.0.0.1:1".parse().unwrap(),
+                crate::protocol::Guid(1),
+            )
+        };
+        let text = format!("{client:?}");
+        assert!(
+            text.contains("redacted") && !text.contains("104, 117"),
+            "{text}"
+        );
     }
 
     #[test]
