@@ -1,0 +1,500 @@
+//! recvmmsg / sendmmsg. Headers are rebuilt before every call from the batch's own
+//! buffers, so nothing self-referential outlives a call.
+use super::{BATCH, Outgoing, SLOT};
+use std::io;
+use std::mem;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+pub struct Headers {
+    msgs: Vec<libc::mmsghdr>,
+    /// One per outgoing datagram: a GSO message takes one per segment.
+    iovs: Vec<libc::iovec>,
+    addrs: Vec<libc::sockaddr_storage>,
+    /// One UDP_SEGMENT control message per outgoing message.
+    ctrl: Vec<[u64; 3]>,
+    /// Room for one UDP_GRO control message per received slot.
+    ctrl_in: Vec<[u64; 3]>,
+    /// Datagrams carried by each outgoing message (more than one for a GSO run).
+    runs: [usize; BATCH],
+    gso: Gso,
+    /// Refusals that say GSO cannot work here, since the last GSO message that went out.
+    gso_refusals: u32,
+}
+
+/// Whether runs leave as GSO messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gso {
+    /// Until the first send asks the kernel whether it knows UDP_SEGMENT.
+    Unknown,
+    On,
+    Off,
+}
+
+/// From linux/udp.h; not exported by the libc crate for every target.
+const UDP_SEGMENT: libc::c_int = 103;
+const UDP_GRO: libc::c_int = 104;
+/// The kernel's limit on segments per GSO message (UDP_MAX_SEGMENTS).
+const MAX_RUN: usize = 64;
+/// Largest run in bytes: the UDP length field is 16 bits.
+const MAX_RUN_BYTES: usize = 65_000;
+/// After this many refusals that mean no GSO (and no GSO message sent in between), GSO is
+/// given up for the socket.
+const MAX_GSO_REFUSALS: u32 = 8;
+/// Segments this small fit the MTU of every path: ICMP cannot make Linux lower a path's
+/// MTU below 552 bytes for IPv4 (`net.ipv4.route.min_pmtu`, by default) and IPv6 requires
+/// 1280, less 28 or 48 bytes of IP and UDP headers (the relay sets no IP options). A GSO
+/// message of such segments refused is GSO refused, whatever the destination.
+const MTU_SAFE_SEGMENT: usize = 512;
+
+// SAFETY: the raw pointers inside are scratch space: they are rewritten from the batch's
+// own buffers before every system call and never dereferenced at any other time, so
+// moving the headers to another thread between calls cannot make them dangle in use.
+unsafe impl Send for Headers {}
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers {
+            // SAFETY: mmsghdr is plain data for which all-zero is a valid value.
+            msgs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
+            iovs: (0..BATCH * MAX_RUN)
+                .map(|_| libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                })
+                .collect(),
+            // SAFETY: sockaddr_storage is plain data for which all-zero is a valid value.
+            addrs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
+            ctrl: vec![[0u64; 3]; BATCH],
+            ctrl_in: vec![[0u64; 3]; BATCH],
+            runs: [0; BATCH],
+            gso: Gso::Unknown,
+            gso_refusals: 0,
+        }
+    }
+}
+
+fn errno_result(rc: libc::c_int) -> io::Result<usize> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+pub fn enable_gro(socket: &UdpSocket) -> bool {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a pointer to an int that outlives the call, with its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            UDP_GRO,
+            (&on as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+pub fn recv(
+    socket: &UdpSocket,
+    h: &mut Headers,
+    data: &mut [u8],
+    lens: &mut [usize],
+    segs: &mut [usize],
+    srcs: &mut [SocketAddr],
+) -> io::Result<usize> {
+    let max = lens.len();
+    for i in 0..max {
+        h.iovs[i] = libc::iovec {
+            iov_base: data[i * SLOT..].as_mut_ptr().cast(),
+            iov_len: SLOT,
+        };
+        let m = &mut h.msgs[i];
+        m.msg_len = 0;
+        m.msg_hdr.msg_name = (&mut h.addrs[i] as *mut libc::sockaddr_storage).cast();
+        m.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        m.msg_hdr.msg_iov = &mut h.iovs[i];
+        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_control = h.ctrl_in[i].as_mut_ptr().cast();
+        m.msg_hdr.msg_controllen = mem::size_of::<[u64; 3]>();
+        m.msg_hdr.msg_flags = 0;
+    }
+    // SAFETY: the first `max` headers point at iovecs, buffers (SLOT bytes each, inside
+    // `data`), address storage and control buffers that stay borrowed for the whole call.
+    let rc = unsafe {
+        libc::recvmmsg(
+            socket.as_raw_fd(),
+            h.msgs.as_mut_ptr(),
+            max as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    let n = match errno_result(rc) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for i in 0..n {
+        lens[i] = (h.msgs[i].msg_len as usize).min(SLOT);
+        segs[i] = gro_segment_size(&h.msgs[i].msg_hdr)
+            .filter(|&s| s > 0 && s < lens[i])
+            .unwrap_or(lens[i]);
+        srcs[i] = from_storage(&h.addrs[i], h.msgs[i].msg_hdr.msg_namelen)
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+    }
+    Ok(n)
+}
+
+/// The segment size of a read GRO coalesced, from its UDP_GRO control message.
+fn gro_segment_size(hdr: &libc::msghdr) -> Option<usize> {
+    if hdr.msg_controllen == 0 {
+        return None;
+    }
+    // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the
+    // buffer `msg_control` points at (still borrowed); CMSG_FIRSTHDR / CMSG_NXTHDR stay
+    // inside that length, and a UDP_GRO payload is one int, read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
+                let size = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                return usize::try_from(size).ok();
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+    None
+}
+
+/// Sends the first messages of `pending` (at most one batch of messages) in one
+/// sendmmsg. Returns how many datagrams went out, or the error and how many datagrams
+/// the first message carried (all refused).
+///
+/// A GSO message the kernel refuses is sent again as its datagrams, one message each, in
+/// a call of their own; only what fails then is reported. A refused message that is not
+/// first in the call ends the call early (sendmmsg stops there) and comes first in the
+/// next one.
+pub fn send(
+    socket: &UdpSocket,
+    h: &mut Headers,
+    data: &[u8],
+    pending: &[Outgoing],
+) -> Result<usize, (io::Error, usize)> {
+    if h.gso == Gso::Unknown {
+        h.gso = if gso_supported(socket) {
+            Gso::On
+        } else {
+            log::info!("UDP GSO not supported by this kernel; sending datagram by datagram");
+            Gso::Off
+        };
+    }
+    let (mut pending, mut gso) = (pending, h.gso == Gso::On);
+    loop {
+        let msgs = build(h, data, pending, gso);
+        // SAFETY: the first `msgs` headers point at iovecs over `data` (only read by the
+        // kernel), initialised destination addresses and control messages, all owned
+        // by `h` or borrowed for the whole call.
+        let rc = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                h.msgs.as_mut_ptr(),
+                msgs as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match errno_result(rc) {
+            Ok(sent) => {
+                if h.gso_refusals > 0 && h.runs[..sent].iter().any(|&r| r > 1) {
+                    h.gso_refusals = 0; // GSO works: what was refused was particular
+                }
+                return Ok(h.runs[..sent].iter().sum());
+            }
+            Err(e) if h.runs[0] > 1 && gso_refused(&e) => {
+                // E.g. segments larger than the path MTU (a lone datagram is fragmented
+                // instead), or a route without GSO: the same datagrams one by one.
+                if refusal_means_no_gso(&e, pending[0].len) {
+                    h.gso_refusals += 1;
+                    if h.gso_refusals == MAX_GSO_REFUSALS {
+                        h.gso = Gso::Off;
+                        log::info!("UDP GSO refused ({e}); sending datagram by datagram");
+                    }
+                }
+                pending = &pending[..h.runs[0]];
+                gso = false;
+            }
+            Err(e) => return Err((e, h.runs[0])),
+        }
+    }
+}
+
+/// Whether the kernel knows UDP GSO (Linux 4.18 and later). Older ones answer
+/// ENOPROTOOPT here, and ignore a UDP_SEGMENT control message instead of cutting a run.
+fn gso_supported(socket: &UdpSocket) -> bool {
+    let mut size: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid socket, and an int with its length, both outliving the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            UDP_SEGMENT,
+            (&mut size as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0
+}
+
+/// The answers of a kernel that would not send a GSO message.
+fn gso_refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMSGSIZE | libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
+    )
+}
+
+/// Whether a GSO message of `segment`-byte datagrams refused with `e` says GSO cannot
+/// work on this socket, rather than that these segments do not fit the MTU of the path
+/// to their destination. Only the latter can follow from what a peer sends (the size of
+/// its datagrams, or an ICMP message lowering the MTU of the path to it), so it must
+/// never switch GSO off for everyone: EMSGSIZE never counts, nor does any answer to
+/// segments larger than [`MTU_SAFE_SEGMENT`] (older kernels answered EINVAL to segments
+/// over the MTU).
+fn refusal_means_no_gso(e: &io::Error, segment: usize) -> bool {
+    segment <= MTU_SAFE_SEGMENT && e.raw_os_error() != Some(libc::EMSGSIZE)
+}
+
+/// Fills the send headers for the start of `pending`, one message per datagram or per
+/// run (same destination, same size, the last one possibly shorter) when `gso`, at most
+/// [`BATCH`] messages; returns the number of messages.
+fn build(h: &mut Headers, data: &[u8], pending: &[Outgoing], gso: bool) -> usize {
+    let (mut m, mut i) = (0, 0);
+    while i < pending.len() && m < BATCH {
+        let first = pending[i];
+        let size = first.len;
+        let mut end = i + 1;
+        if gso && size > 0 {
+            let mut total = size;
+            while end < pending.len()
+                && end - i < MAX_RUN
+                && pending[end].dst == first.dst
+                && pending[end].len > 0
+                && pending[end].len <= size
+                && total + pending[end].len <= MAX_RUN_BYTES
+            {
+                total += pending[end].len;
+                end += 1;
+                if pending[end - 1].len < size {
+                    break; // only the last segment of a run may be short
+                }
+            }
+        }
+        for (k, o) in pending[i..end].iter().enumerate() {
+            h.iovs[i + k] = libc::iovec {
+                // sendmmsg only reads through this pointer.
+                iov_base: data[o.start..].as_ptr().cast_mut().cast(),
+                iov_len: o.len,
+            };
+        }
+        let addr_len = to_storage(first.dst, &mut h.addrs[m]);
+        let (control, control_len) = if end - i > 1 {
+            (
+                segment_cmsg(&mut h.ctrl[m], size as u16),
+                mem::size_of::<[u64; 3]>(),
+            )
+        } else {
+            (std::ptr::null_mut(), 0)
+        };
+        let msg = &mut h.msgs[m];
+        msg.msg_len = 0;
+        msg.msg_hdr.msg_name = (&mut h.addrs[m] as *mut libc::sockaddr_storage).cast();
+        msg.msg_hdr.msg_namelen = addr_len;
+        msg.msg_hdr.msg_iov = &mut h.iovs[i];
+        msg.msg_hdr.msg_iovlen = end - i;
+        msg.msg_hdr.msg_control = control;
+        msg.msg_hdr.msg_controllen = control_len;
+        msg.msg_hdr.msg_flags = 0;
+        h.runs[m] = end - i;
+        m += 1;
+        i = end;
+    }
+    m
+}
+
+/// Writes a UDP_SEGMENT control message (segment size `size`) into `buf`.
+fn segment_cmsg(buf: &mut [u64; 3], size: u16) -> *mut libc::c_void {
+    // SAFETY: CMSG_LEN / CMSG_SPACE are arithmetic on the payload size.
+    let (len, space) = unsafe { (libc::CMSG_LEN(2), libc::CMSG_SPACE(2)) };
+    debug_assert!(space as usize <= mem::size_of::<[u64; 3]>());
+    let hdr = buf.as_mut_ptr().cast::<libc::cmsghdr>();
+    // SAFETY: `buf` is 24 bytes, 8-aligned: room for a cmsghdr (16) and a u16 payload,
+    // which CMSG_DATA places right after the header.
+    unsafe {
+        (*hdr).cmsg_len = len as _;
+        (*hdr).cmsg_level = libc::SOL_UDP;
+        (*hdr).cmsg_type = UDP_SEGMENT;
+        std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<u16>(), size);
+    }
+    buf.as_mut_ptr().cast()
+}
+
+fn to_storage(addr: SocketAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { std::ptr::write((out as *mut libc::sockaddr_storage).cast(), sin) };
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { std::ptr::write((out as *mut libc::sockaddr_storage).cast(), sin6) };
+            mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
+}
+
+fn from_storage(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    let len = len as usize;
+    match s.ss_family as libc::c_int {
+        libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in, and it is aligned.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes()),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in6, and it is aligned.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+pub fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<bool> {
+    let mut fd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Round up so a sub-millisecond wait does not become a busy loop.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd, count 1.
+    let rc = unsafe { libc::poll(&mut fd, 1, ms) };
+    match errno_result(rc) {
+        Ok(n) => Ok(n > 0),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(n: usize, len: usize, dst: impl Fn(usize) -> SocketAddr) -> Vec<Outgoing> {
+        (0..n)
+            .map(|i| Outgoing {
+                start: (i % BATCH) * SLOT,
+                len,
+                dst: dst(i),
+                tag: i as u64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_call_takes_at_most_a_batch_of_messages_of_at_most_max_run_datagrams() {
+        let data = vec![0u8; BATCH * SLOT];
+        let mut h = Headers::new();
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        // More datagrams to one peer than one call can carry, even with GSO.
+        let pending = queue(3 * BATCH * MAX_RUN, 100, |_| peer);
+        assert_eq!(build(&mut h, &data, &pending, true), BATCH);
+        assert!(h.runs.iter().all(|&r| r == MAX_RUN));
+        assert_eq!(build(&mut h, &data, &pending, false), BATCH);
+        assert!(h.runs.iter().all(|&r| r == 1));
+        // Every datagram to its own peer: one message each.
+        let spread = queue(100, 100, |i| {
+            SocketAddr::from(([127, 0, 0, 1], 1000 + i as u16))
+        });
+        assert_eq!(build(&mut h, &data, &spread, true), BATCH);
+        assert!(h.runs.iter().all(|&r| r == 1));
+    }
+
+    #[test]
+    fn only_refusals_no_datagram_size_explains_count_against_gso() {
+        let answer = |errno| io::Error::from_raw_os_error(errno);
+        // Segments over the path MTU: EMSGSIZE now, EINVAL from older kernels.
+        assert!(!refusal_means_no_gso(&answer(libc::EMSGSIZE), 2000));
+        assert!(!refusal_means_no_gso(&answer(libc::EINVAL), 2000));
+        assert!(!refusal_means_no_gso(
+            &answer(libc::EINVAL),
+            MTU_SAFE_SEGMENT + 1
+        ));
+        // EMSGSIZE always speaks of the path (its MTU, which ICMP can lower), never of GSO.
+        assert!(!refusal_means_no_gso(&answer(libc::EMSGSIZE), 100));
+        // Small segments refused for another reason: no GSO here.
+        for errno in [libc::EINVAL, libc::EIO, libc::EOPNOTSUPP, libc::ENOPROTOOPT] {
+            assert!(refusal_means_no_gso(&answer(errno), 100));
+            assert!(refusal_means_no_gso(&answer(errno), MTU_SAFE_SEGMENT));
+        }
+    }
+
+    #[test]
+    fn a_run_ends_at_a_shorter_datagram_a_longer_one_or_another_peer() {
+        let data = vec![0u8; BATCH * SLOT];
+        let mut h = Headers::new();
+        let (p, q) = (
+            SocketAddr::from(([127, 0, 0, 1], 9)),
+            SocketAddr::from(([127, 0, 0, 1], 10)),
+        );
+        let mut pending = queue(3, 500, |_| p); // run of 3 ...
+        pending.extend(queue(1, 200, |_| p)); // ... closed by a shorter last one
+        pending.extend(queue(2, 300, |_| p)); // a new run of 2
+        pending.extend(queue(1, 400, |_| p)); // longer: its own message
+        pending.extend(queue(2, 400, |_| q)); // another peer
+        let messages = build(&mut h, &data, &pending, true);
+        assert_eq!(&h.runs[..messages], &[4, 2, 1, 2]);
+        let sizes: Vec<usize> = (0..messages)
+            .map(|m| h.msgs[m].msg_hdr.msg_iovlen)
+            .collect();
+        assert_eq!(sizes, vec![4, 2, 1, 2]);
+        assert!(
+            !h.msgs[0].msg_hdr.msg_control.is_null(),
+            "a run carries UDP_SEGMENT"
+        );
+        assert!(
+            h.msgs[2].msg_hdr.msg_control.is_null(),
+            "a lone datagram does not"
+        );
+    }
+}
