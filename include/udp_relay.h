@@ -17,6 +17,10 @@
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
+// Size of a return-path challenge the core may ask to send (never larger than the handshake
+// that caused it).
+#define RELAY_CHALLENGE_LEN 56
+
 // Size of `RelayStats` in ABI version 2, the first to take its size: the smallest
 // `out_size` `relay_get_stats` accepts.
 #define RELAY_STATS_MIN_SIZE 192
@@ -24,10 +28,6 @@
 // Size of `RelayEvent` in ABI version 2, the first to take its size: the smallest
 // `out_size` `relay_next_event` accepts.
 #define RELAY_EVENT_MIN_SIZE 120
-
-// Size of a return-path challenge the core may ask to send (never larger than the handshake
-// that caused it).
-#define RELAY_CHALLENGE_LEN 56
 
 // Size of a seat token written by `relay_token_mint`.
 #define RELAY_TOKEN_LEN 60
@@ -775,12 +775,6 @@ RelayStatus relay_handshake_free(struct RelayHandshake *handshake);
 // keeps whatever `user_data` points to alive until then (from C#, keep the delegate alive).
 RelayStatus relay_set_log_callback(RelayLogCallback callback, void *user_data, uint32_t max_level);
 
-// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
-// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
-// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
-// `out` is NULL.
-RelayStatus relay_config_default(struct RelayConfig *out);
-
 // Binds a relay as `config` says and writes its handle to `*out_relay`.
 //
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
@@ -843,6 +837,12 @@ RelayStatus relay_drain(struct RelayHandle *relay);
 // `RELAY_STATUS_BUFFER_TOO_SMALL` (64 bytes always suffice), `RELAY_STATUS_INVALID_ARGUMENT`
 // for a family other than 4 or 6.
 int32_t relay_address_format(const struct RelayAddress *addr, char *buf, size_t buf_len);
+
+// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
+// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
+// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
+// `out` is NULL.
+RelayStatus relay_config_default(struct RelayConfig *out);
 
 // Makes a socket-free relay as `config` says (`bind_address`, `port` and the socket buffer
 // sizes are not used: the caller has the socket) and writes its handle to `*out_core`.

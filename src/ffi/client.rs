@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
 use super::handle::Registry;
-use super::relay::io_status;
+use super::relay_config::io_status;
 use super::token::RELAY_TOKEN_LEN;
 use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
 use crate::client::{self, Client, ClientConfig, ClientError, State, Timing};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::client::{CLIENTS, RelayClient, peer_lost, timed_out};
 use super::error::{FfiError, RelayStatus, guard, guard_count};
-use super::relay::io_status;
+use super::relay_config::io_status;
 use super::relay_loop::millis_or_never;
 use super::types::{raw_socket, write_out};
 use crate::client::State;

@@ -7,9 +7,9 @@ use std::net::IpAddr;
 
 use super::error::{FfiError, RelayStatus, guard, guard_count};
 use super::handle::Registry;
-use super::relay::{
-    RELAY_EVENT_MIN_SIZE, RELAY_STATS_MIN_SIZE, RelayAddress, RelayConfig, RelayEvent, RelayStats,
-    read_config,
+use super::relay_config::{RelayConfig, read_config};
+use super::relay_types::{
+    RELAY_EVENT_MIN_SIZE, RELAY_STATS_MIN_SIZE, RelayAddress, RelayEvent, RelayStats,
 };
 use super::types::{bytes, check_out_size, write_out, write_out_prefix};
 use crate::relay::{RelayCore, Verdict};

@@ -1,0 +1,213 @@
+//! `RelayConfig`: how a relay is set up through the C ABI, its defaults, and how it becomes
+//! the core's `relay::Config` (whose `validate` owns every range).
+
+use std::ffi::c_char;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use super::error::{FfiError, FfiResult, RelayStatus, guard};
+use super::types::{bytes, opt_str, write_out};
+use crate::admission::Limits;
+use crate::relay;
+
+/// How to start a relay. Fill it with `relay_config_default`, then change what you need.
+/// Each field says its range; `relay_start` refuses a value outside it with
+/// `RELAY_STATUS_INVALID_ARGUMENT` and a `relay_last_error()` naming the field and range.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RelayConfig {
+    /// `sizeof(RelayConfig)` as the caller compiled it; set by `relay_config_default`. Lets
+    /// later versions append fields without breaking callers built against this one.
+    pub struct_size: u32,
+    /// A channel (pending or established) closes after this many ms without traffic.
+    /// Default 30 000; 1 to 86 400 000 (a day).
+    pub inactivity_timeout_ms: u32,
+    /// IP address to bind, e.g. "0.0.0.0", "127.0.0.1", "::1". NULL (the default) binds
+    /// dual-stack "::", which accepts IPv4 and IPv6 peers. Borrowed for the call only.
+    pub bind_address: *const c_char,
+    /// Raw secret key bytes for the handshake HMAC; borrowed for the call only (the relay
+    /// keeps its own copy). Length 0 (the default) accepts handshakes without checking the mac.
+    pub secret_key: *const u8,
+    pub secret_key_len: usize,
+    /// UDP port to bind; 0 picks an ephemeral port (see `relay_local_port`). Default 6060.
+    pub port: u16,
+    /// 1 = plain handshakes too must prove their return path (echo the relay's cookie)
+    /// before anything is forwarded to their address; token handshakes always must. Clients
+    /// of this library answer the relay's challenge, other v0.8 clients cannot. 0 (the
+    /// default) admits plain v0.8 peers as before. (This field was `reserved`, always 0,
+    /// before ABI version 4.)
+    pub require_return_path: u16,
+    /// New GUIDs are refused while this many channels are open. Default 100 000; 1 to
+    /// 1 073 741 824 (2^30).
+    pub max_channels: u32,
+    /// SO_RCVBUF / SO_SNDBUF to request (the kernel may clamp them); 0 keeps the system
+    /// default. Default 4 MiB each; at most 1 073 741 824 (1 GiB).
+    pub recv_buffer_bytes: u32,
+    pub send_buffer_bytes: u32,
+    /// Most datagrams one `relay_poll` handles, bounding the time it can take. Default 4096;
+    /// 1 to 1 048 576.
+    pub max_datagrams_per_poll: u32,
+    /// Most queued events kept for `relay_next_event`; the rest are counted in
+    /// `RelayStats::events_dropped`. Default 4096; 0 (every event dropped) to 1 048 576.
+    pub max_pending_events: u32,
+    /// Handshakes per second one source (an IPv4 address, or an IPv6 /64) may have
+    /// verified, sustained; the excess is dropped unverified and counted in
+    /// `RelayStats::handshakes_rate_limited`. A member's handshakes for its own channel
+    /// are never charged. 0 = unlimited. Default 200; any value.
+    pub handshake_rate_per_source: u32,
+    /// Handshakes one source may send in a burst. Default 1000; at least 1 when
+    /// `handshake_rate_per_source` is set (unused when it is 0).
+    pub handshake_burst_per_source: u32,
+    /// Half-open (one-peer) channels one source may hold; more are refused and counted in
+    /// `RelayStats::handshakes_refused_pending`. 0 = unlimited. Default 512; any value.
+    pub max_pending_per_source: u32,
+    /// Sources whose handshake rate is tracked at once, bounding that table's memory
+    /// (about 64 bytes each). Default 65 536; 1 to 16 777 216.
+    pub max_tracked_sources: u32,
+    /// Bytes per second each direction of a channel may carry; the excess is dropped and
+    /// counted in `RelayStats::datagrams_over_bandwidth`. 0 (the default) = no cap; any
+    /// value.
+    pub channel_bandwidth_bytes_per_sec: u32,
+    /// 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
+    /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
+    pub require_tokens: u32,
+}
+
+const CONFIG_SIZE: u32 = std::mem::size_of::<RelayConfig>() as u32;
+
+fn default_config() -> RelayConfig {
+    let d = relay::Config::default();
+    RelayConfig {
+        struct_size: CONFIG_SIZE,
+        inactivity_timeout_ms: d.inactivity_timeout.as_millis() as u32,
+        bind_address: std::ptr::null(),
+        secret_key: std::ptr::null(),
+        secret_key_len: 0,
+        port: d.bind.port(),
+        require_return_path: u16::from(d.require_return_path),
+        max_channels: d.max_channels as u32,
+        recv_buffer_bytes: d.recv_buffer_bytes as u32,
+        send_buffer_bytes: d.send_buffer_bytes as u32,
+        max_datagrams_per_poll: d.max_datagrams_per_poll as u32,
+        max_pending_events: d.max_pending_events as u32,
+        handshake_rate_per_source: d.limits.handshake_rate_per_source,
+        handshake_burst_per_source: d.limits.handshake_burst_per_source,
+        max_pending_per_source: d.limits.max_pending_per_source,
+        max_tracked_sources: d.limits.max_tracked_sources as u32,
+        channel_bandwidth_bytes_per_sec: d.limits.channel_bandwidth_bytes_per_sec as u32,
+        require_tokens: u32::from(d.require_tokens),
+    }
+}
+
+/// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
+/// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
+/// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
+/// `out` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn relay_config_default(out: *mut RelayConfig) -> RelayStatus {
+    guard(|| {
+        if out.is_null() {
+            return Err(FfiError::null("relay_config_default", "out"));
+        }
+        // SAFETY: `out` is non-NULL and the caller provides a writable RelayConfig.
+        unsafe { write_out(out, default_config()) };
+        Ok(())
+    })
+}
+
+/// Parses an IP literal ("127.0.0.1", "::1", "[::1]"); NULL means dual-stack "::".
+pub(crate) fn parse_bind_ip(text: Option<&str>) -> FfiResult<IpAddr> {
+    let Some(text) = text else {
+        return Ok(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    };
+    let trimmed = text.trim();
+    let bare = trimmed
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(trimmed);
+    bare.parse().map_err(|_| {
+        FfiError::new(
+            RelayStatus::InvalidAddress,
+            format!(
+                "bind_address {text:?} is not an IPv4 or IPv6 address (the port goes in `port`)"
+            ),
+        )
+    })
+}
+
+pub(crate) fn io_status(e: &std::io::Error) -> RelayStatus {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => RelayStatus::AddressInUse,
+        std::io::ErrorKind::AddrNotAvailable => RelayStatus::InvalidAddress,
+        std::io::ErrorKind::InvalidInput => RelayStatus::InvalidArgument,
+        _ => RelayStatus::Io,
+    }
+}
+
+/// The core config `c` stands for. Only the C-side encoding is checked here (reserved
+/// bytes, the 0/1 flag, pointers and strings); the ranges of the values are
+/// `relay::Config::validate`'s to judge.
+fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
+    if c.require_return_path > 1 {
+        return Err(FfiError::invalid(format!(
+            "{function}: require_return_path must be 0 or 1, not {}",
+            c.require_return_path
+        )));
+    }
+    if c.require_tokens > 1 {
+        return Err(FfiError::invalid(format!(
+            "{function}: require_tokens must be 0 or 1, not {}",
+            c.require_tokens
+        )));
+    }
+    // SAFETY: the caller passes a NUL-terminated string or NULL, valid for this call.
+    let ip = parse_bind_ip(unsafe { opt_str(c.bind_address, "bind_address") }?)?;
+    // SAFETY: `secret_key` points to `secret_key_len` bytes (or the length is 0).
+    let key = unsafe { bytes(c.secret_key, c.secret_key_len, "secret_key") }?;
+    Ok(relay::Config {
+        bind: SocketAddr::new(ip, c.port),
+        inactivity_timeout: Duration::from_millis(u64::from(c.inactivity_timeout_ms)),
+        secret_key: (!key.is_empty()).then(|| key.to_vec()),
+        max_channels: c.max_channels as usize,
+        recv_buffer_bytes: c.recv_buffer_bytes as usize,
+        send_buffer_bytes: c.send_buffer_bytes as usize,
+        max_datagrams_per_poll: c.max_datagrams_per_poll as usize,
+        max_pending_events: c.max_pending_events as usize,
+        limits: Limits {
+            handshake_rate_per_source: c.handshake_rate_per_source,
+            handshake_burst_per_source: c.handshake_burst_per_source,
+            max_pending_per_source: c.max_pending_per_source,
+            max_tracked_sources: c.max_tracked_sources as usize,
+            channel_bandwidth_bytes_per_sec: u64::from(c.channel_bandwidth_bytes_per_sec),
+        },
+        require_tokens: c.require_tokens == 1,
+        require_return_path: c.require_return_path == 1,
+        ..relay::Config::default()
+    })
+}
+
+/// Reads a caller's `RelayConfig` (NULL, `struct_size`, encoding, then the core's ranges)
+/// into the core config it stands for.
+pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResult<relay::Config> {
+    if config.is_null() {
+        return Err(FfiError::null(function, "config"));
+    }
+    // SAFETY: non-NULL; the caller passes a readable RelayConfig. Only `struct_size` is
+    // read first, so a smaller struct from another version is reported, not over-read.
+    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
+    if size != CONFIG_SIZE {
+        return Err(FfiError::new(
+            RelayStatus::VersionMismatch,
+            format!(
+                "{function}: config.struct_size is {size} but this library's RelayConfig is \
+                 {CONFIG_SIZE} bytes (fill it with relay_config_default)"
+            ),
+        ));
+    }
+    // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
+    let c = unsafe { *config };
+    let core = core_config(&c, function)?;
+    core.validate()
+        .map_err(|e| FfiError::invalid(format!("{function}: {e}")))?;
+    Ok(core)
+}
