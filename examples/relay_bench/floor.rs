@@ -34,7 +34,7 @@ pub fn run(socket: UdpSocket, key: Option<Vec<u8>>, shared: Arc<Published>) {
             let src = net::normalize(io.source(i));
             for k in 0..io.segments(i) {
                 if let Some(&dst) = partner.get(&src) {
-                    io.queue(i, k, dst, 0);
+                    io.queue(i, k, dst, None, 0);
                     continue;
                 }
                 let guid = match protocol::parse_handshake(io.datagram(i, k), key.as_ref()) {
@@ -49,7 +49,7 @@ pub fn run(socket: UdpSocket, key: Option<Vec<u8>>, shared: Arc<Published>) {
                         waiting.remove(&guid);
                         partner.insert(a, src);
                         partner.insert(src, a);
-                        io.queue(i, k, a, 0);
+                        io.queue(i, k, a, None, 0);
                         established += 1;
                         shared.established.store(established, Ordering::Relaxed);
                         shared

@@ -19,7 +19,7 @@
 //! sent it; a run of segments forwarded to one peer leaves as one GSO message again.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 /// Datagrams per receive or send call.
@@ -35,6 +35,10 @@ struct Outgoing {
     start: usize,
     len: usize,
     dst: SocketAddr,
+    /// The local address to send from; `None` lets the system pick. Only Linux can say
+    /// (IP_PKTINFO); elsewhere the system always picks.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    from: Option<IpAddr>,
     tag: u64,
 }
 
@@ -46,6 +50,8 @@ pub struct DatagramBatch {
     /// Segment size of each slot: its length, unless GRO coalesced several datagrams.
     segs: [usize; BATCH],
     srcs: [SocketAddr; BATCH],
+    /// The local address each slot was sent to, when the socket reports it.
+    locals: [Option<IpAddr>; BATCH],
     received: usize,
     queue: Vec<Outgoing>,
     #[cfg(target_os = "linux")]
@@ -74,6 +80,7 @@ impl DatagramBatch {
             lens: [0; BATCH],
             segs: [0; BATCH],
             srcs: [SocketAddr::from(([0, 0, 0, 0], 0)); BATCH],
+            locals: [None; BATCH],
             received: 0,
             queue: Vec::with_capacity(BATCH),
             #[cfg(target_os = "linux")]
@@ -96,6 +103,7 @@ impl DatagramBatch {
             &mut self.lens[..max],
             &mut self.segs[..max],
             &mut self.srcs[..max],
+            &mut self.locals[..max],
         )?;
         #[cfg(not(target_os = "linux"))]
         let n = portable::recv(
@@ -121,6 +129,14 @@ impl DatagramBatch {
     pub fn source(&self, i: usize) -> SocketAddr {
         assert!(i < self.received);
         self.srcs[i]
+    }
+
+    /// The local address slot `i` was sent to, if the socket reports it (Linux, after
+    /// [`enable_pktinfo`]).
+    #[inline]
+    pub fn local(&self, i: usize) -> Option<IpAddr> {
+        assert!(i < self.received);
+        self.locals[i]
     }
 
     /// How many datagrams slot `i` holds: 1, or more when GRO coalesced a run.
@@ -155,14 +171,16 @@ impl DatagramBatch {
     }
 
     /// Queues datagram `k` of slot `i` to be sent, unchanged, to `dst` (already in the
-    /// socket's address family).
+    /// socket's address family), from the local address `from` where the platform can say
+    /// (Linux), or from whatever address the system picks.
     #[inline]
-    pub fn queue(&mut self, i: usize, k: usize, dst: SocketAddr, tag: u64) {
+    pub fn queue(&mut self, i: usize, k: usize, dst: SocketAddr, from: Option<IpAddr>, tag: u64) {
         let (start, len) = self.span(i, k);
         self.queue.push(Outgoing {
             start,
             len,
             dst,
+            from,
             tag,
         });
     }
@@ -218,6 +236,36 @@ pub fn enable_gro(socket: &UdpSocket) -> bool {
     {
         let _ = socket;
         false
+    }
+}
+
+/// Asks the kernel for the local address each datagram was sent to ([`DatagramBatch::local`]),
+/// so replies can leave from it on a socket bound to a wildcard address of a host with
+/// several. Returns whether it is on (Linux only).
+pub fn enable_pktinfo(socket: &UdpSocket, is_v6: bool) -> bool {
+    #[cfg(target_os = "linux")]
+    return linux::enable_pktinfo(socket, is_v6);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, is_v6);
+        false
+    }
+}
+
+/// Sends one datagram to `dst` (in the socket's family) from the local address `from` where
+/// the platform can say (Linux), outside any batch.
+pub fn send_one(
+    socket: &UdpSocket,
+    bytes: &[u8],
+    dst: SocketAddr,
+    from: Option<IpAddr>,
+) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    return linux::send_one(socket, bytes, dst, from);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = from;
+        socket.send_to(bytes, dst).map(|_| ())
     }
 }
 

@@ -54,12 +54,22 @@ impl Relay {
             config.send_buffer_bytes,
         )?;
         let gro = batch::enable_gro(&bound.socket);
+        // On a wildcard address the host may have several: learn which one each peer sends
+        // to, so replies leave from it (a reply from another address is dropped by NATs).
+        let pktinfo = bound.local_addr.ip().is_unspecified()
+            && batch::enable_pktinfo(&bound.socket, bound.is_v6);
         log::info!(
-            "relay bound to {} (receive buffer {} B, send buffer {} B, UDP GRO {}{})",
+            "relay bound to {} (receive buffer {} B, send buffer {} B, UDP GRO {}, replies \
+             from {}{})",
             bound.local_addr,
             bound.recv_buffer,
             bound.send_buffer,
             if gro { "on" } else { "off" },
+            if pktinfo {
+                "the address each peer sends to"
+            } else {
+                "the bound address"
+            },
             if config.secret().is_some() {
                 ", handshakes keyed"
             } else {
@@ -233,7 +243,7 @@ impl Relay {
     /// charged to its source's handshake budget), so they skip the batch.
     fn send_challenge(&mut self, c: &Challenge) {
         let to = net::to_socket_family(c.to, self.socket_is_v6);
-        if let Err(e) = self.socket.send_to(&c.datagram, to) {
+        if let Err(e) = batch::send_one(&self.socket, &c.datagram, to, c.from) {
             log::trace!("challenge to {} failed (counted): {e}", c.to);
             self.core.stats.send_errors += 1;
         }
@@ -246,17 +256,17 @@ impl Relay {
         let (mut i, mut k) = self.next_received;
         let mut handled = 0;
         while i < datagrams.received() && handled < budget {
-            let src = datagrams.source(i);
+            let (src, local) = (datagrams.source(i), datagrams.local(i));
             // Several datagrams when GRO coalesced a sender's run: each is decided on its
             // own, exactly as if it had been read alone.
             let segments = datagrams.segments(i);
             while k < segments && handled < budget {
                 let datagram = datagrams.datagram(i, k);
-                match self.core.handle_datagram(now, src, None, datagram) {
+                match self.core.handle_datagram(now, src, local, datagram) {
                     Verdict::Forward(fwd) => {
                         // Counted as sent; `flush` takes it back if the kernel refuses it.
                         let to = net::to_socket_family(fwd.to, self.socket_is_v6);
-                        datagrams.queue(i, k, to, fwd.tag());
+                        datagrams.queue(i, k, to, fwd.from, fwd.tag());
                     }
                     Verdict::Challenge(c) => self.send_challenge(&c),
                     Verdict::Absorbed | Verdict::Dropped => {}

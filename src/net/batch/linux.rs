@@ -3,7 +3,7 @@
 use super::{BATCH, Outgoing, SLOT};
 use std::io;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -12,10 +12,12 @@ pub struct Headers {
     /// One per outgoing datagram: a GSO message takes one per segment.
     iovs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_storage>,
-    /// One UDP_SEGMENT control message per outgoing message.
-    ctrl: Vec<[u64; 3]>,
-    /// Room for one UDP_GRO control message per received slot.
-    ctrl_in: Vec<[u64; 3]>,
+    /// Control messages of each outgoing message: UDP_SEGMENT for a run, the source
+    /// address (IP_PKTINFO / IPV6_PKTINFO) when the caller gave one.
+    ctrl: Vec<Control>,
+    /// Room for the UDP_GRO and the destination-address control messages of each slot (on
+    /// a dual-stack socket an IPv4 datagram comes with both IP_PKTINFO and IPV6_PKTINFO).
+    ctrl_in: Vec<ControlIn>,
     /// Datagrams carried by each outgoing message (more than one for a GSO run).
     runs: [usize; BATCH],
     gso: Gso,
@@ -48,6 +50,13 @@ const MAX_GSO_REFUSALS: u32 = 8;
 /// message of such segments refused is GSO refused, whatever the destination.
 const MTU_SAFE_SEGMENT: usize = 512;
 
+/// Room for the control messages of one datagram: a UDP_SEGMENT or UDP_GRO (16 bytes with
+/// its header) and an in6_pktinfo (40), 8-aligned.
+type Control = [u64; 8];
+/// Room for the control messages of one received slot: UDP_GRO (16), IP_PKTINFO (32) and
+/// IPV6_PKTINFO (40), with room to spare.
+type ControlIn = [u64; 16];
+
 // SAFETY: the raw pointers inside are scratch space: they are rewritten from the batch's
 // own buffers before every system call and never dereferenced at any other time, so
 // moving the headers to another thread between calls cannot make them dangle in use.
@@ -66,8 +75,8 @@ impl Headers {
                 .collect(),
             // SAFETY: sockaddr_storage is plain data for which all-zero is a valid value.
             addrs: (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect(),
-            ctrl: vec![[0u64; 3]; BATCH],
-            ctrl_in: vec![[0u64; 3]; BATCH],
+            ctrl: vec![[0u64; 8]; BATCH],
+            ctrl_in: vec![[0u64; 16]; BATCH],
             runs: [0; BATCH],
             gso: Gso::Unknown,
             gso_refusals: 0,
@@ -98,6 +107,31 @@ pub fn enable_gro(socket: &UdpSocket) -> bool {
     rc == 0
 }
 
+/// Asks the kernel for the destination address of every received datagram (IP_PKTINFO, and
+/// IPV6_RECVPKTINFO on an IPv6 socket, whose IPv4 peers still come with IP_PKTINFO).
+pub fn enable_pktinfo(socket: &UdpSocket, is_v6: bool) -> bool {
+    let on: libc::c_int = 1;
+    let set = |level, name| {
+        // SAFETY: a valid socket and a pointer to an int that outlives the call, with its
+        // size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                (&on as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    let v4 = set(libc::IPPROTO_IP, libc::IP_PKTINFO) == 0;
+    if is_v6 {
+        set(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO) == 0
+    } else {
+        v4
+    }
+}
+
 pub fn recv(
     socket: &UdpSocket,
     h: &mut Headers,
@@ -105,6 +139,7 @@ pub fn recv(
     lens: &mut [usize],
     segs: &mut [usize],
     srcs: &mut [SocketAddr],
+    locals: &mut [Option<IpAddr>],
 ) -> io::Result<usize> {
     let max = lens.len();
     for i in 0..max {
@@ -119,7 +154,7 @@ pub fn recv(
         m.msg_hdr.msg_iov = &mut h.iovs[i];
         m.msg_hdr.msg_iovlen = 1;
         m.msg_hdr.msg_control = h.ctrl_in[i].as_mut_ptr().cast();
-        m.msg_hdr.msg_controllen = mem::size_of::<[u64; 3]>();
+        m.msg_hdr.msg_controllen = mem::size_of::<ControlIn>();
         m.msg_hdr.msg_flags = 0;
     }
     // SAFETY: the first `max` headers point at iovecs, buffers (SLOT bytes each, inside
@@ -140,34 +175,58 @@ pub fn recv(
     };
     for i in 0..n {
         lens[i] = (h.msgs[i].msg_len as usize).min(SLOT);
-        segs[i] = gro_segment_size(&h.msgs[i].msg_hdr)
-            .filter(|&s| s > 0 && s < lens[i])
-            .unwrap_or(lens[i]);
+        let (segment, local) = received_control(&h.msgs[i].msg_hdr);
+        segs[i] = segment.filter(|&s| s > 0 && s < lens[i]).unwrap_or(lens[i]);
+        locals[i] = local;
         srcs[i] = from_storage(&h.addrs[i], h.msgs[i].msg_hdr.msg_namelen)
             .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
     }
     Ok(n)
 }
 
-/// The segment size of a read GRO coalesced, from its UDP_GRO control message.
-fn gro_segment_size(hdr: &libc::msghdr) -> Option<usize> {
+/// What the control messages of a received slot say: the segment size of a read GRO
+/// coalesced (UDP_GRO), and the local address the datagram was sent to (IP_PKTINFO /
+/// IPV6_PKTINFO, when asked for with [`enable_pktinfo`]).
+fn received_control(hdr: &libc::msghdr) -> (Option<usize>, Option<IpAddr>) {
+    let (mut segment, mut local) = (None, None);
     if hdr.msg_controllen == 0 {
-        return None;
+        return (segment, local);
     }
     // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the
     // buffer `msg_control` points at (still borrowed); CMSG_FIRSTHDR / CMSG_NXTHDR stay
-    // inside that length, and a UDP_GRO payload is one int, read unaligned.
+    // inside that length, and each payload is read unaligned as the type its level and
+    // type say it is.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(hdr);
         while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == UDP_GRO {
-                let size = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-                return usize::try_from(size).ok();
+            let data = libc::CMSG_DATA(c);
+            // A message the buffer cut short (MSG_CTRUNC) carries less than its payload.
+            let payload = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_UDP, UDP_GRO) if payload >= mem::size_of::<libc::c_int>() => {
+                    let size = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                    segment = usize::try_from(size).ok();
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO)
+                    if payload >= mem::size_of::<libc::in_pktinfo>() =>
+                {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
+                    local = Some(IpAddr::V4(Ipv4Addr::from(
+                        info.ipi_addr.s_addr.to_ne_bytes(),
+                    )));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO)
+                    if payload >= mem::size_of::<libc::in6_pktinfo>() =>
+                {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    local = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                _ => {}
             }
             c = libc::CMSG_NXTHDR(hdr, c);
         }
     }
-    None
+    (segment, local.map(|ip| ip.to_canonical()))
 }
 
 /// Sends the first messages of `pending` (at most one batch of messages) in one
@@ -282,6 +341,7 @@ fn build(h: &mut Headers, data: &[u8], pending: &[Outgoing], gso: bool) -> usize
             while end < pending.len()
                 && end - i < MAX_RUN
                 && pending[end].dst == first.dst
+                && pending[end].from == first.from
                 && pending[end].len > 0
                 && pending[end].len <= size
                 && total + pending[end].len <= MAX_RUN_BYTES
@@ -301,13 +361,12 @@ fn build(h: &mut Headers, data: &[u8], pending: &[Outgoing], gso: bool) -> usize
             };
         }
         let addr_len = to_storage(first.dst, &mut h.addrs[m]);
-        let (control, control_len) = if end - i > 1 {
-            (
-                segment_cmsg(&mut h.ctrl[m], size as u16),
-                mem::size_of::<[u64; 3]>(),
-            )
+        let segment = (end - i > 1).then_some(size as u16);
+        let control_len = write_control(&mut h.ctrl[m], segment, first.from, first.dst);
+        let control = if control_len == 0 {
+            std::ptr::null_mut()
         } else {
-            (std::ptr::null_mut(), 0)
+            h.ctrl[m].as_mut_ptr().cast()
         };
         let msg = &mut h.msgs[m];
         msg.msg_len = 0;
@@ -325,21 +384,117 @@ fn build(h: &mut Headers, data: &[u8], pending: &[Outgoing], gso: bool) -> usize
     m
 }
 
-/// Writes a UDP_SEGMENT control message (segment size `size`) into `buf`.
-fn segment_cmsg(buf: &mut [u64; 3], size: u16) -> *mut libc::c_void {
-    // SAFETY: CMSG_LEN / CMSG_SPACE are arithmetic on the payload size.
-    let (len, space) = unsafe { (libc::CMSG_LEN(2), libc::CMSG_SPACE(2)) };
-    debug_assert!(space as usize <= mem::size_of::<[u64; 3]>());
-    let hdr = buf.as_mut_ptr().cast::<libc::cmsghdr>();
-    // SAFETY: `buf` is 24 bytes, 8-aligned: room for a cmsghdr (16) and a u16 payload,
-    // which CMSG_DATA places right after the header.
-    unsafe {
-        (*hdr).cmsg_len = len as _;
-        (*hdr).cmsg_level = libc::SOL_UDP;
-        (*hdr).cmsg_type = UDP_SEGMENT;
-        std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<u16>(), size);
+/// Writes the control messages of one outgoing message into `buf`: UDP_SEGMENT (a run of
+/// `segment`-byte datagrams) and the source address `from` (IP_PKTINFO for an IPv4 source,
+/// IPV6_PKTINFO for an IPv6 one; `dst` only says which the socket needs). Returns their
+/// length in bytes, 0 for none.
+fn write_control(
+    buf: &mut Control,
+    segment: Option<u16>,
+    from: Option<IpAddr>,
+    dst: SocketAddr,
+) -> usize {
+    let mut used = 0usize;
+    let base = buf.as_mut_ptr().cast::<u8>();
+    // Appends one control message; `payload` bytes are written by `fill` at its data.
+    let mut push =
+        |level: libc::c_int, kind: libc::c_int, payload: usize, fill: &dyn Fn(*mut u8)| {
+            // SAFETY: CMSG_LEN / CMSG_SPACE are arithmetic on the payload size.
+            let (len, space) = unsafe {
+                (
+                    libc::CMSG_LEN(payload as u32) as usize,
+                    libc::CMSG_SPACE(payload as u32) as usize,
+                )
+            };
+            assert!(used + space <= mem::size_of::<Control>());
+            // SAFETY: `used + space` fits the 8-aligned 64-byte buffer (asserted), and a
+            // cmsghdr starts at an 8-aligned offset since every CMSG_SPACE is a multiple of 8;
+            // CMSG_DATA is within that space.
+            unsafe {
+                let hdr = base.add(used).cast::<libc::cmsghdr>();
+                (*hdr).cmsg_len = len as _;
+                (*hdr).cmsg_level = level;
+                (*hdr).cmsg_type = kind;
+                fill(libc::CMSG_DATA(hdr));
+            }
+            used += space;
+        };
+    if let Some(size) = segment {
+        push(libc::SOL_UDP, UDP_SEGMENT, 2, &|p| {
+            // SAFETY: a u16 payload fits the message's data, written unaligned.
+            unsafe { std::ptr::write_unaligned(p.cast::<u16>(), size) }
+        });
     }
-    buf.as_mut_ptr().cast()
+    match (from, dst) {
+        (Some(IpAddr::V4(ip)), _) => {
+            // ipi_spec_dst is the source to use; ifindex 0 lets routing pick the interface.
+            // SAFETY: in_pktinfo is plain data for which all-zero is a valid value.
+            let mut info: libc::in_pktinfo = unsafe { mem::zeroed() };
+            info.ipi_spec_dst.s_addr = u32::from_ne_bytes(ip.octets());
+            push(
+                libc::IPPROTO_IP,
+                libc::IP_PKTINFO,
+                mem::size_of::<libc::in_pktinfo>(),
+                &|p| {
+                    // SAFETY: an in_pktinfo payload fits the message's data, written unaligned.
+                    unsafe { std::ptr::write_unaligned(p.cast::<libc::in_pktinfo>(), info) }
+                },
+            );
+        }
+        (Some(IpAddr::V6(ip)), SocketAddr::V6(_)) => {
+            // SAFETY: in6_pktinfo is plain data for which all-zero is a valid value.
+            let mut info: libc::in6_pktinfo = unsafe { mem::zeroed() };
+            info.ipi6_addr.s6_addr = ip.octets();
+            push(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_PKTINFO,
+                mem::size_of::<libc::in6_pktinfo>(),
+                &|p| {
+                    // SAFETY: an in6_pktinfo payload fits the message's data, unaligned.
+                    unsafe { std::ptr::write_unaligned(p.cast::<libc::in6_pktinfo>(), info) }
+                },
+            );
+        }
+        _ => {}
+    }
+    used
+}
+
+/// Sends one datagram from the local address `from` (when given): for the rare datagrams the
+/// relay sends on its own (return-path challenges).
+pub fn send_one(
+    socket: &UdpSocket,
+    bytes: &[u8],
+    dst: SocketAddr,
+    from: Option<IpAddr>,
+) -> io::Result<()> {
+    // SAFETY: sockaddr_storage is plain data for which all-zero is a valid value.
+    let mut addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let addr_len = to_storage(dst, &mut addr);
+    let mut ctrl: Control = [0; 8];
+    let ctrl_len = write_control(&mut ctrl, None, from, dst);
+    let mut iov = libc::iovec {
+        // sendmsg only reads through this pointer.
+        iov_base: bytes.as_ptr().cast_mut().cast(),
+        iov_len: bytes.len(),
+    };
+    // SAFETY: msghdr is plain data for which all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&mut addr as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = addr_len;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if ctrl_len > 0 {
+        msg.msg_control = ctrl.as_mut_ptr().cast();
+        msg.msg_controllen = ctrl_len;
+    }
+    // SAFETY: every pointer in `msg` points at locals that outlive the call.
+    let rc = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn to_storage(addr: SocketAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
@@ -426,6 +581,7 @@ mod tests {
                 start: (i % BATCH) * SLOT,
                 len,
                 dst: dst(i),
+                from: None,
                 tag: i as u64,
             })
             .collect()
