@@ -415,6 +415,13 @@ fn unreal_sources_provide_what_the_plugin_promises() {
         "int32 InactivityTimeoutMs",
         "FString SecretKeyBase64",
         "int32 MaxChannels",
+        "int32 HandshakeRatePerSource",
+        "int32 HandshakeBurstPerSource",
+        "int32 MaxPendingPerSource",
+        "int32 MaxTrackedSources",
+        "int32 ChannelBandwidthBytesPerSec",
+        "bool bRequireTokens",
+        "bool bRequireReturnPath",
     ] {
         let at = settings
             .find(field)
@@ -424,6 +431,39 @@ fn unreal_sources_provide_what_the_plugin_promises() {
         assert!(
             property.starts_with("UPROPERTY(config,"),
             "{field} is not a config property"
+        );
+    }
+
+    // Every relay setting reaches the builder (the harness checks the values).
+    let settings_cpp = read(&private.join("UdpRelaySettings.cpp"));
+    for (property, builder) in [
+        ("Port", ".port("),
+        ("InactivityTimeoutMs", ".inactivityTimeoutMs("),
+        ("MaxChannels", ".maxChannels("),
+        ("HandshakeRatePerSource", ".handshakeRatePerSource("),
+        ("HandshakeBurstPerSource", ".handshakeRatePerSource("),
+        ("MaxPendingPerSource", ".maxPendingPerSource("),
+        ("MaxTrackedSources", ".maxTrackedSources("),
+        (
+            "ChannelBandwidthBytesPerSec",
+            ".channelBandwidthBytesPerSec(",
+        ),
+        ("bRequireTokens", ".requireTokens(bRequireTokens)"),
+        (
+            "bRequireReturnPath",
+            ".requireReturnPath(bRequireReturnPath)",
+        ),
+        ("BindAddress", ".bindAddress("),
+    ] {
+        assert!(
+            settings_cpp.contains(&format!("({property},"))
+                || settings_cpp.contains(&format!("({property})"))
+                || settings_cpp.contains(&format!("*{property}")),
+            "ToRelayConfig does not read {property}"
+        );
+        assert!(
+            settings_cpp.contains(builder),
+            "ToRelayConfig never calls {builder}"
         );
     }
 
@@ -437,18 +477,21 @@ fn unreal_sources_provide_what_the_plugin_promises() {
     );
     assert!(subsystem_cpp.contains("EmbeddedRelay.events()"));
     assert!(subsystem_cpp.contains("IsTemplate() ? ETickableTickType::Never"));
+    assert!(subsystem_cpp.contains("Settings->ToRelayConfig(Config, ConfigError)"));
 
     let component = read(&public.join("UdpRelayClientComponent.h"));
     assert!(component.contains("public UActorComponent"));
     assert!(component.contains("meta = (BlueprintSpawnableComponent)"));
     assert!(component.contains("bool JoinChannel(const FString& InChannelGuid);"));
     assert!(component.contains("bool Send(const TArray<uint8>& Datagram);"));
+    assert!(component.contains("FString SeatTokenBase64;"));
     assert_eq!(
         component.matches("UPROPERTY(BlueprintAssignable").count(),
         2
     );
     // Every client option reaches the config, and every final status has its state.
     let component_cpp = read(&private.join("UdpRelayClientComponent.cpp"));
+    assert!(component_cpp.contains(".token(UdpRelayNative::ToByteView(Token))"));
     for (property, builder) in [
         ("HandshakeTimeoutMs", "handshakeTimeoutMs"),
         ("KeepaliveIntervalMs", "keepaliveIntervalMs"),

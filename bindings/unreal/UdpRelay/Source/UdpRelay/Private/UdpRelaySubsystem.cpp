@@ -1,5 +1,6 @@
 #include "UdpRelaySubsystem.h"
 
+#include "Misc/Base64.h"
 #include "UdpRelayLog.h"
 #include "UdpRelayModule.h"
 #include "UdpRelaySettings.h"
@@ -36,26 +37,15 @@ bool UUdpRelaySubsystem::StartRelay()
 	}
 
 	const UUdpRelaySettings* Settings = GetDefault<UUdpRelaySettings>();
-	TArray<uint8> Key;
-	FString KeyError;
-	if (!UUdpRelaySettings::DecodeKey(Settings->GetSecretKeyBase64(), Key, KeyError))
+	udp_relay::RelayConfigBuilder Config;
+	FString ConfigError;
+	if (!Settings->ToRelayConfig(Config, ConfigError))
 	{
-		LastError = KeyError;
+		LastError = ConfigError;
 		UE_LOG(LogUdpRelay, Error, TEXT("Embedded relay not started: %s"), *LastError);
 		return false;
 	}
-
-	udp_relay::RelayConfigBuilder Config;
-	Config.port(static_cast<uint16_t>(FMath::Clamp(Settings->Port, 0, 65535)))
-		.inactivityTimeoutMs(static_cast<uint32_t>(FMath::Max(Settings->InactivityTimeoutMs, 1)))
-		.maxChannels(static_cast<uint32_t>(FMath::Max(Settings->MaxChannels, 1)))
-		.secretKey(UdpRelayNative::ToByteView(Key));
-	if (!Settings->BindAddress.IsEmpty())
-	{
-		Config.bindAddress(TCHAR_TO_UTF8(*Settings->BindAddress));
-	}
-	// The builder copied the key: do not keep it around longer than needed.
-	FMemory::Memzero(Key.GetData(), Key.Num());
+	const bool bKeyed = Config.native().secret_key_len > 0;
 
 	udp_relay::Result<udp_relay::Relay> Started = udp_relay::Relay::start(Config);
 	if (!Started)
@@ -67,7 +57,7 @@ bool UUdpRelaySubsystem::StartRelay()
 	EmbeddedRelay = MoveTemp(Started).value();
 	LastError.Reset();
 	UE_LOG(LogUdpRelay, Log, TEXT("Embedded relay listening on UDP port %d%s"), GetRelayPort(),
-		Key.Num() > 0 ? TEXT(" (keyed)") : TEXT(""));
+		bKeyed ? TEXT(" (keyed)") : TEXT(""));
 	return true;
 }
 
@@ -102,6 +92,41 @@ int32 UUdpRelaySubsystem::GetOpenChannelCount() const
 {
 	const udp_relay::Result<udp_relay::Stats> Stats = EmbeddedRelay.stats();
 	return Stats ? static_cast<int32>(FMath::Min<uint64>(Stats->channels_open, MAX_int32)) : 0;
+}
+
+bool UUdpRelaySubsystem::MintSeatToken(const FString& ChannelGuid, EUdpRelaySeat Seat, int64 ExpiryUnixSeconds,
+	FString& OutSeatTokenBase64, FString& OutError)
+{
+	OutSeatTokenBase64.Reset();
+	if (!FUdpRelayModule::IsLibraryReady())
+	{
+		OutError = TEXT("the udp_relay library is not loaded (see the log)");
+		return false;
+	}
+	const udp_relay::Result<udp_relay::Guid> Guid = udp_relay::Guid::parse(TCHAR_TO_UTF8(*ChannelGuid));
+	if (!Guid)
+	{
+		OutError = UdpRelayNative::ToFString(Guid.status());
+		return false;
+	}
+	TArray<uint8> Key;
+	if (!UUdpRelaySettings::DecodeKey(GetDefault<UUdpRelaySettings>()->GetSecretKeyBase64(), Key, OutError))
+	{
+		return false;
+	}
+	// An empty key, a zero GUID: the library says what is wrong.
+	const udp_relay::Result<udp_relay::Token> Token = udp_relay::mintToken(UdpRelayNative::ToByteView(Key), *Guid,
+		Seat == EUdpRelaySeat::A ? udp_relay::TokenRole::A : udp_relay::TokenRole::B,
+		static_cast<uint64_t>(FMath::Max<int64>(ExpiryUnixSeconds, 0)));
+	FMemory::Memzero(Key.GetData(), Key.Num());
+	if (!Token)
+	{
+		OutError = UdpRelayNative::ToFString(Token.status());
+		return false;
+	}
+	OutSeatTokenBase64 = FBase64::Encode(Token->data(), static_cast<uint32>(Token->size()));
+	OutError.Reset();
+	return true;
 }
 
 void UUdpRelaySubsystem::Tick(float DeltaTime)

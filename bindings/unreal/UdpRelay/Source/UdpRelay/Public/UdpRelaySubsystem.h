@@ -9,6 +9,16 @@
 #include "UdpRelayNative.h"
 #include "UdpRelaySubsystem.generated.h"
 
+/** Which seat of a channel a seat token admits: each of the two peers gets its own. */
+UENUM(BlueprintType)
+enum class EUdpRelaySeat : uint8
+{
+	/** The first peer (RELAY_TOKEN_ROLE_A). */
+	A,
+	/** The second peer (RELAY_TOKEN_ROLE_B). */
+	B,
+};
+
 UCLASS()
 class UDPRELAY_API UUdpRelaySubsystem : public UGameInstanceSubsystem, public FTickableGameObject
 {
@@ -44,6 +54,16 @@ public:
 	/** Channels open now (pending and established). */
 	UFUNCTION(BlueprintPure, Category = "UDP Relay")
 	int32 GetOpenChannelCount() const;
+
+	/**
+	 * Matchmaker side: mints the seat token of Seat in channel ChannelGuid with the settings'
+	 * secret key (the relay's), accepted until ExpiryUnixSeconds on the relay's wall clock.
+	 * Hand it to that peer only (it is its secret) over an authenticated connection; the peer
+	 * sets it as UUdpRelayClientComponent::SeatTokenBase64. False, with OutError, without a key
+	 * or with a malformed GUID.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "UDP Relay")
+	static bool MintSeatToken(const FString& ChannelGuid, EUdpRelaySeat Seat, int64 ExpiryUnixSeconds, FString& OutSeatTokenBase64, FString& OutError);
 
 	/** Why the last start or tick failed, empty if none did. */
 	UFUNCTION(BlueprintPure, Category = "UDP Relay")
