@@ -349,7 +349,8 @@ fn unreal_sources_follow_engine_conventions() {
                 name.starts_with('F') || name.starts_with('I'),
                 "{file}: class {name} needs an F or I prefix"
             );
-            if path.parent().unwrap().ends_with("Public") {
+            let forward_declaration = rest.trim_end() == format!("{name};");
+            if path.parent().unwrap().ends_with("Public") && !forward_declaration {
                 assert!(
                     rest.starts_with("UDPRELAY_API "),
                     "{file}: {name} not exported"
@@ -415,6 +416,7 @@ fn unreal_sources_provide_what_the_plugin_promises() {
         "int32 InactivityTimeoutMs",
         "FString SecretKeyBase64",
         "int32 MaxChannels",
+        "bool bTickRelayOnOwnThread",
         "int32 HandshakeRatePerSource",
         "int32 HandshakeBurstPerSource",
         "int32 MaxPendingPerSource",
@@ -478,6 +480,32 @@ fn unreal_sources_provide_what_the_plugin_promises() {
     assert!(subsystem_cpp.contains("EmbeddedRelay.events()"));
     assert!(subsystem_cpp.contains("IsTemplate() ? ETickableTickType::Never"));
     assert!(subsystem_cpp.contains("Settings->ToRelayConfig(Config, ConfigError)"));
+    assert!(subsystem_cpp.contains("if (Settings->bTickRelayOnOwnThread)"));
+    // The thread is joined before the relay it polls is stopped.
+    let stop = &subsystem_cpp[subsystem_cpp
+        .find("void UUdpRelaySubsystem::StopRelay()")
+        .expect("StopRelay")..];
+    let joined = stop
+        .find("RelayThread.Reset();")
+        .expect("StopRelay joins the thread");
+    let stopped = stop
+        .find("EmbeddedRelay.stop();")
+        .expect("StopRelay stops the relay");
+    assert!(
+        joined < stopped,
+        "StopRelay stops the relay before joining its thread"
+    );
+
+    // The relay thread: an FRunnable on its own FRunnableThread, polling with a short wait,
+    // stopped with Kill(true) (Stop, then wait), handing events over through a queue.
+    let thread = read(&public.join("UdpRelayThread.h"));
+    let thread_cpp = read(&private.join("UdpRelayThread.cpp"));
+    assert!(thread.contains("class UDPRELAY_API FUdpRelayThread final : public FRunnable"));
+    assert!(thread.contains("TQueue<udp_relay::Event, EQueueMode::Spsc> Events;"));
+    assert!(thread_cpp.contains("FRunnableThread::Create(Runner.Get(), TEXT(\"UdpRelay\")"));
+    assert!(thread_cpp.contains("Relay.poll(PollTimeoutMs)"));
+    assert!(thread_cpp.contains("Thread->Kill(true);"));
+    assert!(thread_cpp.contains("delete Thread;"));
 
     let component = read(&public.join("UdpRelayClientComponent.h"));
     assert!(component.contains("public UActorComponent"));

@@ -41,6 +41,15 @@ public:
 	UPROPERTY(config, EditAnywhere, Category = "Embedded Relay")
 	bool bLogChannelEvents = true;
 
+	/**
+	 * Poll the relay on a thread of its own (FRunnable) instead of once per frame on the game
+	 * thread, so a datagram is forwarded when it arrives, not at the next frame (up to 33 ms
+	 * later on a 30 Hz server). Events still reach OnRelayEvent and the log on the game thread.
+	 * For dedicated servers at low tick rates; see the plugin README.
+	 */
+	UPROPERTY(config, EditAnywhere, Category = "Embedded Relay")
+	bool bTickRelayOnOwnThread = false;
+
 	/** Handshakes per second one source (an IPv4 address or an IPv6 /64) may have verified; the excess is dropped. 0 = unlimited. */
 	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "0"))
 	int32 HandshakeRatePerSource = 200;
