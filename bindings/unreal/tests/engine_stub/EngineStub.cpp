@@ -140,8 +140,8 @@ std::u16string UeStub::FormatV(const TCHAR* Format, va_list Args)
 			break;
 		default:
 		{
+			// Every integer length this program passes is int-sized or 64-bit (LP64).
 			const bool bSigned = Type == 'd' || Type == 'i';
-			const std::string Full = Spec + Length + Type;
 			if (Length == "ll" || Length == "z" || Length == "j" || Length == "l")
 			{
 				if (bSigned)
@@ -161,7 +161,6 @@ std::u16string UeStub::FormatV(const TCHAR* Format, va_list Args)
 			{
 				std::snprintf(Buffer, sizeof Buffer, (Spec + Type).c_str(), va_arg(Args, unsigned int));
 			}
-			(void)Full;
 			break;
 		}
 		}
