@@ -51,10 +51,13 @@ bool UUdpRelayClientComponent::JoinChannel(const FString& InChannelGuid)
 		return false;
 	}
 	TArray<uint8> Key;
-	FString KeyError;
-	if (!UUdpRelaySettings::DecodeKey(SecretKeyBase64.IsEmpty() ? Settings->GetSecretKeyBase64() : SecretKeyBase64, Key, KeyError))
+	TArray<uint8> Token;
+	FString DecodeError;
+	if (!UUdpRelaySettings::DecodeKey(SecretKeyBase64.IsEmpty() ? Settings->GetSecretKeyBase64() : SecretKeyBase64, Key, DecodeError)
+		|| !UUdpRelaySettings::DecodeBase64(SeatTokenBase64, TEXT("the seat token"), Token, DecodeError))
 	{
-		Fail(KeyError, EUdpRelayClientState::Failed);
+		FMemory::Memzero(Key.GetData(), Key.Num());
+		Fail(DecodeError, EUdpRelayClientState::Failed);
 		return false;
 	}
 
@@ -62,10 +65,13 @@ bool UUdpRelayClientComponent::JoinChannel(const FString& InChannelGuid)
 	Config.relayAddress(TCHAR_TO_UTF8(*Address))
 		.guid(*ParsedGuid)
 		.secretKey(UdpRelayNative::ToByteView(Key))
+		.token(UdpRelayNative::ToByteView(Token))
 		.handshakeTimeoutMs(static_cast<uint32_t>(FMath::Max(HandshakeTimeoutMs, 1)))
 		.keepaliveIntervalMs(static_cast<uint32_t>(FMath::Max(KeepaliveIntervalMs, 0)))
 		.peerTimeoutMs(static_cast<uint32_t>(FMath::Max(PeerTimeoutMs, 0)));
+	// The builder copied both secrets.
 	FMemory::Memzero(Key.GetData(), Key.Num());
+	FMemory::Memzero(Token.GetData(), Token.Num());
 
 	udp_relay::Result<udp_relay::Client> Connected = udp_relay::Client::connect(Config);
 	if (!Connected)

@@ -13,8 +13,9 @@ namespace
 {
 	/**
 	 * Receives the library's log records. The library calls it on the thread that made the
-	 * logging relay_* call: the game thread for the subsystem and the client component. It
-	 * must not call back into relay_* functions, and it does not.
+	 * logging relay_* call: the game thread for the client component and the subsystem, the
+	 * relay thread for a relay polled there (UE_LOG may be used from any thread). It must not
+	 * call back into relay_* functions, and it does not.
 	 */
 	void ForwardLibraryLog(void* /*UserData*/, uint32_t Level, const char* Message)
 	{

@@ -46,6 +46,15 @@ public:
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "UDP Relay")
 	FString SecretKeyBase64;
 
+	/**
+	 * This peer's seat token as base64, from the matchmaker (UUdpRelaySubsystem::MintSeatToken
+	 * or the library's relay_token_mint), for a relay that requires tokens; empty joins with a
+	 * plain handshake. Set it before JoinChannel, whose GUID must be the token's. A token
+	 * holder needs no secret key. It is this peer's secret: do not log or replicate it.
+	 */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "UDP Relay")
+	FString SeatTokenBase64;
+
 	/** Give up when the peer has not joined within this many milliseconds. */
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "UDP Relay", meta = (ClampMin = "1"))
 	int32 HandshakeTimeoutMs = 10000;

@@ -4,6 +4,7 @@
 
 #include "CoreMinimal.h"
 #include "Engine/DeveloperSettings.h"
+#include "UdpRelayNative.h"
 #include "UdpRelaySettings.generated.h"
 
 UCLASS(config = Game, defaultconfig, meta = (DisplayName = "UDP Relay"))
@@ -41,12 +42,57 @@ public:
 	bool bLogChannelEvents = true;
 
 	/**
+	 * Poll the relay on a thread of its own (FRunnable) instead of once per frame on the game
+	 * thread, so a datagram is forwarded when it arrives, not at the next frame (up to 33 ms
+	 * later on a 30 Hz server). Events still reach OnRelayEvent and the log on the game thread.
+	 * For dedicated servers at low tick rates; see the plugin README.
+	 */
+	UPROPERTY(config, EditAnywhere, Category = "Embedded Relay")
+	bool bTickRelayOnOwnThread = false;
+
+	/** Handshakes per second one source (an IPv4 address or an IPv6 /64) may have verified; the excess is dropped. 0 = unlimited. */
+	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "0"))
+	int32 HandshakeRatePerSource = 200;
+
+	/** Handshakes one source may send in a burst above that rate; at least 1 while the rate is limited. */
+	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "1"))
+	int32 HandshakeBurstPerSource = 1000;
+
+	/** Half-open (one-peer) channels one source may hold; more are refused. 0 = unlimited. */
+	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "0"))
+	int32 MaxPendingPerSource = 512;
+
+	/** Sources whose handshake rate is tracked at once (about 64 bytes each). */
+	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "1", ClampMax = "16777216"))
+	int32 MaxTrackedSources = 65536;
+
+	/** Bytes per second each direction of a channel may carry; the excess is dropped. 0 = no cap. */
+	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "0"))
+	int32 ChannelBandwidthBytesPerSec = 0;
+
+	/**
 	 * The relay's secret key for the handshake HMAC, as base64 of the raw bytes; empty for an
 	 * unkeyed relay. DefaultGame.ini ships with clients too: on servers prefer the command
 	 * line, -UdpRelaySecretKey=<base64>, which overrides this.
 	 */
 	UPROPERTY(config, EditAnywhere, Category = "Security")
 	FString SecretKeyBase64;
+
+	/**
+	 * Admit only handshakes carrying a valid seat token, minted per peer by the matchmaker with
+	 * the secret key (UUdpRelaySubsystem::MintSeatToken); needs a secret key. Peers join with
+	 * UUdpRelayClientComponent::SeatTokenBase64.
+	 */
+	UPROPERTY(config, EditAnywhere, Category = "Security")
+	bool bRequireTokens = false;
+
+	/**
+	 * Plain (token-less) handshakes too must prove their return path by echoing the relay's
+	 * cookie before anything is forwarded to their address; token handshakes always must.
+	 * This plugin's client component answers; other v0.8 clients cannot.
+	 */
+	UPROPERTY(config, EditAnywhere, Category = "Security")
+	bool bRequireReturnPath = false;
 
 	/** Relay a UUdpRelayClientComponent joins when its RelayAddress is empty ("host:port"). */
 	UPROPERTY(config, EditAnywhere, Category = "Client")
@@ -58,8 +104,18 @@ public:
 	FString GetSecretKeyBase64() const;
 
 	/**
+	 * The relay config these settings describe, with the key in effect. False, with a reason in
+	 * OutError, when the key is not base64 or a number is negative; every other rule is the
+	 * library's, checked when the relay starts.
+	 */
+	bool ToRelayConfig(udp_relay::RelayConfigBuilder& OutConfig, FString& OutError) const;
+
+	/**
 	 * Decodes base64 key text into raw bytes (empty text: no key). False, with a reason in
 	 * OutError, when the text is not base64.
 	 */
 	static bool DecodeKey(const FString& Base64, TArray<uint8>& OutKey, FString& OutError);
+
+	/** DecodeKey for any secret: What names it in OutError ("the seat token"). */
+	static bool DecodeBase64(const FString& Base64, const TCHAR* What, TArray<uint8>& OutBytes, FString& OutError);
 };
