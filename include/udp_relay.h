@@ -17,9 +17,9 @@
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
-// Size of a return-path challenge the core may ask to send (never larger than the handshake
-// that caused it).
-#define RELAY_CHALLENGE_LEN 56
+// Room for a datagram of the relay's own that the core may ask to send (a 56-byte
+// return-path challenge, a 16-byte probe reply), never larger than what caused it.
+#define RELAY_ANSWER_MAX_LEN 56
 
 // Size of `RelayStats` in ABI version 2, the first to take its size: the smallest
 // `out_size` `relay_get_stats` accepts.
@@ -262,8 +262,10 @@ enum RelayTransmitKind
   RELAY_TRANSMIT_KIND_NONE = 0,
   // Send the datagram just handled, unchanged (`len` bytes), to `to`, from `from`.
   RELAY_TRANSMIT_KIND_FORWARD = 1,
-  // Send `challenge` (`len` bytes) to `to`, from `from`.
+  // Send `answer` (`len` bytes: a return-path challenge) to `to`, from `from`.
   RELAY_TRANSMIT_KIND_CHALLENGE = 2,
+  // Send `answer` (`len` bytes: the reply to a probe) to `to`, from `from`.
+  RELAY_TRANSMIT_KIND_PROBE_REPLY = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -489,6 +491,8 @@ typedef struct RelayStats {
   // re-seated a pending channel, and challenged ones (ABI 4). `datagrams_in` =
   // `datagrams_out` (forwarded) + `datagrams_dropped` + `datagrams_consumed`.
   uint64_t datagrams_consumed;
+  // Probes answered (in datagrams_consumed; ABI 4).
+  uint64_t probes_answered;
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -541,8 +545,8 @@ typedef struct RelayTransmit {
   uint32_t len;
   struct RelayAddress to;
   struct RelayAddress from;
-  // The bytes of a challenge (kind `RELAY_TRANSMIT_KIND_CHALLENGE`).
-  uint8_t challenge[RELAY_CHALLENGE_LEN];
+  // The bytes of a challenge or probe reply (their first `len` bytes).
+  uint8_t answer[RELAY_ANSWER_MAX_LEN];
   // Identifies a forward for `relay_core_report_send_failure`.
   uint64_t forward_tag;
 } RelayTransmit;
@@ -859,7 +863,8 @@ RelayStatus relay_core_free(struct RelayCoreHandle *core);
 // address `*local` (NULL when not known), at `now_ms` (milliseconds on any monotonic clock
 // of the caller's that never goes back). Writes what to send into `*out`: nothing, the same
 // datagram to another address (a forward, already counted as sent: if the send fails,
-// call `relay_core_report_send_failure`), or a challenge. Errors:
+// call `relay_core_report_send_failure`), or bytes of the relay's own (a challenge, a probe
+// reply) in `answer`. Errors:
 // `RELAY_STATUS_NULL_ARGUMENT` (`src`, `out`, or `datagram` with `len` > 0),
 // `RELAY_STATUS_INVALID_ARGUMENT` (`src` of no family), `RELAY_STATUS_INVALID_HANDLE`.
 RelayStatus relay_core_handle_datagram(struct RelayCoreHandle *core,

@@ -11,6 +11,7 @@ pub mod client;
 pub mod cookie;
 pub mod ffi;
 pub mod net;
+pub mod probe;
 pub mod protocol;
 pub mod relay;
 pub mod token;

@@ -129,9 +129,13 @@ pub struct Stats {
     /// Admissible handshakes answered with a return-path challenge (no valid cookie yet).
     pub handshakes_challenged: u64,
     /// Received and taken by the relay itself: handshakes that allocated, refreshed or
-    /// re-seated a pending channel, and handshakes answered with a challenge. Every datagram
-    /// in is exactly one of forwarded (`datagrams_out`), dropped or consumed.
+    /// re-seated a pending channel, handshakes answered with a challenge, and probes
+    /// answered. Every datagram in is exactly one of forwarded (`datagrams_out`), dropped or
+    /// consumed.
     pub datagrams_consumed: u64,
+    /// Probes answered (in `datagrams_consumed`); probes over their source's budget are
+    /// counted in `handshakes_rate_limited` and dropped.
+    pub probes_answered: u64,
 }
 
 /// A snapshot of one channel.
@@ -159,6 +163,19 @@ pub enum Verdict {
     /// An admissible handshake without a valid return-path cookie: answer its sender (and
     /// no one else) with this challenge, no larger than the handshake.
     Challenge(Challenge),
+    /// A probe ([`crate::probe`]) from an address outside any channel: answer its sender
+    /// with this reply, no larger than the probe.
+    ProbeReply(ProbeReply),
+}
+
+/// The answer to a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeReply {
+    /// Always the sender of the probe.
+    pub to: SocketAddr,
+    /// The local address the probe was sent to, to send from (when the owner said).
+    pub from: Option<IpAddr>,
+    pub datagram: [u8; crate::probe::PROBE_LEN],
 }
 
 /// A return-path challenge to send (see [`crate::cookie`]).

@@ -52,6 +52,8 @@ enum Kind {
         len: u16,
     },
     Garbage(Vec<u8>),
+    /// A relay probe (answered outside channels, data inside them).
+    Probe,
     /// Resend an earlier datagram, from this op's address.
     Replay(u8),
 }
@@ -83,6 +85,7 @@ fn kind() -> impl Strategy<Value = Kind> {
             }),
         (0..1500u16).prop_map(|len| Kind::Payload { len }),
         prop::collection::vec(any::<u8>(), 0..120).prop_map(Kind::Garbage),
+        Just(Kind::Probe),
         any::<u8>().prop_map(Kind::Replay),
     ]
 }
@@ -133,6 +136,7 @@ fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>], cookie: Option<&Cookie>) -
         }
         Kind::Payload { len } => buf = vec![0x5A; usize::from(*len)],
         Kind::Garbage(g) => buf = g.clone(),
+        Kind::Probe => buf = udp_relay::probe::write_probe(7).to_vec(),
         Kind::Replay(i) if !sent.is_empty() => buf = sent[usize::from(*i) % sent.len()].clone(),
         Kind::Replay(_) => buf.clear(),
     }
@@ -173,7 +177,7 @@ fn run(ops: &[Op], require_tokens: bool) {
         let mut sends = vec![d];
         while let Some(d) = sends.pop() {
             match feed(&mut relay, &d, address(op.from), now, op.send_ok) {
-                Verdict::Absorbed => consumed += 1,
+                Verdict::Absorbed | Verdict::ProbeReply(_) => consumed += 1,
                 Verdict::Challenge(c) => {
                     // Answered like a client: the same handshake, echoing the cookie.
                     consumed += 1;

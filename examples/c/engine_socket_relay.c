@@ -167,7 +167,7 @@ int main(int argc, char **argv)
             if (t.kind == RELAY_TRANSMIT_KIND_NONE) continue;
             struct sockaddr_in to;
             to_sockaddr(&t.to, &to);
-            const uint8_t *bytes = t.kind == RELAY_TRANSMIT_KIND_FORWARD ? buf : t.challenge;
+            const uint8_t *bytes = t.kind == RELAY_TRANSMIT_KIND_FORWARD ? buf : t.answer;
             if (sendto(fd, bytes, t.len, 0, (struct sockaddr *)&to, sizeof to) < 0) {
                 relay_core_report_send_failure(core, &t);
             }

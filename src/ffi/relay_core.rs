@@ -19,10 +19,13 @@ pub struct RelayCoreHandle {
     _private: [u8; 0],
 }
 
-/// Size of a return-path challenge the core may ask to send (never larger than the handshake
-/// that caused it).
-pub const RELAY_CHALLENGE_LEN: usize = 56;
-const _: () = assert!(RELAY_CHALLENGE_LEN == crate::cookie::CHALLENGE_LEN);
+/// Room for a datagram of the relay's own that the core may ask to send (a 56-byte
+/// return-path challenge, a 16-byte probe reply), never larger than what caused it.
+pub const RELAY_ANSWER_MAX_LEN: usize = 56;
+const _: () = assert!(
+    RELAY_ANSWER_MAX_LEN >= crate::cookie::CHALLENGE_LEN
+        && RELAY_ANSWER_MAX_LEN >= crate::probe::PROBE_LEN
+);
 
 static CORES: Registry<RelayCore, RelayCoreHandle> = Registry::new("core", 0xC04E_0000);
 
@@ -34,8 +37,10 @@ pub enum RelayTransmitKind {
     None = 0,
     /// Send the datagram just handled, unchanged (`len` bytes), to `to`, from `from`.
     Forward = 1,
-    /// Send `challenge` (`len` bytes) to `to`, from `from`.
+    /// Send `answer` (`len` bytes: a return-path challenge) to `to`, from `from`.
     Challenge = 2,
+    /// Send `answer` (`len` bytes: the reply to a probe) to `to`, from `from`.
+    ProbeReply = 3,
 }
 
 /// One send the core asks for. `from` is the local address to send from (the address the
@@ -49,8 +54,8 @@ pub struct RelayTransmit {
     pub len: u32,
     pub to: RelayAddress,
     pub from: RelayAddress,
-    /// The bytes of a challenge (kind `RELAY_TRANSMIT_KIND_CHALLENGE`).
-    pub challenge: [u8; RELAY_CHALLENGE_LEN],
+    /// The bytes of a challenge or probe reply (their first `len` bytes).
+    pub answer: [u8; RELAY_ANSWER_MAX_LEN],
     /// Identifies a forward for `relay_core_report_send_failure`.
     pub forward_tag: u64,
 }
@@ -71,9 +76,27 @@ impl RelayTransmit {
             scope_id: 0,
             ip: [0; 16],
         },
-        challenge: [0; RELAY_CHALLENGE_LEN],
+        answer: [0; RELAY_ANSWER_MAX_LEN],
         forward_tag: 0,
     };
+}
+
+/// A transmit of the relay's own bytes.
+fn answer(
+    kind: RelayTransmitKind,
+    bytes: &[u8],
+    to: std::net::SocketAddr,
+    from: Option<IpAddr>,
+) -> RelayTransmit {
+    let mut t = RelayTransmit {
+        kind: kind as u32,
+        len: bytes.len() as u32,
+        to: to.into(),
+        from: local_address(from),
+        ..RelayTransmit::NONE
+    };
+    t.answer[..bytes.len()].copy_from_slice(bytes);
+    t
 }
 
 /// The local address as an `RelayAddress` (port 0), family 0 for none.
@@ -123,7 +146,8 @@ pub extern "C" fn relay_core_free(core: *mut RelayCoreHandle) -> RelayStatus {
 /// address `*local` (NULL when not known), at `now_ms` (milliseconds on any monotonic clock
 /// of the caller's that never goes back). Writes what to send into `*out`: nothing, the same
 /// datagram to another address (a forward, already counted as sent: if the send fails,
-/// call `relay_core_report_send_failure`), or a challenge. Errors:
+/// call `relay_core_report_send_failure`), or bytes of the relay's own (a challenge, a probe
+/// reply) in `answer`. Errors:
 /// `RELAY_STATUS_NULL_ARGUMENT` (`src`, `out`, or `datagram` with `len` > 0),
 /// `RELAY_STATUS_INVALID_ARGUMENT` (`src` of no family), `RELAY_STATUS_INVALID_HANDLE`.
 #[unsafe(no_mangle)]
@@ -170,14 +194,12 @@ pub extern "C" fn relay_core_handle_datagram(
                 forward_tag: f.tag(),
                 ..RelayTransmit::NONE
             },
-            Verdict::Challenge(c) => RelayTransmit {
-                kind: RelayTransmitKind::Challenge as u32,
-                len: RELAY_CHALLENGE_LEN as u32,
-                to: c.to.into(),
-                from: local_address(c.from),
-                challenge: c.datagram,
-                ..RelayTransmit::NONE
-            },
+            Verdict::Challenge(c) => {
+                answer(RelayTransmitKind::Challenge, &c.datagram, c.to, c.from)
+            }
+            Verdict::ProbeReply(r) => {
+                answer(RelayTransmitKind::ProbeReply, &r.datagram, r.to, r.from)
+            }
             Verdict::Absorbed | Verdict::Dropped => RelayTransmit::NONE,
         };
         // SAFETY: checked non-NULL; the caller passes a writable RelayTransmit.

@@ -61,6 +61,8 @@ pub struct RelayStats {
     /// re-seated a pending channel, and challenged ones (ABI 4). `datagrams_in` =
     /// `datagrams_out` (forwarded) + `datagrams_dropped` + `datagrams_consumed`.
     pub datagrams_consumed: u64,
+    /// Probes answered (in datagrams_consumed; ABI 4).
+    pub probes_answered: u64,
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -218,6 +220,7 @@ impl From<relay::Stats> for RelayStats {
             peers_rebound: s.peers_rebound,
             handshakes_challenged: s.handshakes_challenged,
             datagrams_consumed: s.datagrams_consumed,
+            probes_answered: s.probes_answered,
         }
     }
 }

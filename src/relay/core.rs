@@ -17,10 +17,11 @@ use super::admit;
 use super::deadlines::Deadlines;
 use super::table::{ChannelTable, PeerAddr};
 use super::wall_clock::WallClock;
-use super::{ChannelInfo, CloseReason, Config, Event, Forward, Screen, Stats, Verdict};
-use crate::admission::Admission;
+use super::{ChannelInfo, CloseReason, Config, Event, Forward, ProbeReply, Screen, Stats, Verdict};
+use crate::admission::{Admission, RateVerdict};
 use crate::cookie::CookieKey;
 use crate::net;
+use crate::probe::{self, RelayState};
 use crate::protocol::{self, Guid};
 use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError};
 
@@ -110,7 +111,9 @@ impl RelayCore {
                 self.stats.datagrams_out += 1;
                 self.stats.bytes_out += datagram.len() as u64;
             }
-            Verdict::Absorbed | Verdict::Challenge(_) => self.stats.datagrams_consumed += 1,
+            Verdict::Absorbed | Verdict::Challenge(_) | Verdict::ProbeReply(_) => {
+                self.stats.datagrams_consumed += 1
+            }
             Verdict::Dropped => {}
         }
         verdict
@@ -373,6 +376,9 @@ impl RelayCore {
         local: Option<IpAddr>,
         now: u64,
     ) -> Verdict {
+        if let Some(timestamp) = probe::read_probe(datagram) {
+            return self.answer_probe(timestamp, src, local, now);
+        }
         match self.screen(datagram, src, now) {
             Ok(v) => self.admit(v, datagram, src, local, now),
             Err(Screen::RateLimited) => self.rate_limited(datagram.len(), src, now),
@@ -394,6 +400,35 @@ impl RelayCore {
                 Verdict::Dropped
             }
         }
+    }
+
+    /// A probe from outside any channel: answered with the relay's state, within the
+    /// source's handshake budget.
+    fn answer_probe(
+        &mut self,
+        timestamp: u64,
+        src: SocketAddr,
+        local: Option<IpAddr>,
+        now: u64,
+    ) -> Verdict {
+        match self.admission.limiter.check(src.ip(), now) {
+            RateVerdict::Limited => return self.rate_limited(probe::PROBE_LEN, src, now),
+            RateVerdict::Untracked => self.stats.rate_limit_untracked += 1,
+            RateVerdict::Allowed => {}
+        }
+        let state = if self.draining {
+            RelayState::Draining
+        } else if self.stats.channels_open as usize >= self.config.max_channels {
+            RelayState::Full
+        } else {
+            RelayState::Accepting
+        };
+        self.stats.probes_answered += 1;
+        Verdict::ProbeReply(ProbeReply {
+            to: src,
+            from: local,
+            datagram: probe::write_reply(state, timestamp),
+        })
     }
 
     /// Opens a channel planned by [`RelayCore::plan`] (which checked that it may).

@@ -2,11 +2,11 @@
 //! around a [`RelayCore`], which makes every decision. [`Relay::poll`] is the whole loop.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Challenge, ChannelInfo, Config, Event, RelayCore, Stats, Verdict};
+use super::{ChannelInfo, Config, Event, RelayCore, Stats, Verdict};
 use crate::net;
 use crate::net::batch::{self, DatagramBatch};
 use crate::protocol::Guid;
@@ -239,12 +239,12 @@ impl Relay {
         handled
     }
 
-    /// Sends a return-path challenge at once: they are rare (one per admission at most, each
-    /// charged to its source's handshake budget), so they skip the batch.
-    fn send_challenge(&mut self, c: &Challenge) {
-        let to = net::to_socket_family(c.to, self.socket_is_v6);
-        if let Err(e) = batch::send_one(&self.socket, &c.datagram, to, c.from) {
-            log::trace!("challenge to {} failed (counted): {e}", c.to);
+    /// Sends a datagram of the relay's own (a return-path challenge, a probe reply) at once:
+    /// they are rare (each charged to its source's handshake budget), so they skip the batch.
+    fn send_answer(&mut self, datagram: &[u8], to: SocketAddr, from: Option<IpAddr>) {
+        let dst = net::to_socket_family(to, self.socket_is_v6);
+        if let Err(e) = batch::send_one(&self.socket, datagram, dst, from) {
+            log::trace!("answer to {to} failed (counted): {e}");
             self.core.stats.send_errors += 1;
         }
     }
@@ -268,7 +268,8 @@ impl Relay {
                         let to = net::to_socket_family(fwd.to, self.socket_is_v6);
                         datagrams.queue(i, k, to, fwd.from, fwd.tag());
                     }
-                    Verdict::Challenge(c) => self.send_challenge(&c),
+                    Verdict::Challenge(c) => self.send_answer(&c.datagram, c.to, c.from),
+                    Verdict::ProbeReply(r) => self.send_answer(&r.datagram, r.to, r.from),
                     Verdict::Absorbed | Verdict::Dropped => {}
                 }
                 k += 1;

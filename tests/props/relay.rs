@@ -77,6 +77,18 @@ pub fn feed(
         }
         Verdict::Dropped => assert_eq!((out, dropped), (0, 1), "{before:?} -> {after:?}"),
         Verdict::Absorbed => assert_eq!((out, dropped, consumed), (0, 0, 1)),
+        Verdict::ProbeReply(r) => {
+            assert_eq!(
+                r.to,
+                udp_relay::net::normalize(src),
+                "probe reply to a third party"
+            );
+            assert!(
+                r.datagram.len() <= d.len(),
+                "probe reply larger than its probe"
+            );
+            assert_eq!((out, dropped, consumed), (0, 0, 1));
+        }
         Verdict::Challenge(c) => {
             // The only answer the relay gives an unproven address: to the sender alone, no
             // larger than what it sent, and nothing allocated or paired.

@@ -136,6 +136,8 @@ namespace UdpRelay
         /// <summary>Handshakes the relay took itself (allocated, refreshed, re-seated, challenged):
         /// DatagramsIn = DatagramsOut + DatagramsDropped + DatagramsConsumed.</summary>
         public ulong DatagramsConsumed;
+        /// <summary>Relay probes answered (in DatagramsConsumed).</summary>
+        public ulong ProbesAnswered;
     }
 
     /// <summary>Traffic of one channel. "A" allocated it, "B" joined it.</summary>
