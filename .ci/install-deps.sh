@@ -4,11 +4,13 @@
 #   - a C++ compiler and standard library headers (tests/cpp_wrapper.rs),
 #   - Mono's C# compiler and runtime (tests/csharp.rs),
 #   - `ip` from iproute2, to set up the private network namespaces of tests/netns/,
-#   - `nft` and `conntrack` for the NATs of the network-namespace test bed (tests/nat.rs).
+#   - `nft` and `conntrack` for the NATs of the network-namespace test bed (tests/nat.rs),
+#   - the Prometheus project's Python parsers of the metrics formats, for Debian's python3
+#     (udp-relay-server/tests/metrics.rs).
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 
-packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2 nftables conntrack)
+packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2 nftables conntrack python3-prometheus-client)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -30,3 +32,5 @@ PATH="$PATH:/usr/sbin:/sbin"
 for tool in cc c++ mcs mono ip nft conntrack; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done
+/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser' \
+  || { echo "install-deps: python3-prometheus-client still missing" >&2; exit 1; }

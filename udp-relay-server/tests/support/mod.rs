@@ -34,8 +34,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts the relay on an ephemeral port with the admin endpoint on another and a stats
-    /// line every second, plus `extra` arguments, and waits for both addresses.
+    /// Starts the relay on an ephemeral port with the admin endpoint on another, plus `extra`
+    /// arguments, and waits for both addresses.
     pub fn start(extra: &[&str]) -> Service {
         Service::start_with(extra, |_| {})
     }
@@ -49,8 +49,6 @@ impl Service {
             "127.0.0.1",
             "--admin-addr",
             "127.0.0.1:0",
-            "--stats-interval-secs",
-            "1",
         ]);
         cmd.args(extra)
             .stdout(Stdio::piped())
