@@ -62,16 +62,6 @@ pub fn run(args: RelayArgs) -> ExitCode {
     let shared = Arc::new(Shared::default());
     // Machine-readable first lines on stdout, for scripts that start the relay on port 0.
     println!("listening on {}", relay.local_addr());
-    if let Some(listener) = admin {
-        let addr = listener
-            .local_addr()
-            .map_or_else(|_| "?".into(), |a| a.to_string());
-        if let Err(e) = admin::serve(listener, Arc::clone(&shared)) {
-            return failure(format_args!("cannot start the admin endpoint: {e}"));
-        }
-        println!("admin listening on {addr}");
-        log::info!("admin endpoint on http://{addr} (/live, /ready, /metrics)");
-    }
     if let Err(e) = signals::listen(Arc::clone(&shared)) {
         return failure(format_args!("cannot handle signals: {e}"));
     }
@@ -83,8 +73,23 @@ pub fn run(args: RelayArgs) -> ExitCode {
         }
         None => log::info!("socket drops are not counted here (no /proc/net/udp entry)"),
     }
+    let relay_loop = RelayLoop::new(&args, Arc::clone(&shared));
+    // The endpoint answers from its first request with the loop's state: live, bound, and a
+    // snapshot that tells the channel cap.
+    relay_loop.publish(&relay);
+    shared.tick();
     shared.set_bound();
-    RelayLoop::new(&args, shared).run(&mut relay)
+    if let Some(listener) = admin {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "?".into(), |a| a.to_string());
+        if let Err(e) = admin::serve(listener, Arc::clone(&shared)) {
+            return failure(format_args!("cannot start the admin endpoint: {e}"));
+        }
+        println!("admin listening on {addr}");
+        log::info!("admin endpoint on http://{addr} (/live, /ready, /metrics)");
+    }
+    relay_loop.run(&mut relay)
 }
 
 /// The relay's configuration from the flags, or what is wrong with them.
