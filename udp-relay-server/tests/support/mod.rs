@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,8 @@ pub struct Service {
     /// The admin endpoint, when started with `--admin-addr`.
     pub admin: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
+    /// Set once stderr is closed and every line of it is in `log`.
+    log_complete: Arc<AtomicBool>,
 }
 
 impl Service {
@@ -57,7 +60,8 @@ impl Service {
         let mut child = cmd.spawn().expect("start udp-relay");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
+        let log_complete = Arc::new(AtomicBool::new(false));
+        let (sink, done) = (Arc::clone(&log), Arc::clone(&log_complete));
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -65,6 +69,7 @@ impl Service {
                 log.push_str(&line);
                 log.push('\n');
             }
+            done.store(true, Ordering::SeqCst);
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
@@ -91,6 +96,7 @@ impl Service {
             addr,
             admin,
             log,
+            log_complete,
         }
     }
 
@@ -119,15 +125,15 @@ impl Service {
         signal(&self.child, sig);
     }
 
-    /// Waits for the process to exit; kills it and panics after `within`.
+    /// Waits for the process to exit and for its last log line; kills it and panics after
+    /// `within`.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let status = wait_exit(&mut self.child, within);
-        // The log thread ends with the pipe; give it a moment to take the last lines.
-        let end = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < end && !self.log().ends_with('\n') {
-            std::thread::sleep(Duration::from_millis(10));
+        let end = Instant::now() + Duration::from_secs(5);
+        while !self.log_complete.load(Ordering::SeqCst) {
+            assert!(Instant::now() < end, "stderr still open after exit");
+            std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(50));
         status
     }
 
