@@ -72,9 +72,10 @@ pub struct RelayArgs {
     #[arg(long, default_value = "25s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
     /// What to log: a level (error, warn, info, debug, trace) or a RUST_LOG-style list such
-    /// as "info,udp_relay::admission=debug".
-    #[arg(long, env = "RUST_LOG", default_value = "info", value_name = "FILTER")]
-    pub log_level: String,
+    /// as "info,udp_relay::admission=debug". Also read from RUST_LOG (the flag wins);
+    /// "info" when neither is given.
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
     /// Log lines as text or as one JSON object each.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -119,6 +120,17 @@ pub enum LogFormat {
     Text,
     /// `{"time":..,"level":..,"module":..,"message":..,"fields":{..}}`
     Json,
+}
+
+impl RelayArgs {
+    /// The log filter spec and where it came from: the flag, else `RUST_LOG`, else `info`.
+    pub fn log_filter(&self) -> (String, &'static str) {
+        match (&self.log_level, std::env::var("RUST_LOG")) {
+            (Some(spec), _) => (spec.clone(), "--log-level"),
+            (None, Ok(spec)) => (spec, "RUST_LOG"),
+            (None, Err(_)) => ("info".into(), "default"),
+        }
+    }
 }
 
 /// A duration such as `25s`, `1500ms`, `2m`; a bare number is seconds.

@@ -13,8 +13,8 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 pub const QUIET_FOR: Duration = Duration::from_secs(5);
 
 struct Limit {
-    /// The setting, as its flag names it.
-    setting: &'static str,
+    /// The limit and the setting that sets it.
+    name: &'static str,
     /// What its counter counts, after a number.
     what: &'static str,
     /// The counter.
@@ -23,33 +23,33 @@ struct Limit {
 
 const LIMITS: [Limit; 6] = [
     Limit {
-        setting: "--max-channels",
-        what: "new channels refused, the channel table being full",
+        name: "channel table full (--max-channels)",
+        what: "new channels refused",
         count: |s, _| s.handshakes_refused_full,
     },
     Limit {
-        setting: "--handshake-rate-per-source",
-        what: "handshakes dropped over their source's rate",
+        name: "per-source handshake rate (--handshake-rate-per-source)",
+        what: "handshakes dropped",
         count: |s, _| s.handshakes_rate_limited,
     },
     Limit {
-        setting: "--max-pending-per-source",
-        what: "new channels refused, their source holding too many half-open ones",
+        name: "per-source half-open channels (--max-pending-per-source)",
+        what: "new channels refused",
         count: |s, _| s.handshakes_refused_pending,
     },
     Limit {
-        setting: "--channel-bandwidth-bytes-per-sec",
-        what: "datagrams dropped over their channel's bandwidth cap",
+        name: "channel bandwidth cap (--channel-bandwidth-bytes-per-sec)",
+        what: "datagrams dropped",
         count: |s, _| s.datagrams_over_bandwidth,
     },
     Limit {
-        setting: "--max-tracked-sources",
-        what: "handshakes let through untracked, the rate-limit table being full",
+        name: "rate-limit table full (--max-tracked-sources)",
+        what: "handshakes let through untracked",
         count: |s, _| s.rate_limit_untracked,
     },
     Limit {
-        setting: "--recv-buffer-bytes (and net.core.rmem_max)",
-        what: "datagrams dropped by the kernel, the socket's receive buffer being full",
+        name: "socket receive buffer full (--recv-buffer-bytes, net.core.rmem_max)",
+        what: "datagrams dropped by the kernel",
         count: |_, drops| drops.unwrap_or(0),
     },
 ];
@@ -79,11 +79,12 @@ impl LimitWatch {
     }
 
     /// Compares the counters with the last check's, at most once per [`CHECK_EVERY`], and
-    /// logs the limits that started or stopped biting.
-    pub fn check(&mut self, stats: &Stats, socket_drops: Option<u64>, now: Instant) {
+    /// logs (and returns) a warning for each limit that started or stopped biting.
+    pub fn check(&mut self, stats: &Stats, socket_drops: Option<u64>, now: Instant) -> Vec<String> {
+        let mut warnings = Vec::new();
         let interval = now.saturating_duration_since(self.last_check);
         if interval < CHECK_EVERY {
-            return;
+            return warnings;
         }
         self.last_check = now;
         for (i, limit) in LIMITS.iter().enumerate() {
@@ -95,12 +96,12 @@ impl LimitWatch {
             match (&mut self.episodes[i], delta) {
                 (None, 0) => {}
                 (None, _) => {
-                    log::warn!(
-                        "limit biting: {delta} {} in the last {:.1}s (see {})",
+                    warnings.push(format!(
+                        "limit biting: {}: {delta} {} in the last {:.1}s",
+                        limit.name,
                         limit.what,
-                        interval.as_secs_f64(),
-                        limit.setting
-                    );
+                        interval.as_secs_f64()
+                    ));
                     self.episodes[i] = Some(Episode {
                         since: now,
                         last_seen: now,
@@ -111,19 +112,64 @@ impl LimitWatch {
                     if now.saturating_duration_since(episode.last_seen) >= QUIET_FOR {
                         let lasted =
                             episode.last_seen.saturating_duration_since(episode.since) + interval;
-                        log::warn!(
-                            "limit no longer biting: {} {} over {:.0}s, none in the last {:.0}s ({})",
+                        warnings.push(format!(
+                            "limit no longer biting: {}: {} {} over {:.0}s, none for {:.0}s",
+                            limit.name,
                             count - episode.start_count.min(count),
                             limit.what,
                             lasted.as_secs_f64(),
-                            QUIET_FOR.as_secs_f64(),
-                            limit.setting
-                        );
+                            QUIET_FOR.as_secs_f64()
+                        ));
                         self.episodes[i] = None;
                     }
                 }
                 (Some(episode), _) => episode.last_seen = now,
             }
         }
+        for warning in &warnings {
+            log::warn!("{warning}");
+        }
+        warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_warning_per_start_and_stop() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut stats = Stats::default();
+        let mut watch = LimitWatch::new(&stats, None, t0);
+        assert!(watch.check(&stats, None, at(1000)).is_empty());
+        stats.handshakes_refused_full = 3;
+        // Not before a second has passed since the last check.
+        assert!(watch.check(&stats, None, at(1500)).is_empty());
+        assert_eq!(
+            watch.check(&stats, None, at(2000)),
+            [
+                "limit biting: channel table full (--max-channels): 3 new channels refused in the last 1.0s"
+            ]
+        );
+        // On and off within the quiet period: the same episode.
+        stats.handshakes_refused_full = 5;
+        assert!(watch.check(&stats, None, at(4000)).is_empty());
+        assert!(watch.check(&stats, None, at(8000)).is_empty());
+        // Quiet for 5 s: it stopped; meanwhile another limit starts, each on its own.
+        let both = watch.check(&stats, Some(7), at(9000));
+        assert_eq!(
+            both,
+            [
+                "limit no longer biting: channel table full (--max-channels): 5 new channels \
+                 refused over 3s, none for 5s",
+                "limit biting: socket receive buffer full (--recv-buffer-bytes, \
+                 net.core.rmem_max): 7 datagrams dropped by the kernel in the last 1.0s"
+            ]
+        );
+        assert!(watch.check(&stats, Some(7), at(13_000)).is_empty());
+        assert_eq!(watch.check(&stats, Some(7), at(14_000)).len(), 1);
+        assert!(watch.check(&stats, Some(7), at(30_000)).is_empty());
     }
 }

@@ -25,7 +25,7 @@ pub struct HostLogger {
 pub fn init(spec: &str, format: LogFormat) -> Result<(), String> {
     let filter = env_filter::Builder::new()
         .try_parse(spec)
-        .map_err(|e| format!("log filter {spec:?}: {e}"))?
+        .map_err(|e| format!("bad log filter {spec:?}: {e}"))?
         .build();
     log::set_max_level(filter.filter());
     log::set_boxed_logger(Box::new(HostLogger { filter, format }))

@@ -40,8 +40,9 @@ fn failure(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs the relay until it is stopped; returns the process's exit status.
 pub fn run(args: RelayArgs) -> ExitCode {
-    if let Err(e) = logger::init(&args.log_level, args.log_format) {
-        return usage_error(e);
+    let (filter, from) = args.log_filter();
+    if let Err(e) = logger::init(&filter, args.log_format) {
+        return usage_error(format_args!("{from}: {e}"));
     }
     let config = match config(&args) {
         Ok(config) => config,
@@ -262,7 +263,7 @@ impl RelayLoop {
         let stats = relay.stats();
         let drops = self.shared.socket_drops();
         match &mut self.limits {
-            Some(watch) => watch.check(&stats, drops, now),
+            Some(watch) => drop(watch.check(&stats, drops, now)),
             None => self.limits = Some(LimitWatch::new(&stats, drops, now)),
         }
     }
