@@ -52,16 +52,43 @@ fn bad_keys_are_refused_naming_their_source() {
     std::fs::write(&empty, "\n").unwrap();
     let empty = empty.display().to_string();
     for (args, env, says) in [
-        (vec!["--secret-key", short.as_str()], None, "--secret-key: the key is 15 bytes; at least 16".to_owned()),
-        (vec![], Some(short.as_str()), "UDP_RELAY_SECRET_KEY (environment): the key is 15 bytes".to_owned()),
-        (vec!["--secret-key-file", &path], None, format!("--secret-key-file {path}: the key is 15 bytes")),
-        (vec!["--secret-key-file", &missing], None, format!("--secret-key-file {missing}: cannot read it")),
-        (vec!["--secret-key-file", &empty], None, format!("--secret-key-file {empty}: holds no key")),
-        (vec![], Some("secret?!"), "UDP_RELAY_SECRET_KEY (environment): is not valid base64".to_owned()),
+        (
+            vec!["--secret-key", short.as_str()],
+            None,
+            "--secret-key: the key is 15 bytes; at least 16".to_owned(),
+        ),
+        (
+            vec![],
+            Some(short.as_str()),
+            "UDP_RELAY_SECRET_KEY (environment): the key is 15 bytes".to_owned(),
+        ),
+        (
+            vec!["--secret-key-file", &path],
+            None,
+            format!("--secret-key-file {path}: the key is 15 bytes"),
+        ),
+        (
+            vec!["--secret-key-file", &missing],
+            None,
+            format!("--secret-key-file {missing}: cannot read it"),
+        ),
+        (
+            vec!["--secret-key-file", &empty],
+            None,
+            format!("--secret-key-file {empty}: holds no key"),
+        ),
+        (
+            vec![],
+            Some("secret?!"),
+            "UDP_RELAY_SECRET_KEY (environment): is not valid base64".to_owned(),
+        ),
     ] {
         let stderr = refused(&args, env);
         assert!(stderr.contains(&says), "{args:?} {env:?}: {stderr}");
-        assert!(!stderr.contains(&short) && !stderr.contains("secret?!"), "key shown: {stderr}");
+        assert!(
+            !stderr.contains(&short) && !stderr.contains("secret?!"),
+            "key shown: {stderr}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -75,7 +102,14 @@ fn a_key_file_keys_the_relay_and_the_key_is_never_shown() {
     std::fs::write(&file, format!("  {encoded}\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let path = file.display().to_string();
-    let mut relay = Service::start(&["--secret-key-file", &path, "--log-level", "trace", "--log-format", "json"]);
+    let mut relay = Service::start(&[
+        "--secret-key-file",
+        &path,
+        "--log-level",
+        "trace",
+        "--log-format",
+        "json",
+    ]);
     exchange(relay.addr, Guid(1), Some(key));
     not_paired(relay.addr, Guid(2), None);
     let (status, metrics) = relay.get("/metrics");
@@ -83,10 +117,16 @@ fn a_key_file_keys_the_relay_and_the_key_is_never_shown() {
     relay.signal("-INT");
     assert!(relay.wait_exit(Duration::from_secs(2)).success());
     let log = relay.log();
-    assert!(!log.contains("readable or writable by other users"), "{log}");
+    assert!(
+        !log.contains("readable or writable by other users"),
+        "{log}"
+    );
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     for shown in [&encoded, "a file key of 32", &hex] {
-        assert!(!log.contains(shown) && !metrics.contains(shown), "{shown} in the log or /metrics");
+        assert!(
+            !log.contains(shown) && !metrics.contains(shown),
+            "{shown} in the log or /metrics"
+        );
     }
     // A key file others may read is used, with a warning.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -94,6 +134,12 @@ fn a_key_file_keys_the_relay_and_the_key_is_never_shown() {
     exchange(relay.addr, Guid(3), Some(key));
     relay.signal("-INT");
     assert!(relay.wait_exit(Duration::from_secs(2)).success());
-    assert!(relay.log().contains("readable or writable by other users (mode 644)"), "{}", relay.log());
+    assert!(
+        relay
+            .log()
+            .contains("readable or writable by other users (mode 644)"),
+        "{}",
+        relay.log()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,6 +1,7 @@
 //! `/metrics` after a scripted exchange: both formats parse with the Prometheus project's
-//! parsers (the Python client's, from Debian's python3-prometheus-client, installed by
-//! .ci/install-deps.sh), every counter equals the relay's own stats line and the values the
+//! parsers (the Python client's, from Debian's python3-prometheus-client) and the text format
+//! passes `promtool check metrics` (Debian's prometheus package), both installed by
+//! .ci/install-deps.sh; every counter equals the relay's own stats line and the values the
 //! script implies, and no label names a GUID, an address or a channel.
 #![cfg(unix)]
 
@@ -165,6 +166,22 @@ fn metrics_parse_and_equal_the_relays_stats() {
     relay.signal("-INT");
     assert!(relay.wait_exit(Duration::from_secs(5)).success());
     let stats = relay.last_stats();
+
+    // Prometheus's own linter of the text format (naming, help, types).
+    let mut lint = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package) installed");
+    lint.stdin
+        .take()
+        .unwrap()
+        .write_all(prometheus.as_bytes())
+        .unwrap();
+    let linted = lint.wait_with_output().unwrap();
+    assert!(linted.status.success(), "promtool check metrics: {linted:?}");
 
     let (om_types, om) = parse(&openmetrics, "openmetrics");
     let (prom_types, prom) = parse(&prometheus, "prometheus");

@@ -45,17 +45,25 @@ impl Service {
 
     /// As [`Service::start`], with `setup` applied to the command first (environment).
     pub fn start_with(extra: &[&str], setup: impl FnOnce(&mut Command)) -> Service {
-        let mut cmd = command(&[
+        let mut args = vec![
             "--port",
             "0",
             "--bind",
             "127.0.0.1",
             "--admin-addr",
             "127.0.0.1:0",
-        ]);
-        cmd.args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        ];
+        args.extend(extra);
+        Service::spawn(command(&args), setup)
+    }
+
+    /// Starts the relay with `args` alone, which must make it print its addresses.
+    pub fn start_with_exactly(args: &[&str]) -> Service {
+        Service::spawn(command(args), |_| {})
+    }
+
+    fn spawn(mut cmd: Command, setup: impl FnOnce(&mut Command)) -> Service {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         setup(&mut cmd);
         let mut child = cmd.spawn().expect("start udp-relay");
         let log = Arc::new(Mutex::new(String::new()));
