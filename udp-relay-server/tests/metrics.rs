@@ -181,7 +181,10 @@ fn metrics_parse_and_equal_the_relays_stats() {
         .write_all(prometheus.as_bytes())
         .unwrap();
     let linted = lint.wait_with_output().unwrap();
-    assert!(linted.status.success(), "promtool check metrics: {linted:?}");
+    assert!(
+        linted.status.success(),
+        "promtool check metrics: {linted:?}"
+    );
 
     let (om_types, om) = parse(&openmetrics, "openmetrics");
     let (prom_types, prom) = parse(&prometheus, "prometheus");
