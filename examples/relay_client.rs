@@ -8,8 +8,8 @@
 //!     --guid 01234567-89ab-cdef-fedc-ba9876543210
 //! ```
 //!
-//! A keyed relay needs `--secret-key` (or `UDP_RELAY_SECRET_KEY`; empty means unkeyed); a
-//! v0.8.2 relay run with its defaults needs `--v08-default-key`.
+//! A keyed relay needs `--secret-key`, `--secret-key-file` or `UDP_RELAY_SECRET_KEY` (empty
+//! means unkeyed); a v0.8.2 relay run with its defaults needs `--v08-default-key`.
 //!
 //! Every line typed on stdin becomes one datagram to the peer; every datagram from the peer
 //! is printed as one line on stdout. Status goes to stderr. The program exits 0 at the end of
@@ -22,12 +22,10 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
 use clap::Parser;
-use key_args::KeyArgs;
 use udp_relay::client::{self, Client, ClientConfig, ClientError, State};
 use udp_relay::protocol::{Guid, MAX_DATAGRAM};
-
-#[path = "shared/key_args.rs"]
-mod key_args;
+// The relay service's key options, so the client reads a key exactly as the relay does.
+use udp_relay_server::key::KeyArgs;
 
 /// Line chat with a peer through a UDP relay.
 #[derive(Parser, Debug)]
@@ -83,7 +81,7 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("--handshake-timeout-ms must be > 0".into());
     }
     let mut config = ClientConfig::new(relay, args.guid);
-    config.secret_key = args.key.choice()?.bytes();
+    config.secret_key = args.key.choice().map_err(|e| e.to_string())?.bytes();
     config.timing.handshake_timeout = Duration::from_millis(args.handshake_timeout_ms);
     config.timing.peer_timeout =
         (args.peer_timeout_ms > 0).then(|| Duration::from_millis(args.peer_timeout_ms));

@@ -46,7 +46,7 @@ fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
 
 #[test]
 fn two_chat_clients_talk_through_the_relay() {
-    let key = b"chat secret key";
+    let key = b"chat secret key, 16+ bytes";
     let relay = RelayThread::start("127.0.0.1:0", Duration::from_secs(30), Some(key));
     let key64 = base64::engine::general_purpose::STANDARD.encode(key);
     let relay_addr = relay.addr.to_string();
