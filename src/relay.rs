@@ -36,6 +36,10 @@ pub use config::{
 #[doc(hidden)]
 pub use sans_io::TableCapacities;
 
+/// The log target of the relay's one line per channel allocated, established or closed (at
+/// debug level; expiries at trace), so a host that logs the [`Event`]s itself can filter them.
+pub const CHANNEL_EVENTS_LOG_TARGET: &str = "udp_relay::channels";
+
 /// Traffic of one channel. "A" is the peer that allocated it, "B" the one that joined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChannelCounters {

@@ -17,7 +17,10 @@ use super::admit;
 use super::deadlines::Deadlines;
 use super::table::{ChannelTable, PeerAddr};
 use super::wall_clock::WallClock;
-use super::{ChannelInfo, CloseReason, Config, Event, Forward, ProbeReply, Screen, Stats, Verdict};
+use super::{
+    CHANNEL_EVENTS_LOG_TARGET, ChannelInfo, CloseReason, Config, Event, Forward, ProbeReply,
+    Screen, Stats, Verdict,
+};
 use crate::admission::{Admission, RateVerdict};
 use crate::cookie::CookieKey;
 use crate::net;
@@ -456,7 +459,7 @@ impl RelayCore {
         self.stats.handshakes_accepted += 1;
         self.stats.channels_open += 1;
         self.stats.channels_allocated_total += 1;
-        log::debug!("channel {guid} allocated by {src}");
+        log::debug!(target: CHANNEL_EVENTS_LOG_TARGET, "channel {guid} allocated by {src}");
         self.push_event(Event::Allocated { guid, peer_a: src });
         Verdict::Absorbed
     }
@@ -480,7 +483,10 @@ impl RelayCore {
         self.admission.pending.settled(peer_a.ip());
         self.stats.handshakes_accepted += 1;
         self.stats.channels_established += 1;
-        log::debug!("channel {guid} established: {peer_a} <-> {src} ({len} B handshake)");
+        log::debug!(
+            target: CHANNEL_EVENTS_LOG_TARGET,
+            "channel {guid} established: {peer_a} <-> {src} ({len} B handshake)"
+        );
         self.push_event(Event::Established {
             guid,
             peer_a,
@@ -569,6 +575,7 @@ impl RelayCore {
             CloseReason::PeerMoved => log::Level::Debug,
         };
         log::log!(
+            target: CHANNEL_EVENTS_LOG_TARGET,
             level,
             "channel {guid} closed ({reason:?}) after {lifetime:?}: {counters:?}",
         );

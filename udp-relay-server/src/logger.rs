@@ -55,7 +55,7 @@ impl Log for HostLogger {
 
 /// The library's own line for a channel allocated, established or closed.
 fn is_library_channel_event(target: &str, level: log::Level, message: &str) -> bool {
-    if target != "udp_relay::relay" || level < log::Level::Debug {
+    if target != udp_relay::relay::CHANNEL_EVENTS_LOG_TARGET || level < log::Level::Debug {
         return false;
     }
     let Some((guid, rest)) = message
@@ -217,11 +217,11 @@ mod tests {
             format!("channel {guid} closed (Expired) after 1s: .."),
         ] {
             assert!(
-                is_library_channel_event("udp_relay::relay", debug, &m),
+                is_library_channel_event(udp_relay::relay::CHANNEL_EVENTS_LOG_TARGET, debug, &m),
                 "{m}"
             );
             assert!(is_library_channel_event(
-                "udp_relay::relay",
+                udp_relay::relay::CHANNEL_EVENTS_LOG_TARGET,
                 log::Level::Trace,
                 &m
             ));
@@ -231,7 +231,7 @@ mod tests {
                 &m
             ));
             assert!(!is_library_channel_event(
-                "udp_relay::relay",
+                udp_relay::relay::CHANNEL_EVENTS_LOG_TARGET,
                 log::Level::Info,
                 &m
             ));
@@ -241,7 +241,7 @@ mod tests {
             format!("channel {guid}: seat A moved from a to b"),
         ] {
             assert!(
-                !is_library_channel_event("udp_relay::relay", debug, &m),
+                !is_library_channel_event(udp_relay::relay::CHANNEL_EVENTS_LOG_TARGET, debug, &m),
                 "{m}"
             );
         }

@@ -73,6 +73,8 @@ impl Collector for RelayCollector {
             tokens_replayed,
             peers_rebound,
             handshakes_challenged,
+            datagrams_consumed,
+            probes_answered,
         } = snapshot.stats;
         let bytes = Some(&Unit::Bytes);
 
@@ -180,6 +182,20 @@ impl Collector for RelayCollector {
             "Handshakes answered with a return-path challenge",
             None,
             handshakes_challenged,
+        )?;
+        counter(
+            &mut e,
+            "udp_relay_datagrams_consumed",
+            "Datagrams the relay took itself: handshakes it absorbed or challenged, probes",
+            None,
+            datagrams_consumed,
+        )?;
+        counter(
+            &mut e,
+            "udp_relay_probes_answered",
+            "Relay probes answered",
+            None,
+            probes_answered,
         )?;
         counter(
             &mut e,

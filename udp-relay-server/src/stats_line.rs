@@ -40,6 +40,8 @@ pub fn fields(
         tokens_replayed,
         peers_rebound,
         handshakes_challenged,
+        datagrams_consumed,
+        probes_answered,
     } = *stats;
     let mut fields = vec![
         ("uptime_secs", uptime.as_secs()),
@@ -61,6 +63,8 @@ pub fn fields(
         ("handshakes_refused_pending", handshakes_refused_pending),
         ("handshakes_rate_limited", handshakes_rate_limited),
         ("handshakes_challenged", handshakes_challenged),
+        ("datagrams_consumed", datagrams_consumed),
+        ("probes_answered", probes_answered),
         ("rate_limit_untracked", rate_limit_untracked),
         ("tokens_invalid", tokens_invalid),
         ("tokens_expired", tokens_expired),

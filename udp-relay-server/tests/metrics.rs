@@ -123,6 +123,8 @@ fn metric_of(field: &str) -> Option<(&'static str, Option<(&'static str, &'stati
         "handshakes_refused_pending" => (refused, Some(("reason", "pending_per_source"))),
         "handshakes_rate_limited" => ("udp_relay_handshakes_rate_limited_total", None),
         "handshakes_challenged" => ("udp_relay_handshakes_challenged_total", None),
+        "datagrams_consumed" => ("udp_relay_datagrams_consumed_total", None),
+        "probes_answered" => ("udp_relay_probes_answered_total", None),
         "rate_limit_untracked" => ("udp_relay_rate_limit_untracked_total", None),
         "tokens_invalid" => (rejected, Some(("reason", "token_invalid"))),
         "tokens_expired" => (rejected, Some(("reason", "token_expired"))),
