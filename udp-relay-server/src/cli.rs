@@ -29,16 +29,22 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Asks a running relay's admin endpoint whether it is live (or, with --ready, ready):
-    /// exit 0 if so, 1 if not or unreachable. For container HEALTHCHECKs and exec probes.
+    /// Asks a running relay whether it is live (or, with --ready, ready): through its admin
+    /// endpoint (--admin-addr) or with a UDP probe to its relay port (--udp): exit 0 if so, 1
+    /// if not or unreachable. For container HEALTHCHECKs and exec probes.
     Health(HealthArgs),
 }
 
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["admin_addr", "udp"])))]
 pub struct HealthArgs {
     /// The relay's --admin-addr (a wildcard address is asked on loopback).
     #[arg(long, value_name = "HOST:PORT")]
-    pub admin_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    /// The relay's UDP address: send it a relay probe, which it answers with its state
+    /// (accepting, draining or full) without a channel. Live = any answer; ready = accepting.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub udp: Option<SocketAddr>,
     /// Ask /ready (accepting new channels) instead of /live (the relay loop runs).
     #[arg(long)]
     pub ready: bool,

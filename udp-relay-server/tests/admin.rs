@@ -98,6 +98,21 @@ fn health_subcommand() {
         "{out:?}"
     );
     assert_eq!(health(&[]).status.code(), Some(0));
+    // The same through a UDP probe to the relay port: it answers "draining".
+    let udp = relay.addr.to_string();
+    let probe = |args: &[&str]| {
+        command(&["health", "--udp", &udp, "--timeout", "1s"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = probe(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Draining"),
+        "{out:?}"
+    );
+    assert_eq!(probe(&["--ready"]).status.code(), Some(1));
     relay.signal("-INT");
     // Nothing listening: unhealthy, with the reason.
     let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
