@@ -70,17 +70,14 @@
 
 // Largest socket buffer to ask for (`recv_buffer_bytes`, `send_buffer_bytes`): 1 GiB.
 // The kernel may grant less.
-#define MAX_SOCKET_BUFFER_BYTES (1 << 30)
+#define RELAY_MAX_SOCKET_BUFFER_BYTES (1 << 30)
 
 // Largest per-poll bound (`max_datagrams_per_poll`, `max_expiries_per_poll`) and event
 // queue (`max_pending_events`): 1 048 576.
-#define MAX_PER_POLL (1 << 20)
+#define RELAY_MAX_PER_POLL (1 << 20)
 
 // Largest rate-limit table (`max_tracked_sources`): 16 777 216 sources, about 1 GiB.
-#define MAX_TRACKED_SOURCES (1 << 24)
-
-// Largest per-direction bandwidth cap (`channel_bandwidth_bytes_per_sec`): 1 TB/s.
-#define MAX_CHANNEL_BANDWIDTH 1000000000000
+#define RELAY_MAX_TRACKED_SOURCES (1 << 24)
 
 // Result of every fallible `relay_*` call. `RELAY_STATUS_OK` is zero and every error is
 // negative, so functions that return a count (`relay_poll`) return either a count >= 0 or
