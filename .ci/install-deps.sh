@@ -4,11 +4,14 @@
 #   - a C++ compiler and standard library headers (tests/cpp_wrapper.rs),
 #   - Mono's C# compiler and runtime (tests/csharp.rs),
 #   - `ip` from iproute2, to set up the private network namespaces of tests/netns/,
-#   - `nft` and `conntrack` for the NATs of the network-namespace test bed (tests/nat.rs).
+#   - `nft` and `conntrack` for the NATs of the network-namespace test bed (tests/nat.rs),
+#   - cmake and pkg-config, to build programs against an installation (tests/packaging.rs),
+#   - readelf and nm from binutils (sonames, exported symbols: tests/packaging.rs,
+#     tests/header_names.rs, tests/unreal_plugin.rs).
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 
-packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2 nftables conntrack)
+packages=(gcc g++ libc6-dev binutils mono-mcs mono-runtime iproute2 nftables conntrack cmake pkg-config)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -27,6 +30,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # ip, nft and conntrack live in /usr/sbin, which a non-login shell's PATH may lack.
 PATH="$PATH:/usr/sbin:/sbin"
-for tool in cc c++ mcs mono ip nft conntrack; do
+for tool in cc c++ readelf nm mcs mono ip nft conntrack cmake pkg-config; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done
