@@ -261,3 +261,165 @@ fn cmake_refuses_a_version_it_is_not_compatible_with() {
         );
     }
 }
+
+/// Global definitions in the static library as `(strong, name)`, read with `readelf` (GNU
+/// `nm` may fail on the standard library's members, which carry LLVM bitcode).
+fn static_definitions(archive: &Path) -> Vec<(bool, String)> {
+    let symbols = run_ok(
+        Command::new("readelf").arg("-sW").arg(archive),
+        "readelf -sW (binutils)",
+    );
+    symbols
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let defined = f.len() >= 8 && f[0].ends_with(':') && f[6] != "UND";
+            (defined && matches!(f[4], "GLOBAL" | "WEAK"))
+                .then(|| (f[4] == "GLOBAL", f[7].to_string()))
+        })
+        .collect()
+}
+
+/// What the README says a game linking the static library must know rests on this: besides
+/// the header's `relay_*` functions, every strong global name is Rust-mangled (so it can only
+/// meet the same name from the same Rust version), the unwinding routine
+/// `rust_eh_personality`, or a compiler-rt helper (`__addvdi3`...); everything else is weak.
+#[test]
+fn static_library_defines_only_the_api_and_rust_internals() {
+    let prefix = installed();
+    let definitions = static_definitions(&prefix.join("lib/libudp_relay.a"));
+    let api: std::collections::BTreeSet<&str> = definitions
+        .iter()
+        .map(|(_, name)| name.as_str())
+        .filter(|name| name.starts_with("relay_"))
+        .collect();
+    let shared_exports = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(prefix.join("lib").join(shared_library_soname())),
+        "nm -D",
+    );
+    let shared: std::collections::BTreeSet<&str> = shared_exports
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        api, shared,
+        "relay_* in the static library and the shared one differ"
+    );
+
+    let mangled = |name: &str| ["_ZN", "_R", "anon."].iter().any(|p| name.starts_with(p));
+    let foreign: Vec<&str> = definitions
+        .iter()
+        .filter(|(strong, name)| {
+            *strong
+                && !name.starts_with("relay_")
+                && !mangled(name)
+                && name != "rust_eh_personality"
+                && !name.starts_with("__")
+        })
+        .map(|(_, name)| name.as_str())
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "the static library defines plain names a C or C++ program might too: {foreign:?}"
+    );
+    let others = definitions.iter().filter(|(_, n)| !n.starts_with("relay_"));
+    let (strong, weak): (Vec<_>, Vec<_>) = others.partition(|(strong, _)| *strong);
+    eprintln!(
+        "libudp_relay.a: {} global definitions, {} relay_*, {} other strong, {} weak",
+        definitions.len(),
+        definitions.len() - strong.len() - weak.len(),
+        strong.len(),
+        weak.len()
+    );
+}
+
+/// A game may link a second Rust static library built by the same Rust version beside
+/// `libudp_relay.a` (the README's measured claim): the two standard libraries have the same
+/// names and the linker keeps one copy. Built with the `rustc` this test run uses.
+#[test]
+fn static_library_links_beside_another_rust_static_library() {
+    let prefix = installed();
+    let scratch = scratch_dir("packaging-two-staticlibs");
+    let other = scratch.join("other.rs");
+    std::fs::write(
+        &other,
+        "#[no_mangle]\npub extern \"C\" fn other_total(n: u32) -> u64 {\n\
+         let v: Vec<u64> = (0..u64::from(n)).collect();\n\
+         let t = std::thread::spawn(move || v.iter().sum::<u64>()).join().unwrap();\n\
+         println!(\"other_total({n}) = {t}\");\n    t\n}\n",
+    )
+    .unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    run_ok(
+        Command::new(rustc)
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "staticlib",
+                "--crate-name",
+                "other",
+            ])
+            .arg(&other)
+            .arg("--out-dir")
+            .arg(&scratch),
+        "building a second Rust static library",
+    );
+    let main = scratch.join("main.c");
+    std::fs::write(
+        &main,
+        "#include <stdio.h>\n#include <udp_relay.h>\n\
+         unsigned long long other_total(unsigned n);\n\
+         int main(void) {\n  RelayConfig c; RelayHandle *r = NULL;\n\
+         relay_config_default(&c); c.bind_address = \"127.0.0.1\"; c.port = 0;\n\
+         if (relay_start(&c, &r) != RELAY_STATUS_OK) return 1;\n\
+         printf(\"udp_relay %s (ABI %u) relayed on port %u\\n\", relay_version(),\n\
+                relay_abi_version(), (unsigned)relay_local_port(r));\n\
+         if (other_total(10) != 45) return 1;\n  return relay_stop(r) == RELAY_STATUS_OK ? 0 : 1;\n}\n",
+    )
+    .unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let system_libs = [
+        "-lgcc_s",
+        "-lutil",
+        "-lrt",
+        "-lpthread",
+        "-lm",
+        "-ldl",
+        "-lc",
+    ];
+    for (order, archives) in [
+        (
+            "udp_relay-first",
+            [
+                prefix.join("lib/libudp_relay.a"),
+                scratch.join("libother.a"),
+            ],
+        ),
+        (
+            "other-first",
+            [
+                scratch.join("libother.a"),
+                prefix.join("lib/libudp_relay.a"),
+            ],
+        ),
+    ] {
+        let exe = scratch.join(order);
+        run_ok(
+            Command::new(&cc)
+                .args(["-std=c99", "-Wall", "-Werror", "-I"])
+                .arg(prefix.join("include"))
+                .arg(&main)
+                .args(&archives)
+                .args(system_libs)
+                .arg("-o")
+                .arg(&exe),
+            &format!("linking two Rust static libraries ({order})"),
+        );
+        let output = run_installed(&exe);
+        assert_ran(&output);
+        assert!(output.contains("other_total(10) = 45"), "{output}");
+    }
+}
