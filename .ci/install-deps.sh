@@ -9,12 +9,15 @@
 #     and `promtool` (from the prometheus package; its server is not started), which lints
 #     /metrics and checks and unit-tests the alert rules (udp-relay-server/tests/metrics.rs,
 #     udp-relay-server/tests/deploy.rs),
-#   - `systemd-analyze`, which verifies the systemd unit (udp-relay-server/tests/deploy.rs).
+#   - `systemd-analyze`, which verifies the systemd unit (udp-relay-server/tests/deploy.rs),
+#   - cmake and pkg-config, to build programs against an installation (tests/packaging.rs),
+#   - readelf and nm from binutils (sonames, exported symbols: tests/packaging.rs,
+#     tests/header_names.rs, tests/unreal_plugin.rs).
 # Idempotent: does nothing when everything is already there. Needs root.
 set -euo pipefail
 
-packages=(gcc g++ libc6-dev mono-mcs mono-runtime iproute2 nftables conntrack python3-prometheus-client
-  prometheus systemd)
+packages=(gcc g++ libc6-dev binutils mono-mcs mono-runtime iproute2 nftables conntrack cmake pkg-config
+  python3-prometheus-client prometheus systemd)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -41,7 +44,7 @@ fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # ip, nft and conntrack live in /usr/sbin, which a non-login shell's PATH may lack.
 PATH="$PATH:/usr/sbin:/sbin"
-for tool in cc c++ mcs mono ip nft conntrack promtool systemd-analyze; do
+for tool in cc c++ readelf nm mcs mono ip nft conntrack cmake pkg-config promtool systemd-analyze; do
   command -v "$tool" >/dev/null || { echo "install-deps: $tool still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import prometheus_client.openmetrics.parser' \

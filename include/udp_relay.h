@@ -4,6 +4,15 @@
  * Conventions: every fallible function returns a RelayStatus (0 = OK, negative = error)
  * or a count >= 0 / negative status; on error relay_last_error() describes what went wrong
  * on the calling thread. Outputs are written only on success. Handles are opaque.
+ *
+ * NULL: a NULL pointer is RELAY_STATUS_NULL_ARGUMENT, buffers included, unless its function
+ * or field says it may be NULL. A buffer that may be NULL (a key, a token, a datagram to send,
+ * receive or classify) may be so only with a length of 0: it is then empty (no key, no
+ * token, an empty datagram). NULL with a nonzero length is always RELAY_STATUS_NULL_ARGUMENT.
+ *
+ * Names: everything declared here starts with relay_ (functions), Relay (types) or RELAY_
+ * (enum constants and macros); only the include guard and the UDP_RELAY_VERSION_* macros
+ * carry the library's name, UDP_RELAY_, instead.
  */
 
 #ifndef UDP_RELAY_H
@@ -74,17 +83,14 @@
 
 // Largest socket buffer to ask for (`recv_buffer_bytes`, `send_buffer_bytes`): 1 GiB.
 // The kernel may grant less.
-#define MAX_SOCKET_BUFFER_BYTES (1 << 30)
+#define RELAY_MAX_SOCKET_BUFFER_BYTES (1 << 30)
 
 // Largest per-poll bound (`max_datagrams_per_poll`, `max_expiries_per_poll`) and event
 // queue (`max_pending_events`): 1 048 576.
-#define MAX_PER_POLL (1 << 20)
+#define RELAY_MAX_PER_POLL (1 << 20)
 
 // Largest rate-limit table (`max_tracked_sources`): 16 777 216 sources, about 1 GiB.
-#define MAX_TRACKED_SOURCES (1 << 24)
-
-// Largest per-direction bandwidth cap (`channel_bandwidth_bytes_per_sec`): 1 TB/s.
-#define MAX_CHANNEL_BANDWIDTH 1000000000000
+#define RELAY_MAX_TRACKED_SOURCES (1 << 24)
 
 // Result of every fallible `relay_*` call. `RELAY_STATUS_OK` is zero and every error is
 // negative, so functions that return a count (`relay_poll`) return either a count >= 0 or
@@ -597,7 +603,8 @@ int32_t relay_client_state(const struct RelayClient *client);
 // `buf` may be NULL only if `len` is 0). Errors: `RELAY_STATUS_NOT_ESTABLISHED` while
 // handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST`,
 // `RELAY_STATUS_WOULD_BLOCK` when the socket's send buffer is full (try again after the next
-// poll), `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+// poll), `RELAY_STATUS_INVALID_ARGUMENT` (too long), `RELAY_STATUS_NULL_ARGUMENT` (`buf`
+// NULL with a nonzero `len`), `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
 //
 // Ownership: `buf` is only read during the call.
 RelayStatus relay_client_send(struct RelayClient *client, const uint8_t *buf, size_t len);
@@ -608,8 +615,8 @@ RelayStatus relay_client_send(struct RelayClient *client, const uint8_t *buf, si
 // datagram is larger than `cap` (it stays queued, untruncated: call again with a larger
 // buffer; the message gives its size and `RELAY_MAX_DATAGRAM` bytes always suffice),
 // `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST` (once nothing is left queued),
-// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`. `*out_len` is written only on
-// success.
+// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`. `buf` may be NULL only if
+// `cap` is 0. `*out_len` is written only on success.
 //
 // Ownership: `buf` is borrowed for the call; the library keeps no pointer to it.
 RelayStatus relay_client_recv(struct RelayClient *client,
@@ -665,9 +672,11 @@ const char *relay_status_str(int32_t status);
 RelayStatus relay_guid_new(struct RelayGuid *out_guid);
 
 // Parses `text` (NUL-terminated), a GUID in the `8-4-4-4-12` hex form such as
-// "01234567-89ab-cdef-fedc-ba9876543210" (either case, optionally in braces), into
-// `*out_guid`. Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT`.
-// The zero GUID parses, but no relay accepts it.
+// "01234567-89ab-cdef-fedc-ba9876543210", into `*out_guid`: exactly 32 hex digits of either
+// case with a `-` after the 8th, 12th, 16th and 20th, optionally inside one pair of braces
+// ("{01234567-...}"), and nothing else (no whitespace: trim what you read). Errors:
+// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT`. The zero GUID parses, but
+// no relay accepts it.
 //
 // Ownership: `text` is only read during the call.
 RelayStatus relay_guid_parse(const char *text, struct RelayGuid *out_guid);
@@ -926,8 +935,8 @@ RelayStatus relay_next_timeout_ms(const struct RelayHandle *relay, int64_t *out_
 // (each peer of a channel gets its own); the token is accepted while the relay's wall clock
 // is before `expiry_unix_secs`. Writes `RELAY_TOKEN_LEN` bytes to `out` (of `out_len`
 // bytes) and returns that count, or a negative status: `RELAY_STATUS_NULL_ARGUMENT`
-// (`guid` or `out`), `RELAY_STATUS_INVALID_ARGUMENT` (empty secret, zero GUID, unknown
-// role), `RELAY_STATUS_BUFFER_TOO_SMALL`.
+// (`guid`, `out`, or `secret` with a nonzero `secret_len`), `RELAY_STATUS_INVALID_ARGUMENT`
+// (empty secret, zero GUID, unknown role), `RELAY_STATUS_BUFFER_TOO_SMALL`.
 //
 // Ownership: `secret` (`secret_len` bytes) and `guid` are only read during the call; the
 // caller owns `out`. The token is a secret of its peer: send it over an authenticated,

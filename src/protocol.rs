@@ -119,7 +119,10 @@ pub struct GuidParseError;
 
 impl fmt::Display for GuidParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected a GUID as 32 hex digits in the form 8-4-4-4-12")
+        f.write_str(
+            "expected a GUID as 32 hex digits in the form 8-4-4-4-12, optionally in braces, \
+             with nothing around it",
+        )
     }
 }
 
@@ -128,9 +131,12 @@ impl std::error::Error for GuidParseError {}
 impl FromStr for Guid {
     type Err = GuidParseError;
 
-    /// Accepts the canonical `8-4-4-4-12` form (either case), optionally in braces.
+    /// Accepts exactly the `8-4-4-4-12` form: 32 ASCII hex digits of either case (mixed
+    /// too) with a `-` after the 8th, 12th, 16th and 20th, optionally inside one pair of
+    /// braces. Nothing else: no whitespace around or inside it (the caller trims what it
+    /// read), no other brackets, prefixes or separators. The C ABI's `relay_guid_parse` and
+    /// every binding parse with this, so all accept the same texts.
     fn from_str(s: &str) -> Result<Guid, GuidParseError> {
-        let s = s.trim();
         let s = s
             .strip_prefix('{')
             .and_then(|r| r.strip_suffix('}'))

@@ -215,10 +215,7 @@ fn null_arguments_are_refused() {
         "relay_handshake_next_timeout",
     );
     // A NULL pointer with a length is refused; with length 0 it is an empty datagram.
-    assert_eq!(
-        relay_handshake_receive(hs, null(), 10),
-        InvalidArgument as i32
-    );
+    assert_eq!(relay_handshake_receive(hs, null(), 10), NullArgument as i32);
     assert_eq!(
         relay_handshake_receive(hs, null(), 0),
         RelayDatagramKind::Data as i32
@@ -233,14 +230,10 @@ fn null_arguments_are_refused() {
         ..cfg
     };
     assert_eq!(relay_client_connect(&live_cfg, &mut client), Ok);
-    fails(
-        S(relay_client_send(client, null(), 5)),
-        InvalidArgument,
-        "buf",
-    );
+    fails(S(relay_client_send(client, null(), 5)), NullArgument, "buf");
     fails(
         S(relay_client_recv(client, null_mut(), 5, &mut len)),
-        InvalidArgument,
+        NullArgument,
         "buf",
     );
     fails(
@@ -427,7 +420,7 @@ fn bad_configs_are_refused() {
                 secret_key_len: 4,
                 ..base
             },
-            InvalidArgument,
+            NullArgument,
             "secret_key",
         ),
         (

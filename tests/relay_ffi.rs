@@ -529,7 +529,7 @@ fn start_reports_bad_config_as_status() {
 
     let mut c = good;
     c.secret_key_len = 16; // with a NULL pointer
-    assert_eq!(relay_start(&c, &mut out), RelayStatus::InvalidArgument);
+    assert_eq!(relay_start(&c, &mut out), RelayStatus::NullArgument);
 
     // Port in use.
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();

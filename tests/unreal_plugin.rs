@@ -23,7 +23,7 @@ use std::process::Command;
 use serde_json::Value;
 use support::{
     SANITIZER_ENV, SANITIZER_FLAGS, has_sanitizer_report, native_library_dir, native_program,
-    repo_root, run_ok, scratch_dir, shared_library_link_args,
+    repo_root, run_ok, scratch_dir, shared_library_link_args, shared_library_soname,
 };
 
 fn plugin_dir() -> PathBuf {
@@ -237,6 +237,12 @@ fn library_file_names_agree_everywhere() {
             "README does not say where {runtime} goes"
         );
     }
+    let linux = &rules[rules.find("UnrealTargetPlatform.Linux)").unwrap()..];
+    assert!(
+        linux.contains("Directory.GetFiles(PlatformDir, \"libudp_relay.so.*\")")
+            && linux.contains("RuntimeDependencies.Add(Versioned)"),
+        "Linux packages the library under its soname, the name the game looks up"
+    );
     let win = &rules[rules.find("Win64)").unwrap()..];
     assert!(win.contains("PublicDelayLoadDLLs.Add(\"udp_relay.dll\")"));
     assert!(
@@ -656,10 +662,13 @@ fn stage_library_makes_a_self_contained_plugin() {
         "stage_library.sh failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let soname = shared_library_soname();
+    let versioned = format!("lib/Linux/{soname}");
     for (staged, original) in [
         ("include/udp_relay.h", "include/udp_relay.h"),
         ("include/udp_relay.hpp", "bindings/cpp/udp_relay.hpp"),
         ("lib/Linux/libudp_relay.so", ""),
+        (versioned.as_str(), ""),
     ] {
         let staged_bytes =
             fs::read(module.join(staged)).unwrap_or_else(|e| panic!("{staged}: {e}"));
@@ -677,8 +686,14 @@ fn stage_library_makes_a_self_contained_plugin() {
         .expect("run readelf (binutils)");
     let dynamic = String::from_utf8_lossy(&dynamic.stdout);
     assert!(
-        dynamic.contains("Library soname: [libudp_relay.so]"),
-        "libudp_relay.so has no soname, so linking it by path would bake in the build path:\n{dynamic}"
+        dynamic.contains(&format!("Library soname: [{soname}]")),
+        "libudp_relay.so has not the soname {soname}, so linking it by path would bake in the \
+         build path or look for another file:\n{dynamic}"
+    );
+    assert!(
+        fs::read(module.join(&versioned)).unwrap()
+            == fs::read(module.join("lib/Linux/libudp_relay.so")).unwrap(),
+        "{versioned} is not the library"
     );
 
     // A platform whose files were not built fails, naming the missing file.

@@ -6,7 +6,8 @@
 #       -> UdpRelay/Source/ThirdParty/UdpRelayLibrary/include/
 #   the library cargo built for <platform>
 #       -> UdpRelay/Source/ThirdParty/UdpRelayLibrary/lib/<platform>/
-#         Linux: libudp_relay.so   Win64: udp_relay.dll, udp_relay.dll.lib   Mac: libudp_relay.dylib
+#         Linux: libudp_relay.so, and the same file under its soname libudp_relay.so.<ABI>
+#         Win64: udp_relay.dll, udp_relay.dll.lib   Mac: libudp_relay.dylib
 #
 # The repository keeps one copy of each header; the staged files are build artifacts (ignored
 # by git). Run it again after every rebuild.
@@ -65,9 +66,25 @@ for file in "${files[@]}"; do
   fi
 done
 
+# Linux: the game records the library's soname (libudp_relay.so.<ABI version>, set by build.rs)
+# and looks for that file at run time, so it is staged under that name too.
+staged=("${files[@]}")
+if [ "$platform" = Linux ]; then
+  soname="$(readelf -d "$lib_dir/libudp_relay.so" 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
+  case "$soname" in
+    libudp_relay.so.*) ;;
+    *) echo "stage_library: $lib_dir/libudp_relay.so has no versioned soname (readelf from binutils needed): rebuild it" >&2; exit 1 ;;
+  esac
+fi
+
 mkdir -p "$module/include" "$module/lib/$platform"
 cp "$repo/include/udp_relay.h" "$repo/bindings/cpp/udp_relay.hpp" "$module/include/"
 for file in "${files[@]}"; do
   cp "$lib_dir/$file" "$module/lib/$platform/"
 done
-echo "stage_library: staged headers and ${files[*]} for $platform into $module"
+if [ "$platform" = Linux ]; then
+  rm -f "$module/lib/Linux"/libudp_relay.so.*
+  cp "$lib_dir/libudp_relay.so" "$module/lib/Linux/$soname"
+  staged+=("$soname")
+fi
+echo "stage_library: staged headers and ${staged[*]} for $platform into $module"

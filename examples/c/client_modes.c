@@ -10,7 +10,9 @@
  * ("host:port") as the first argument they use that relay; without, the program starts one
  * in-process on 127.0.0.1 so it runs on its own. POSIX sockets: Linux/macOS.
  *
- * Build: cc -std=c99 -I include examples/c/client_modes.c -L target/release -ludp_relay
+ * Build, after `scripts/install.sh --prefix "$PWD/dist"`:
+ *   cc -std=c99 -I dist/include examples/c/client_modes.c -L dist/lib -ludp_relay \
+ *      -Wl,-rpath,"$PWD/dist/lib"
  */
 #define _POSIX_C_SOURCE 200112L
 

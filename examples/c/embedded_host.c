@@ -15,9 +15,9 @@
  * The first line printed is "listening on port N". SIGINT (Ctrl-C) stops the loop at the
  * end of the current frame; the relay is then stopped and its final counters printed.
  *
- * Build (Linux), from the repository root after `cargo build --release`:
- *   cc -std=c99 -Wall -Wextra -O2 -Iinclude examples/c/embedded_host.c \
- *      -Ltarget/release -ludp_relay -Wl,-rpath,"$PWD/target/release" -o embedded_host
+ * Build (Linux), from the repository root after `scripts/install.sh --prefix "$PWD/dist"`:
+ *   cc -std=c99 -Wall -Wextra -O2 -Idist/include examples/c/embedded_host.c \
+ *      -Ldist/lib -ludp_relay -Wl,-rpath,"$PWD/dist/lib" -o embedded_host
  *
  * Only the POSIX branch below is compiled and tested; the _WIN32 branch uses documented
  * Win32 calls (Sleep, GetTickCount64) but has not been built.

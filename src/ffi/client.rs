@@ -426,7 +426,8 @@ pub extern "C" fn relay_client_state(client: *const RelayClient) -> i32 {
 /// `buf` may be NULL only if `len` is 0). Errors: `RELAY_STATUS_NOT_ESTABLISHED` while
 /// handshaking, `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST`,
 /// `RELAY_STATUS_WOULD_BLOCK` when the socket's send buffer is full (try again after the next
-/// poll), `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
+/// poll), `RELAY_STATUS_INVALID_ARGUMENT` (too long), `RELAY_STATUS_NULL_ARGUMENT` (`buf`
+/// NULL with a nonzero `len`), `RELAY_STATUS_INVALID_HANDLE`, `RELAY_STATUS_IO`.
 ///
 /// Ownership: `buf` is only read during the call.
 #[unsafe(no_mangle)]
@@ -452,8 +453,8 @@ pub extern "C" fn relay_client_send(
 /// datagram is larger than `cap` (it stays queued, untruncated: call again with a larger
 /// buffer; the message gives its size and `RELAY_MAX_DATAGRAM` bytes always suffice),
 /// `RELAY_STATUS_TIMED_OUT`, `RELAY_STATUS_PEER_LOST` (once nothing is left queued),
-/// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`. `*out_len` is written only on
-/// success.
+/// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`. `buf` may be NULL only if
+/// `cap` is 0. `*out_len` is written only on success.
 ///
 /// Ownership: `buf` is borrowed for the call; the library keeps no pointer to it.
 #[unsafe(no_mangle)]

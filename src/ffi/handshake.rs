@@ -38,9 +38,11 @@ pub extern "C" fn relay_guid_new(out_guid: *mut RelayGuid) -> RelayStatus {
 }
 
 /// Parses `text` (NUL-terminated), a GUID in the `8-4-4-4-12` hex form such as
-/// "01234567-89ab-cdef-fedc-ba9876543210" (either case, optionally in braces), into
-/// `*out_guid`. Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT`.
-/// The zero GUID parses, but no relay accepts it.
+/// "01234567-89ab-cdef-fedc-ba9876543210", into `*out_guid`: exactly 32 hex digits of either
+/// case with a `-` after the 8th, 12th, 16th and 20th, optionally inside one pair of braces
+/// ("{01234567-...}"), and nothing else (no whitespace: trim what you read). Errors:
+/// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT`. The zero GUID parses, but
+/// no relay accepts it.
 ///
 /// Ownership: `text` is only read during the call.
 #[unsafe(no_mangle)]

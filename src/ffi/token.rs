@@ -24,8 +24,8 @@ const _: () = assert!(
 /// (each peer of a channel gets its own); the token is accepted while the relay's wall clock
 /// is before `expiry_unix_secs`. Writes `RELAY_TOKEN_LEN` bytes to `out` (of `out_len`
 /// bytes) and returns that count, or a negative status: `RELAY_STATUS_NULL_ARGUMENT`
-/// (`guid` or `out`), `RELAY_STATUS_INVALID_ARGUMENT` (empty secret, zero GUID, unknown
-/// role), `RELAY_STATUS_BUFFER_TOO_SMALL`.
+/// (`guid`, `out`, or `secret` with a nonzero `secret_len`), `RELAY_STATUS_INVALID_ARGUMENT`
+/// (empty secret, zero GUID, unknown role), `RELAY_STATUS_BUFFER_TOO_SMALL`.
 ///
 /// Ownership: `secret` (`secret_len` bytes) and `guid` are only read during the call; the
 /// caller owns `out`. The token is a secret of its peer: send it over an authenticated,

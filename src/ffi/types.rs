@@ -2,7 +2,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use super::error::{FfiError, FfiResult};
+use super::error::{FfiError, FfiResult, RelayStatus};
 use crate::protocol::Guid;
 
 /// Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
@@ -114,7 +114,8 @@ pub(crate) unsafe fn opt_str<'a>(ptr: *const c_char, what: &str) -> FfiResult<Op
         .map_err(|_| FfiError::invalid(format!("{what} is not valid UTF-8")))
 }
 
-/// Borrows `len` bytes from C; a NULL pointer is allowed only with `len == 0`.
+/// Borrows `len` bytes from C; a NULL pointer is allowed only with `len == 0`, and is
+/// `RELAY_STATUS_NULL_ARGUMENT` otherwise, as every NULL the header does not allow is.
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` readable bytes valid for the call.
@@ -123,15 +124,17 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> FfiRes
         return Ok(&[]);
     }
     if ptr.is_null() {
-        return Err(FfiError::invalid(format!(
-            "{what} is NULL but its length is {len}"
-        )));
+        return Err(FfiError::new(
+            RelayStatus::NullArgument,
+            format!("{what} is NULL but its length is {len}"),
+        ));
     }
     // SAFETY: non-NULL, and the caller guarantees `len` readable bytes for the call.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Borrows `len` writable bytes from C; NULL is an error unless `len == 0`.
+/// Borrows `len` writable bytes from C; NULL is `RELAY_STATUS_NULL_ARGUMENT` unless
+/// `len == 0`.
 ///
 /// # Safety
 /// `ptr` is NULL or points to `len` writable bytes not aliased during the call.
@@ -144,9 +147,10 @@ pub(crate) unsafe fn bytes_mut<'a>(
         return Ok(&mut []);
     }
     if ptr.is_null() {
-        return Err(FfiError::invalid(format!(
-            "{what} is NULL but its length is {len}"
-        )));
+        return Err(FfiError::new(
+            RelayStatus::NullArgument,
+            format!("{what} is NULL but its length is {len}"),
+        ));
     }
     // SAFETY: non-NULL, and the caller guarantees `len` writable, unaliased bytes.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })

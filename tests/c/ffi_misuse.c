@@ -126,7 +126,7 @@ static void config_misuse(void) {
     bad = cfg;
     bad.secret_key = NULL;
     bad.secret_key_len = 32;
-    CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_NULL_ARGUMENT);
     bad = cfg;
     bad.require_tokens = 2;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
@@ -345,7 +345,7 @@ static void token_misuse(void) {
 
     tok = guarded(RELAY_TOKEN_LEN, 8);
     CHECK_STATUS(relay_token_mint(NULL, 32, &guid, RELAY_TOKEN_ROLE_A, 1, tok, RELAY_TOKEN_LEN),
-                 RELAY_STATUS_INVALID_ARGUMENT);
+                 RELAY_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(relay_token_mint(secret, 0, &guid, RELAY_TOKEN_ROLE_A, 1, tok, RELAY_TOKEN_LEN),
                  RELAY_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(relay_token_mint(secret, 32, NULL, RELAY_TOKEN_ROLE_A, 1, tok, RELAY_TOKEN_LEN),
@@ -454,7 +454,7 @@ static void helper_misuse(void) {
     CHECK_STATUS(relay_handshake_write(NULL, 56, &guid, NULL, 0), RELAY_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(relay_handshake_write(token, 56, NULL, NULL, 0), RELAY_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(relay_handshake_write(hs, sizeof hs, &zero, NULL, 0), RELAY_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(relay_handshake_write(hs, sizeof hs, &guid, NULL, 4), RELAY_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(relay_handshake_write(hs, sizeof hs, &guid, NULL, 4), RELAY_STATUS_NULL_ARGUMENT);
     for (len = 0; len < RELAY_HANDSHAKE_LEN; len++) {
         buf = guarded(len, 8);
         CHECK_STATUS(relay_handshake_write(buf, len, &guid, secret, sizeof secret),

@@ -40,10 +40,49 @@ pub fn shared_library_name() -> String {
     )
 }
 
+/// The shared library's soname on Linux (`libudp_relay.so.<ABI version>`, set by build.rs):
+/// the file name a program linked against it looks for at run time.
+pub fn shared_library_soname() -> String {
+    format!("libudp_relay.so.{}", udp_relay::ffi::RELAY_ABI_VERSION)
+}
+
 /// The directory holding the shared library cargo just built for this test run. `cargo
 /// test` rebuilds it in `target/<profile>/deps/` and only `cargo build` copies it up to
 /// `target/<profile>/`, so the copy there may be stale: take the newer of the two.
+///
+/// On Linux the directory also gets the link `libudp_relay.so.<ABI>` -> `libudp_relay.so`
+/// that an installation has (`scripts/install.sh`), so programs linked with `-ludp_relay`
+/// find the library by its soname through their rpath or `LD_LIBRARY_PATH`.
 pub fn native_library_dir() -> PathBuf {
+    let dir = newest_library_dir();
+    #[cfg(target_os = "linux")]
+    link_soname(&dir);
+    dir
+}
+
+/// Points `dir/<soname>` at `dir/libudp_relay.so`, atomically: test threads and processes
+/// may do it at once.
+#[cfg(target_os = "linux")]
+fn link_soname(dir: &Path) {
+    let link = dir.join(shared_library_soname());
+    if std::fs::read_link(&link).is_ok_and(|target| target == Path::new(&shared_library_name())) {
+        return;
+    }
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let temporary = dir.join(format!(
+        ".{}.{}.{unique}",
+        shared_library_soname(),
+        std::process::id()
+    ));
+    std::os::unix::fs::symlink(shared_library_name(), &temporary)
+        .and_then(|()| std::fs::rename(&temporary, &link))
+        .unwrap_or_else(|e| panic!("linking {} to the library: {e}", link.display()));
+}
+
+fn newest_library_dir() -> PathBuf {
     let profile = profile_dir();
     let name = shared_library_name();
     let modified = |dir: &PathBuf| {

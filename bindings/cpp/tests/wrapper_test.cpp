@@ -3,10 +3,11 @@
 // POSIX socket exchange datagrams; moves, error paths and allocation-free hot paths are
 // checked. Prints one line per check and a final "N passed, N failed"; exits 1 on failure.
 //
-// Build (what tests/cpp_wrapper.rs does):
+// Build (what tests/cpp_wrapper.rs does, against the library under test), after
+// `scripts/install.sh --profile debug --prefix /tmp/udp-relay`:
 //   c++ -std=c++17 -Wall -Wextra -Werror -fno-exceptions -fno-rtti -I include -I bindings/cpp
 //       bindings/cpp/tests/wrapper_test.cpp bindings/cpp/tests/second_unit.cpp
-//       -L target/debug -ludp_relay -Wl,-rpath,target/debug
+//       -L /tmp/udp-relay/lib -ludp_relay -Wl,-rpath,/tmp/udp-relay/lib
 #include "udp_relay.hpp"
 
 #include <arpa/inet.h>

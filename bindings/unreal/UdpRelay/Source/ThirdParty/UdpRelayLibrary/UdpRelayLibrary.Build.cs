@@ -29,11 +29,19 @@ public class UdpRelayLibrary : ModuleRules
 		else if (Target.Platform == UnrealTargetPlatform.Linux)
 		{
 			string PlatformDir = Path.Combine(LibDir, "Linux");
-			string SharedLibrary = Path.Combine(PlatformDir, "libudp_relay.so");
-			// The library's soname is libudp_relay.so: found at run time through the rpath
-			// UnrealBuildTool adds for this directory.
-			PublicAdditionalLibraries.Add(SharedLibrary);
-			RuntimeDependencies.Add(SharedLibrary);
+			// Linked by this name. The library's soname is libudp_relay.so.<ABI version>
+			// (set by build.rs): the name the game records and looks up at run time, through
+			// the rpath UnrealBuildTool adds for this directory.
+			PublicAdditionalLibraries.Add(Path.Combine(PlatformDir, "libudp_relay.so"));
+			// stage_library.sh copies the library under its soname too: that file is the one
+			// packaged builds need.
+			if (Directory.Exists(PlatformDir))
+			{
+				foreach (string Versioned in Directory.GetFiles(PlatformDir, "libudp_relay.so.*"))
+				{
+					RuntimeDependencies.Add(Versioned);
+				}
+			}
 		}
 		else if (Target.Platform == UnrealTargetPlatform.Mac)
 		{
