@@ -6,7 +6,6 @@
 //! (socket plumbing). [`ffi`] is the C ABI over them; its declarations are
 //! generated into `include/udp_relay.h`.
 
-pub mod admission;
 pub mod client;
 pub mod cookie;
 pub mod ffi;
@@ -15,3 +14,6 @@ pub mod probe;
 pub mod protocol;
 pub mod relay;
 pub mod token;
+
+/// The relay's admission control, at its old path.
+pub use relay::admission;

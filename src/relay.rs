@@ -17,11 +17,13 @@ use crate::cookie;
 use crate::protocol::Guid;
 use crate::token::Rejection;
 
+pub mod admission;
 mod admit;
 mod config;
 mod core;
 mod deadlines;
 mod sans_io;
+mod seats;
 mod socket;
 mod table;
 mod wall_clock;

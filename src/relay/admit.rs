@@ -7,12 +7,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::seats::SeatDecision;
 use super::table::PeerAddr;
 use super::{Challenge, RelayCore, Screen, Verdict};
 use crate::admission::RateVerdict;
 use crate::cookie::{CHALLENGE_LEN, write_challenge};
 use crate::protocol::{self, Guid};
-use crate::token::{Rejection, SeatDecision, TokenClaim, Verified};
+use crate::token::{Rejection, TokenClaim, Verified};
 
 /// What a verified handshake from outside its channel will do.
 #[derive(Debug, Clone, Copy)]

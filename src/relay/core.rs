@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::admit;
 use super::deadlines::Deadlines;
+use super::seats::SeatBook;
 use super::table::{ChannelTable, PeerAddr};
 use super::wall_clock::WallClock;
 use super::{
@@ -26,7 +27,7 @@ use crate::cookie::CookieKey;
 use crate::net;
 use crate::probe::{self, RelayState};
 use crate::protocol::{self, Guid};
-use crate::token::{self, HandshakeVerifier, Rejection, SeatBook, TokenError};
+use crate::token::{self, HandshakeVerifier, Rejection, TokenError};
 
 /// Below this many slots the table is not worth shrinking.
 const MIN_SHRINK_SLOTS: usize = 1024;
