@@ -3,6 +3,7 @@
 //! `extern "C"` functions.
 
 mod client_support;
+use client_support::last_error;
 
 use std::ffi::{CString, c_char};
 use std::net::UdpSocket;
@@ -127,13 +128,6 @@ impl Drop for CRelay {
         }
         assert_eq!(relay_stop(self.handle as *mut RelayHandle), RelayStatus::Ok);
     }
-}
-
-fn last_error() -> String {
-    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
-    unsafe { std::ffi::CStr::from_ptr(relay_last_error()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn c_connect(address: &str, guid: RelayGuid) -> *mut RelayClient {

@@ -9,13 +9,7 @@ use serde_json::Value;
 use udp_relay::ffi::*;
 
 mod client_support;
-
-fn last_error() -> String {
-    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
-    unsafe { CStr::from_ptr(relay_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
+use client_support::last_error;
 
 fn default_config() -> RelayClientConfig {
     client_support::c_config_default()

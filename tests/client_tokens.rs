@@ -5,6 +5,7 @@
 //! the token it is given.
 
 mod client_support;
+use client_support::last_error;
 
 use std::ffi::CString;
 use std::ptr::{null, null_mut};
@@ -17,13 +18,6 @@ use udp_relay::protocol::Guid;
 use udp_relay::token::{Role, Token, TokenKey};
 
 const SECRET: &[u8] = b"the relay's secret, which only the matchmaker shares";
-
-fn last_error() -> String {
-    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
-    unsafe { std::ffi::CStr::from_ptr(relay_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// The two seats of a fresh channel, valid for an hour.
 fn seats() -> (Token, Token) {

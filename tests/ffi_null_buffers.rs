@@ -8,19 +8,13 @@
 //! fails here until it is listed in [`rows`] and behaves.
 
 use std::collections::BTreeSet;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::ptr::{null, null_mut};
 
 use udp_relay::ffi::*;
 
 mod client_support;
-
-fn last_error() -> String {
-    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
-    unsafe { CStr::from_ptr(relay_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
+use client_support::last_error;
 
 /// Live handles for the calls: a relay on 127.0.0.1, a client of it, a handshake machine.
 struct Fixture {

@@ -2,7 +2,8 @@
 //! (`relay::Config::validate`): each field's comment says the bounds the core constants give,
 //! and `relay_start` accepts both ends and refuses one past either, naming the field.
 
-use std::ffi::CStr;
+mod client_support;
+use client_support::last_error;
 use std::ptr::null_mut;
 
 use udp_relay::ffi::*;
@@ -10,13 +11,6 @@ use udp_relay::relay::{
     MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL, MAX_SOCKET_BUFFER_BYTES,
     MAX_TRACKED_SOURCES,
 };
-
-fn last_error() -> String {
-    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
-    unsafe { CStr::from_ptr(relay_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// `n` as the header writes numbers: groups of three digits separated by spaces.
 fn spaced(n: u64) -> String {

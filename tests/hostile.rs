@@ -4,9 +4,11 @@
 //! pair keeps exchanging numbered datagrams and every one of them must arrive, in both
 //! directions, while no attacker ever gets a byte back.
 
+mod client_support;
+use client_support::unix_now;
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use udp_relay::admission::Limits;
 use udp_relay::cookie::read_challenge;
@@ -81,13 +83,6 @@ fn plain(guid: u128, key: Option<&[u8]>) -> Vec<u8> {
     let mut b = vec![0u8; 56];
     write_handshake(&mut b, Guid(guid), 0, &[], key.as_ref()).unwrap();
     b
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn token(guid: u128, role: Role, expiry: u64) -> Token {

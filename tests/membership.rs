@@ -9,8 +9,10 @@
 //! with the per-datagram invariants of `tests/props/relay.rs`); the payload that starts
 //! with the magic also runs over real loopback sockets.
 
+mod client_support;
+use client_support::unix_now;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 #[path = "relay_loop/mod.rs"]
 mod relay_loop;
@@ -68,13 +70,6 @@ fn plain(guid: Guid, key: Option<&[u8]>) -> Vec<u8> {
     let mut out = vec![0u8; 56];
     write_handshake(&mut out, guid, 0, &[], key.as_ref()).unwrap();
     out
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn token_handshake(guid: Guid, role: Role, sequence: u64) -> Vec<u8> {

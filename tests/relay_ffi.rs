@@ -1,6 +1,8 @@
 //! The relay driven through its C ABI (the same `extern "C"` functions a C host calls), with
 //! real UDP peers on loopback.
 
+mod client_support;
+use client_support::last_error;
 use std::ffi::{CStr, CString};
 use std::net::{SocketAddr, UdpSocket};
 use std::ptr;
@@ -76,13 +78,6 @@ impl Drop for TestRelay {
     fn drop(&mut self) {
         relay_stop(self.handle);
     }
-}
-
-fn last_error() -> String {
-    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
-    unsafe { CStr::from_ptr(relay_last_error()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn peer(ip: &str) -> UdpSocket {

@@ -11,8 +11,10 @@
 //! And an honest token pair keeps relaying every one of its datagrams whatever the others
 //! send. The same entry point is what `fuzz/` drives for longer runs.
 
+mod client_support;
+use client_support::unix_now;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use proptest::prelude::*;
 #[path = "props/relay.rs"]
@@ -27,13 +29,6 @@ use udp_relay::token::{
 };
 
 const SECRET: &[u8] = b"sans-io property test secret";
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 #[derive(Debug, Clone)]
 enum Kind {

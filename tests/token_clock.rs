@@ -2,8 +2,10 @@
 //! taken when the relay started (which a relay started before its clock was synchronised
 //! would keep for its lifetime), and a clock before 1970 expires every token.
 
+mod client_support;
+use client_support::unix_now;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use udp_relay::protocol::Guid;
 use udp_relay::relay::{Config, RelayCore};
@@ -14,13 +16,6 @@ mod relay_props;
 use relay_props::enter_with_token;
 
 const SECRET: &[u8] = b"token clock secret";
-
-fn unix_now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn relay() -> RelayCore {
     RelayCore::new(Config {
@@ -41,12 +36,12 @@ fn offer(relay: &mut RelayCore, guid: u128, expiry: u64, now: Duration) {
 #[test]
 fn a_token_expires_when_the_wall_clock_passes_its_expiry() {
     let mut relay = relay();
-    let expiry = unix_now_secs() + 1;
+    let expiry = unix_now() + 1;
     offer(&mut relay, 1, expiry, Duration::ZERO);
     assert_eq!(relay.stats().channels_open, 1, "valid now");
 
     let deadline = Instant::now() + Duration::from_secs(5);
-    while unix_now_secs() < expiry && Instant::now() < deadline {
+    while unix_now() < expiry && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     // The relay's own time has not moved (the caller says so): only the wall clock tells
@@ -59,7 +54,7 @@ fn a_token_expires_when_the_wall_clock_passes_its_expiry() {
 #[test]
 fn a_wall_clock_step_after_start_counts() {
     let mut relay = relay();
-    let expiry = unix_now_secs() + 3600;
+    let expiry = unix_now() + 3600;
     relay.sans_io_shift_wall_clock(2 * 3600 * 1000);
     offer(&mut relay, 1, expiry, Duration::ZERO);
     assert_eq!(
@@ -79,7 +74,7 @@ fn a_wall_clock_step_after_start_counts() {
 #[test]
 fn a_clock_before_1970_expires_every_token() {
     let mut relay = relay();
-    let before_1970 = -((unix_now_secs() as i64 + 86_400) * 1000);
+    let before_1970 = -((unix_now() as i64 + 86_400) * 1000);
     relay.sans_io_shift_wall_clock(before_1970);
     offer(&mut relay, 1, u64::MAX, Duration::ZERO);
     let s = relay.stats();

@@ -1,5 +1,6 @@
-//! Shared by the client tests: an in-process relay ticked on its own thread, and helpers to
-//! bring two clients to an established channel.
+//! Shared by the tests of the relay and its clients in Rust: an in-process relay ticked on its
+//! own thread, helpers to bring two clients to an established channel, the wall clock as
+//! token expiries count it, and the C ABI's last error message.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -281,4 +282,12 @@ pub fn c_mint_token(
     );
     assert_eq!(n, udp_relay::ffi::RELAY_TOKEN_LEN as i32);
     token
+}
+
+/// The calling thread's last C ABI error message.
+pub fn last_error() -> String {
+    // SAFETY: relay_last_error never returns NULL and the string lives until the next call.
+    unsafe { std::ffi::CStr::from_ptr(udp_relay::ffi::relay_last_error()) }
+        .to_string_lossy()
+        .into_owned()
 }
