@@ -291,3 +291,38 @@ pub fn last_error() -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// Asserts a C ABI status and that a message naming the function was recorded.
+pub fn fails(status: impl Into<i32>, expected: udp_relay::ffi::RelayStatus, function: &str) {
+    assert_eq!(
+        status.into(),
+        expected as i32,
+        "{function}: {}",
+        last_error()
+    );
+    let message = last_error();
+    assert!(
+        message.contains(function),
+        "{function}: message {message:?}"
+    );
+}
+
+/// A `RelayStatus` where [`fails`] takes the `i32` most calls return.
+pub struct S(pub udp_relay::ffi::RelayStatus);
+
+impl From<S> for i32 {
+    fn from(s: S) -> i32 {
+        s.0 as i32
+    }
+}
+
+/// A fresh random GUID from the C ABI.
+pub fn c_guid() -> udp_relay::ffi::RelayGuid {
+    let mut g = udp_relay::ffi::RelayGuid::default();
+    assert_eq!(
+        udp_relay::ffi::relay_guid_new(&mut g),
+        udp_relay::ffi::RelayStatus::Ok
+    );
+    assert_ne!(g, udp_relay::ffi::RelayGuid::default());
+    g
+}
