@@ -53,17 +53,6 @@ enum Link {
     Static,
 }
 
-/// System libraries a static libudp_relay.a needs on Linux (glibc).
-const STATIC_SYSTEM_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
-
 /// How an example is compiled for one test.
 struct Variant {
     name: &'static str,
@@ -114,7 +103,7 @@ fn build(example: &CExample, variant: &Variant) -> PathBuf {
         Link::Static => {
             // The static library is built next to the shared one (crate-type staticlib).
             cc.arg(lib_dir.join("libudp_relay.a"))
-                .args(STATIC_SYSTEM_LIBS);
+                .args(support::STATIC_SYSTEM_LIBS);
         }
     }
     run_ok(

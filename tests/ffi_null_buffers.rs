@@ -14,7 +14,7 @@ use std::ptr::{null, null_mut};
 use udp_relay::ffi::*;
 
 mod client_support;
-use client_support::last_error;
+use client_support::{c_relay_config_on_loopback, last_error};
 
 /// Live handles for the calls: a relay on 127.0.0.1, a client of it, a handshake machine.
 struct Fixture {
@@ -29,21 +29,11 @@ struct Fixture {
 
 const SECRET: &[u8] = b"a relay secret of 32 bytes long.";
 
-fn relay_config() -> RelayConfig {
-    let mut cfg = std::mem::MaybeUninit::<RelayConfig>::uninit();
-    assert_eq!(relay_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
-    // SAFETY: relay_config_default returned OK, so it wrote the whole struct.
-    let mut cfg = unsafe { cfg.assume_init() };
-    cfg.bind_address = c"127.0.0.1".as_ptr();
-    cfg.port = 0;
-    cfg
-}
-
 impl Fixture {
     fn new() -> Fixture {
         let mut relay = null_mut();
         assert_eq!(
-            relay_start(&relay_config(), &mut relay),
+            relay_start(&c_relay_config_on_loopback(), &mut relay),
             RelayStatus::Ok,
             "{}",
             last_error()
@@ -81,7 +71,10 @@ impl Fixture {
         );
         let token = client_support::c_mint_token(SECRET, &guid, RELAY_TOKEN_ROLE_A, u64::MAX);
         let mut core = null_mut();
-        assert_eq!(relay_core_new(&relay_config(), &mut core), RelayStatus::Ok);
+        assert_eq!(
+            relay_core_new(&c_relay_config_on_loopback(), &mut core),
+            RelayStatus::Ok
+        );
         Fixture {
             relay,
             core,
@@ -106,7 +99,7 @@ impl Drop for Fixture {
 /// A config's pointer field tried through the function that reads it: starts (and at once
 /// frees) what the config makes, returning the status.
 fn start_relay(tune: impl FnOnce(&mut RelayConfig)) -> i32 {
-    let mut cfg = relay_config();
+    let mut cfg = c_relay_config_on_loopback();
     tune(&mut cfg);
     let mut relay = null_mut();
     let status = relay_start(&cfg, &mut relay);

@@ -3,7 +3,7 @@
 //! and `relay_start` accepts both ends and refuses one past either, naming the field.
 
 mod client_support;
-use client_support::last_error;
+use client_support::{c_relay_config_on_loopback, last_error};
 use std::ptr::null_mut;
 
 use udp_relay::ffi::*;
@@ -156,19 +156,9 @@ fn the_header_states_the_cores_ranges() {
     }
 }
 
-fn config() -> RelayConfig {
-    let mut cfg = std::mem::MaybeUninit::<RelayConfig>::uninit();
-    assert_eq!(relay_config_default(cfg.as_mut_ptr()), RelayStatus::Ok);
-    // SAFETY: relay_config_default returned OK, so it wrote the whole struct.
-    let mut cfg = unsafe { cfg.assume_init() };
-    cfg.bind_address = c"127.0.0.1".as_ptr();
-    cfg.port = 0;
-    cfg
-}
-
 /// `relay_start` with `field` set to `value`: the status, and the relay stopped again.
 fn start_with(limit: &Limit, value: u64) -> RelayStatus {
-    let mut cfg = config();
+    let mut cfg = c_relay_config_on_loopback();
     (limit.set)(&mut cfg, u32::try_from(value).expect("a uint32_t field"));
     let mut relay = null_mut();
     let status = relay_start(&cfg, &mut relay);

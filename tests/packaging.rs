@@ -381,15 +381,7 @@ fn static_library_links_beside_another_rust_static_library() {
     )
     .unwrap();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let system_libs = [
-        "-lgcc_s",
-        "-lutil",
-        "-lrt",
-        "-lpthread",
-        "-lm",
-        "-ldl",
-        "-lc",
-    ];
+    let system_libs = support::STATIC_SYSTEM_LIBS;
     for (order, archives) in [
         (
             "udp_relay-first",

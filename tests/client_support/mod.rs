@@ -326,3 +326,17 @@ pub fn c_guid() -> udp_relay::ffi::RelayGuid {
     assert_ne!(g, udp_relay::ffi::RelayGuid::default());
     g
 }
+
+/// The C ABI's default relay config, bound to an ephemeral port on 127.0.0.1.
+pub fn c_relay_config_on_loopback() -> udp_relay::ffi::RelayConfig {
+    let mut cfg = std::mem::MaybeUninit::<udp_relay::ffi::RelayConfig>::uninit();
+    assert_eq!(
+        udp_relay::ffi::relay_config_default(cfg.as_mut_ptr()),
+        udp_relay::ffi::RelayStatus::Ok
+    );
+    // SAFETY: relay_config_default returned OK, so it wrote the whole struct.
+    let mut cfg = unsafe { cfg.assume_init() };
+    cfg.bind_address = c"127.0.0.1".as_ptr();
+    cfg.port = 0;
+    cfg
+}

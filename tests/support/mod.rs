@@ -385,3 +385,15 @@ pub fn field(line: &str, key: &str) -> Option<u64> {
         .find(|(k, _)| *k == key)
         .and_then(|(_, v)| v.parse().ok())
 }
+
+/// System libraries a static libudp_relay.a needs on Linux (glibc), as printed by
+/// `cargo rustc --crate-type staticlib -- --print native-static-libs`.
+pub const STATIC_SYSTEM_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
