@@ -11,8 +11,8 @@
 #                              libc6-dev-arm64-cross)
 #
 # Output: target/dist/include/udp_relay.h and target/dist/<platform>/ (linux-x86_64,
-# windows-x86_64, linux-aarch64) with the libraries, stripped of debug information, and for
-# Linux a GLIBC.txt naming the newest glibc symbol version the shared library needs.
+# windows-x86_64, linux-aarch64) with the libraries (the shared one stripped of debug
+# information), and for Linux a GLIBC.txt naming the newest glibc symbol version the shared library needs.
 #
 # With GLIBC_BASELINE=2.17 (or another version) and cargo-zigbuild plus zig on PATH
 # (pip install ziglang cargo-zigbuild), the Linux libraries are linked against that glibc
@@ -69,12 +69,12 @@ for target in "${targets[@]}"; do
   for library in $(libraries_of "$target"); do
     cp "target/$target/release/$library" "$out/"
   done
-  # Debug info stays in target/; the distributed copies carry symbols for linking only.
+  # The shared library is what ships inside games: its debug info stays in target/. Static
+  # archives keep theirs for the game's own debug builds.
   strip="$(strip_of "$target")"
+  shared="$(shared_library_of "$target")"
   if command -v "$strip" >/dev/null; then
-    for library in $(libraries_of "$target"); do
-      "$strip" --strip-debug "$out/$library"
-    done
+    "$strip" --strip-unneeded "$out/$shared"
   fi
   if [[ "$target" == *-linux-gnu ]]; then
     glibc_needed "$out/libudp_relay.so" >"$out/GLIBC.txt"

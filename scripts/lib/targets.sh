@@ -24,6 +24,14 @@ linker_of() {
   esac
 }
 
+# The shared library's file name.
+shared_library_of() {
+  case "$1" in
+    *-windows-*) echo udp_relay.dll ;;
+    *) echo libudp_relay.so ;;
+  esac
+}
+
 # `strip` that understands a target's binaries.
 strip_of() {
   case "$1" in
