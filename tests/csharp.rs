@@ -39,6 +39,12 @@ fn unity_sources_compile_with_unity_defines() {
             "UNITY_5_3_OR_NEWER;UNITY_2021_2_OR_NEWER;UNITY_IOS",
             true,
         ),
+        // The Editor: the log handler also unhooks before an assembly reload (UnityEditor).
+        (
+            "editor",
+            "UNITY_5_3_OR_NEWER;UNITY_2021_2_OR_NEWER;UNITY_EDITOR",
+            false,
+        ),
     ] {
         let dll = out_dir.join(format!("UdpRelay.Unity.{platform}.dll"));
         let mut mcs = Command::new("mcs");
