@@ -53,12 +53,14 @@ for target in "${targets[@]}"; do
     skipped_targets+=("$target")
     continue
   fi
-  export_cargo_env "$target"
-  build=(cargo build --release --locked --lib --target "$target")
   if $use_zig && [[ "$target" == *-linux-gnu ]]; then
-    # zig links against the named glibc's symbol versions; the output directory stays
-    # target/<triple>/release.
-    build=(cargo zigbuild --release --locked --lib --target "$target.$GLIBC_BASELINE")
+    # zig links against the named glibc's symbol versions (and is the linker: no cross gcc);
+    # the output directory stays target/<triple>/release.
+    build=(env -u "CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER"
+      cargo zigbuild --release --locked --lib --target "$target.$GLIBC_BASELINE")
+  else
+    export_cargo_env "$target"
+    build=(cargo build --release --locked --lib --target "$target")
   fi
   echo "cross-build: ${build[*]}"
   "${build[@]}"
