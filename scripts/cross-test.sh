@@ -77,8 +77,9 @@ report_exclusions() {
 run_windows() {
   local target=x86_64-pc-windows-gnu missing
   missing="$(missing_for_build "$target")"
-  if ! scripts/wine-run.sh --check >/dev/null 2>&1; then
-    missing="${missing:+$missing;}wine64: apt-get install wine64"
+  local wine_problem
+  if ! wine_problem="$(scripts/wine-run.sh --check 2>&1 >/dev/null)"; then
+    missing="${missing:+$missing;}${wine_problem#wine-run: }"
   fi
   if [ -n "$missing" ]; then
     skipped "Windows tests under Wine (missing ${missing//;/, })"
