@@ -95,6 +95,7 @@ run_windows() {
 
   echo "cross-test: Windows: release library and C programs under Wine"
   bash scripts/cross-build.sh "$target"
+  scripts/wine-run.sh --start
   if ! UDP_RELAY_WINDOWS_LIB_DIR="$PWD/target/dist/windows-x86_64" \
     cargo test --locked --test windows_wine; then
     failures+=("Windows C programs under Wine")

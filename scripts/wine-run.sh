@@ -10,6 +10,10 @@
 # (only when that DLL is absent: a newer Wine keeps its own).
 #
 #   scripts/wine-run.sh --check   prints the Wine loader it would use, or why it cannot run
+#   scripts/wine-run.sh --start   creates the prefix and starts its wineserver, which then
+#                                 stays up until a minute after its last program: otherwise it
+#                                 exits 3 s after each program, and a program starting in that
+#                                 instant fails ("recvmsg: Connection reset by peer")
 #   scripts/wine-run.sh --stop    stops this prefix's wineserver
 set -euo pipefail
 
@@ -38,38 +42,17 @@ wine="$(find_wine)" || {
 }
 mingw_cc="${MINGW_CC:-x86_64-w64-mingw32-gcc}"
 
-case "${1:-}" in
-  --check)
-    command -v "$mingw_cc" >/dev/null || {
-      echo "wine-run: no $mingw_cc to build the ProcessPrng stand-in (apt-get install gcc-mingw-w64-x86-64)" >&2
-      exit 127
-    }
-    echo "$wine"
-    exit 0
-    ;;
-  --stop)
-    [ -d "$WINEPREFIX" ] || exit 0
-    wineserver="$(dirname "$wine")/wineserver"
-    [ -x "$wineserver" ] || wineserver="$(command -v wineserver || echo /usr/lib/wine/wineserver64)"
-    "$wineserver" -k 2>/dev/null || true
-    exit 0
-    ;;
-  "")
-    echo "usage: $0 PROGRAM.exe [ARGS...] | --check | --stop" >&2
-    exit 2
-    ;;
-esac
-
 # Creates the prefix once; concurrent first uses (parallel tests) wait for the first.
-ready="$WINEPREFIX/.udp-relay-ready"
-if [ ! -f "$ready" ]; then
+ensure_prefix() {
+  local ready="$WINEPREFIX/.udp-relay-ready"
+  [ -f "$ready" ] && return 0
   mkdir -p "$(dirname "$WINEPREFIX")"
   exec 9>"$WINEPREFIX.lock"
   flock 9
   if [ ! -f "$ready" ]; then
     echo "wine-run: creating the Wine prefix $WINEPREFIX" >&2
     "$wine" wineboot --init >/dev/null 2>&1 || true
-    system32="$WINEPREFIX/drive_c/windows/system32"
+    local system32="$WINEPREFIX/drive_c/windows/system32"
     [ -d "$system32" ] || { echo "wine-run: wineboot made no $system32" >&2; exit 1; }
     if [ ! -e "$system32/bcryptprimitives.dll" ]; then
       "$mingw_cc" -Wall -Wextra -Werror -shared -O2 \
@@ -81,6 +64,48 @@ if [ ! -f "$ready" ]; then
   fi
   flock -u 9
   exec 9>&-
-fi
+}
 
+# The wineserver next to the loader (Debian: /usr/lib/wine/wineserver64).
+find_wineserver() {
+  local candidate
+  for candidate in "$(dirname "$wine")/wineserver" "$(dirname "$wine")/wineserver64" \
+    "$(command -v wineserver || true)" /usr/lib/wine/wineserver64; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+case "${1:-}" in
+  --check)
+    command -v "$mingw_cc" >/dev/null || {
+      echo "wine-run: no $mingw_cc to build the ProcessPrng stand-in (apt-get install gcc-mingw-w64-x86-64)" >&2
+      exit 127
+    }
+    echo "$wine"
+    exit 0
+    ;;
+  --start)
+    ensure_prefix
+    wineserver="$(find_wineserver)" || { echo "wine-run: no wineserver" >&2; exit 127; }
+    "$wineserver" -k 2>/dev/null || true
+    "$wineserver" --persistent=60
+    exit 0
+    ;;
+  --stop)
+    [ -d "$WINEPREFIX" ] || exit 0
+    wineserver="$(find_wineserver)" || exit 0
+    "$wineserver" -k 2>/dev/null || true
+    exit 0
+    ;;
+  "")
+    echo "usage: $0 PROGRAM.exe [ARGS...] | --check | --start | --stop" >&2
+    exit 2
+    ;;
+esac
+
+ensure_prefix
 exec "$wine" "$@"
