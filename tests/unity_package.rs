@@ -3,10 +3,12 @@
 //! package), the manifest must be valid, and the native-plugin metas must target the platform
 //! their folder names.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+mod unity_support;
+use unity_support::{PLUGINS, check_metas, check_plugin_meta};
 
 const PACKAGE: &str = "bindings/unity/com.udprelay.runtime";
 
@@ -14,131 +16,37 @@ fn package_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(PACKAGE)
 }
 
-/// Every path below `dir`, skipping what Unity never imports (`.hidden`).
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with('.') {
-            continue;
-        }
-        out.push(path.clone());
-        if path.is_dir() {
-            walk(&path, out);
-        }
-    }
-}
-
-fn is_native_library(path: &Path) -> bool {
-    let name = path.file_name().unwrap().to_string_lossy();
-    [".so", ".dll", ".dylib", ".a"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-}
-
 #[test]
 fn every_asset_has_a_meta_with_a_unique_guid() {
-    let root = package_dir();
-    let mut paths = Vec::new();
-    walk(&root, &mut paths);
-    let mut guids: HashMap<String, PathBuf> = HashMap::new();
-    let mut metas = 0;
-    for path in &paths {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let relative = path.strip_prefix(&root).unwrap();
-        // Unity skips folders ending in `~` (Samples~): no meta for the folder itself.
-        let top_level_tilde = relative.components().count() == 1 && name.ends_with('~');
-        if let Some(asset) = name.strip_suffix(".meta") {
-            metas += 1;
-            let text = std::fs::read_to_string(path).unwrap();
-            assert!(text.starts_with("fileFormatVersion: 2\n"), "{relative:?}");
-            let guid = text
-                .lines()
-                .find_map(|l| l.strip_prefix("guid: "))
-                .unwrap_or_else(|| panic!("{relative:?} has no guid"));
-            assert!(
-                guid.len() == 32
-                    && guid
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
-                "{relative:?}: guid {guid:?} is not 32 lowercase hex digits"
-            );
-            if let Some(other) = guids.insert(guid.to_string(), relative.to_path_buf()) {
-                panic!("{relative:?} and {other:?} share guid {guid}");
-            }
-            let asset_path = path.with_file_name(asset);
-            // Native libraries are build artifacts: their metas wait for the file.
-            assert!(
-                asset_path.exists() || is_native_library(&asset_path),
-                "{relative:?} has no asset"
-            );
-            if asset_path.is_dir() {
-                assert!(text.contains("folderAsset: yes"), "{relative:?}");
-            }
-        } else if !top_level_tilde {
-            let meta = path.with_file_name(format!("{name}.meta"));
-            assert!(
-                meta.is_file(),
-                "{relative:?} has no .meta: Unity would ignore it"
-            );
-        }
-    }
+    // Native libraries are build artifacts: their metas wait for the file.
+    let metas = check_metas(&package_dir(), true);
     assert!(metas >= 20, "only {metas} .meta files");
 }
 
 #[test]
 fn native_plugin_metas_target_their_platform() {
     let plugins = package_dir().join("Plugins");
-    // (file, platform key that must be enabled, CPU setting of that platform)
-    let expected = [
-        (
-            "Linux/x86_64/libudp_relay.so",
-            "Standalone: Linux64",
-            "x86_64",
-        ),
-        (
-            "Windows/x86_64/udp_relay.dll",
-            "Standalone: Win64",
-            "x86_64",
-        ),
-        (
-            "macOS/libudp_relay.dylib",
-            "Standalone: OSXUniversal",
-            "AnyCPU",
-        ),
-        ("iOS/libudp_relay.a", "iPhone: iOS", "AnyCPU"),
-        (
-            "Android/arm64-v8a/libudp_relay.so",
-            "Android: Android",
-            "ARM64",
-        ),
-    ];
-    for (file, platform, cpu) in expected {
-        let meta = std::fs::read_to_string(plugins.join(format!("{file}.meta")))
-            .unwrap_or_else(|e| panic!("{file}.meta: {e}"));
-        assert!(meta.contains("\nPluginImporter:\n"), "{file}");
-        let block: Vec<&str> = meta
-            .split("  - first:\n")
-            .filter(|b| b.trim_start().starts_with(platform))
-            .collect();
-        assert_eq!(block.len(), 1, "{file}: one {platform} entry");
-        assert!(
-            block[0].contains("enabled: 1"),
-            "{file}: {platform} enabled"
-        );
-        assert!(
-            block[0].contains(&format!("CPU: {cpu}\n")),
-            "{file}: CPU {cpu}"
-        );
-        // Only one platform (plus the matching editor for desktop) may load each file.
-        let enabled = meta.matches("      enabled: 1").count();
-        let desktop = platform.starts_with("Standalone");
-        assert_eq!(
-            enabled,
-            if desktop { 2 } else { 1 },
-            "{file}: enabled platforms"
-        );
+    for plugin in PLUGINS {
+        let meta = std::fs::read_to_string(plugins.join(format!("{}.meta", plugin.file)))
+            .unwrap_or_else(|e| panic!("{}.meta: {e}", plugin.file));
+        check_plugin_meta(&meta, plugin);
     }
+}
+
+#[test]
+fn package_has_its_changelog_license_and_manual() {
+    let root = package_dir();
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("## [{}]", env!("CARGO_PKG_VERSION"))),
+        "CHANGELOG.md has no entry for this version"
+    );
+    let license = std::fs::read_to_string(root.join("LICENSE.md")).unwrap();
+    assert!(license.contains("MIT License") && license.contains("Apache License"));
+    assert!(
+        root.join("Documentation~/com.udprelay.runtime.md")
+            .is_file()
+    );
 }
 
 #[test]
@@ -176,5 +84,82 @@ fn manifest_and_assembly_definition_are_valid() {
     assert_eq!(
         asmdef["allowUnsafeCode"], true,
         "the runtime uses fixed buffers"
+    );
+}
+
+/// The name a `public` declaration line declares: a type, member or delegate (None for an
+/// operator, which has no name to look up).
+fn declared_name(line: &str) -> Option<String> {
+    let line = line.trim().replace("[]", "");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.contains(&"operator") {
+        return None;
+    }
+    for keyword in ["class", "struct", "enum"] {
+        if let Some(at) = words.iter().position(|w| *w == keyword) {
+            return words.get(at + 1).map(|w| w.to_string());
+        }
+    }
+    let end = line.find(['(', ';', '=', '{', '[']).unwrap_or(line.len());
+    line[..end].split_whitespace().last().map(str::to_string)
+}
+
+/// Every public type and member of the C# runtime, with each public enum's members.
+fn public_names(dir: &Path, names: &mut Vec<(String, PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            public_names(&path, names);
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "cs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut in_enum = false;
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if trimmed.starts_with("public ") {
+                in_enum = trimmed.contains(" enum ");
+                names.extend(declared_name(trimmed).map(|n| (n, path.clone())));
+            } else if in_enum && trimmed.starts_with('}') {
+                in_enum = false;
+            } else if in_enum && trimmed.contains(" = ") && !trimmed.starts_with("//") {
+                let name = trimmed.split(" = ").next().unwrap().trim();
+                names.push((name.to_string(), path.clone()));
+            }
+        }
+    }
+}
+
+/// Whether `text` has `name` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+#[test]
+fn readme_lists_every_public_member() {
+    let root = package_dir();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let reference = &readme[readme
+        .find("## API reference")
+        .expect("README.md has an API reference")..];
+    let mut names = Vec::new();
+    public_names(&root.join("Runtime"), &mut names);
+    assert!(names.len() > 200, "only {} public names found", names.len());
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|(name, _)| !mentions(reference, name))
+        .map(|(name, path)| format!("{name} ({})", path.file_name().unwrap().to_string_lossy()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's API reference does not name: {}",
+        missing.join(", ")
     );
 }

@@ -19,8 +19,12 @@
  *   cc -std=c99 -Wall -Wextra -O2 -Idist/include examples/c/embedded_host.c \
  *      -Ldist/lib -ludp_relay -Wl,-rpath,"$PWD/dist/lib" -o embedded_host
  *
- * Only the POSIX branch below is compiled and tested; the _WIN32 branch uses documented
- * Win32 calls (Sleep, GetTickCount64) but has not been built.
+ * Build (Windows, with mingw-w64 after scripts/cross-build.sh): put udp_relay.dll next to it.
+ *   x86_64-w64-mingw32-gcc -std=c99 -Wall -Wextra -O2 -Iinclude examples/c/embedded_host.c \
+ *      -Ltarget/dist/windows-x86_64 -ludp_relay -o embedded_host.exe
+ *
+ * Both branches are tested: the POSIX one natively on Linux, the _WIN32 one under Wine
+ * (tests/windows_wine.rs), where Ctrl-C arrives through the C runtime's SIGINT as well.
  */
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L

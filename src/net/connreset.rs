@@ -5,9 +5,11 @@
 //! `recvfrom`, which then fails instead of returning the next datagram (Microsoft KB 263823).
 //! Setting `SIO_UDP_CONNRESET` to FALSE turns that reporting off for the socket.
 //!
-//! NOT BUILT OR RUN on Windows here: CI is Linux only. It was type-checked and linted with
-//! `cargo clippy --lib --target x86_64-pc-windows-gnu`, never linked or executed. Written
-//! against the documented `WSAIoctl` API and the `windows-sys` 0.61 bindings (`WSAIoctl` needs the
+//! Built for x86_64-pc-windows-gnu and run under Wine 8 by CI (`scripts/cross-test.sh`,
+//! tests/peer_departure.rs): the call succeeds there and a departed peer leaves the relay
+//! running. Wine reports no ICMP errors on UDP sockets, so the WSAECONNRESET this suppresses
+//! has only been read about, not seen. Written against the documented `WSAIoctl` API and the
+//! `windows-sys` 0.61 bindings (`WSAIoctl` needs the
 //! `Win32_Networking_WinSock` and `Win32_System_IO` features; `SIO_UDP_CONNRESET` is
 //! `_WSAIOW(IOC_VENDOR, 12)` = 0x9800000C). The relay loop also counts and skips receive
 //! errors, so if this call ever fails the relay still runs, only with counted errors.

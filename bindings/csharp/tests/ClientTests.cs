@@ -159,24 +159,28 @@ namespace UdpRelay.Tests
                 options.SecretKey = Encoding.ASCII.GetBytes("another key");
                 options.HandshakeTimeoutMs = 300;
                 Stopwatch clock = Stopwatch.StartNew();
-                RelayException timedOut = null;
+                List<RelayClientState> changes = new List<RelayClientState>();
                 using (RelayClient client = RelayClient.Connect(options))
                 {
-                    while (timedOut == null)
+                    client.StateChanged += (sender, state) =>
+                    {
+                        Assert.True(sender == client, "the event names its client");
+                        changes.Add(state);
+                    };
+                    while (client.State == RelayClientState.Handshaking)
                     {
                         if (clock.ElapsedMilliseconds > 5000) throw new TestFailure("no timeout within 5 s");
                         relay.Poll(1);
-                        try
-                        {
-                            client.Poll(5);
-                            Assert.Equal(RelayClientState.Handshaking, client.State, "state before the timeout");
-                        }
-                        catch (RelayException e)
-                        {
-                            timedOut = e;
-                        }
+                        Assert.True(client.Failure == null, "no failure before the timeout");
+                        Assert.Equal(0, client.Poll(5), "nothing to receive");
                     }
                     Assert.True(clock.ElapsedMilliseconds >= 300, "timed out after " + clock.ElapsedMilliseconds + " ms, before the 300 ms timeout");
+                    Assert.Equal("TimedOut", string.Join(",", changes), "one StateChanged, to TimedOut");
+                    // Polling on is harmless: no exception, no second event.
+                    Assert.Equal(0, client.Poll(0), "poll once timed out");
+                    Assert.Equal(1, changes.Count, "StateChanged once");
+                    RelayException timedOut = client.Failure;
+                    Assert.True(timedOut != null, "Failure says why");
                     Assert.Equal(RelayStatus.TimedOut, timedOut.Status, "status");
                     Assert.Contains(timedOut.NativeMessage, "no answer through relay 127.0.0.1:" + relay.Port, "native message names the relay");
                     Assert.Contains(timedOut.NativeMessage, guid.ToString(), "native message names the channel");
@@ -243,30 +247,18 @@ namespace UdpRelay.Tests
 
                     relay.Dispose(); // as if it restarted: every channel is gone (a second Dispose is harmless)
                     clock = Stopwatch.StartNew();
-                    RelayException lost = null;
-                    while (lost == null || b.State != RelayClientState.Lost)
+                    List<RelayClientState> changes = new List<RelayClientState>();
+                    a.StateChanged += (sender, state) => changes.Add(state);
+                    while (a.State != RelayClientState.Lost || b.State != RelayClientState.Lost)
                     {
                         if (clock.ElapsedMilliseconds > 3000) throw new TestFailure("not lost within 3 s of the stop");
                         System.Threading.Thread.Sleep(2);
-                        try
-                        {
-                            a.Poll(0);
-                        }
-                        catch (RelayException e)
-                        {
-                            lost = e;
-                        }
-                        try
-                        {
-                            b.Poll(0);
-                        }
-                        catch (RelayException)
-                        {
-                        }
-                        c.Poll(0);
-                        d.Poll(0);
+                        foreach (RelayClient client in new[] { a, b, c, d }) client.Poll(0);
                     }
                     Assert.True(clock.ElapsedMilliseconds >= 250, "lost " + clock.ElapsedMilliseconds + " ms after the stop, before the 400 ms timeout");
+                    Assert.Equal("Lost", string.Join(",", changes), "one StateChanged, to Lost");
+                    RelayException lost = a.Failure;
+                    Assert.True(lost != null, "Failure says why");
                     Assert.Equal(RelayStatus.PeerLost, lost.Status, "status");
                     Assert.Contains(lost.NativeMessage, "for 400 ms (peer_timeout_ms)", "native message names the timeout");
                     Assert.Contains(lost.Message, "peer lost", "exception message names the status");

@@ -12,6 +12,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -44,6 +45,7 @@ namespace UdpRelay.Tests
                 runner.Add("drain with no channel reports drained", DrainReportsDrained);
                 runner.Add("sized outputs take their size and refuse too small a one", SizedOutputsCheckTheirSize);
                 runner.Add("log callback fires and can be turned off", LogCallbackFires);
+                runner.Add("log callback set in an unloaded domain is cleared with it", LogCallbackClearedOnDomainUnload);
                 runner.Add("poll, events and stats do not allocate", PollDoesNotAllocate);
                 ClientTests.Register(runner);
             }
@@ -354,6 +356,63 @@ namespace UdpRelay.Tests
             }
             Assert.Equal(before, records.Count, "no records once the handler is removed");
             Assert.Throws<RelayException>(() => RelayLog.SetHandler((l, m) => { }, (RelayLogLevel)42), "level out of range");
+        }
+
+        // What an Editor assembly reload does: the domain that set the log handler goes away
+        // while the native library stays loaded. Had the library kept that domain's callback,
+        // its next record would call into unloaded code (Mono aborts; Unity Editors crash).
+        private static void LogCallbackClearedOnDomainUnload()
+        {
+            AppDomain reloaded = AppDomain.CreateDomain("udp-relay reload");
+            reloaded.DoCallBack(LogFromThisDomain);
+            Assert.True((int)reloaded.GetData("records") > 0, "the other domain's handler received records");
+            AppDomain.Unload(reloaded);
+
+            // The library logs again. Nothing may reach this domain's handler slot, which is
+            // filled here behind the library's back: Mono runs a stale callback in whatever
+            // domain is current, so a callback left registered would show up in it.
+            List<string> stale = new List<string>();
+            FieldInfo slot = typeof(RelayLog).GetField("s_handler", BindingFlags.NonPublic | BindingFlags.Static);
+            slot.SetValue(null, (RelayLog.Handler)((level, message) => stale.Add(message)));
+            try
+            {
+                using (Relay relay = Relay.Start(LoopbackOptions()))
+                {
+                    relay.Drain();
+                    relay.Poll();
+                }
+            }
+            finally
+            {
+                slot.SetValue(null, null);
+            }
+            Assert.Equal(0, stale.Count, "records through the unloaded domain's callback");
+            // And a handler set here afterwards gets its records.
+            List<string> records = new List<string>();
+            RelayLog.SetHandler((level, message) => records.Add(message), RelayLogLevel.Info);
+            try
+            {
+                using (Relay relay = Relay.Start(LoopbackOptions()))
+                {
+                    Assert.True(records.Exists(r => r.StartsWith("relay bound to", StringComparison.Ordinal)), "bind logged after the reload");
+                }
+            }
+            finally
+            {
+                RelayLog.SetHandler(null, RelayLogLevel.Off);
+            }
+        }
+
+        // Runs in the second domain: sets a handler and makes the library log.
+        private static void LogFromThisDomain()
+        {
+            int records = 0;
+            RelayLog.SetHandler((level, message) => records++, RelayLogLevel.Info);
+            using (Relay relay = Relay.Start(LoopbackOptions()))
+            {
+                relay.Poll();
+            }
+            AppDomain.CurrentDomain.SetData("records", records);
         }
 
         private static void PollDoesNotAllocate()

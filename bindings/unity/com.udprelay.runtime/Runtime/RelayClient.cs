@@ -10,23 +10,50 @@ namespace UdpRelay
     /// <see cref="Connect"/>, call <see cref="Poll"/> every frame (it receives, retries
     /// handshakes and sends keep-alives), and once <see cref="State"/> is
     /// <see cref="RelayClientState.Established"/> exchange datagrams with <see cref="Send"/>
-    /// and <see cref="TryReceive"/>. Dispose it to close the socket. Nothing here allocates per
-    /// poll or per packet. Drive it from one thread (the game thread).
+    /// and <see cref="TryReceive"/>. When the peer never comes (<see cref="RelayClientState.TimedOut"/>)
+    /// or an established channel goes silent (<see cref="RelayClientState.Lost"/>), Poll says so
+    /// through <see cref="State"/>, <see cref="StateChanged"/> and <see cref="Failure"/> rather
+    /// than by throwing. Dispose it to close the socket. Nothing here allocates per poll or per
+    /// packet. Drive it from one thread (the game thread).
     /// </summary>
     public sealed class RelayClient : IDisposable
     {
         private readonly RelayClientSafeHandle _handle;
+        // The state StateChanged last reported (Handshaking from Connect).
+        private RelayClientState _reported = RelayClientState.Handshaking;
+        private RelayException _failure;
 
         private RelayClient(RelayClientSafeHandle handle)
         {
             _handle = handle;
         }
 
+        /// <summary>Raised by <see cref="Poll"/>, on the thread that polls, each time
+        /// <see cref="State"/> has changed since the previous Poll: to
+        /// <see cref="RelayClientState.Established"/> when the peer joined, to
+        /// <see cref="RelayClientState.TimedOut"/> or <see cref="RelayClientState.Lost"/> when the
+        /// client is finished (see <see cref="Failure"/> for why). A handler may dispose the
+        /// client.</summary>
+        public event Action<RelayClient, RelayClientState> StateChanged;
+
+        /// <summary>Why the client finished: a RelayException with status
+        /// <see cref="RelayStatus.TimedOut"/> or <see cref="RelayStatus.PeerLost"/> and the
+        /// library's explanation (which relay, which channel, which setting). Null while the
+        /// client is handshaking or established.</summary>
+        public RelayException Failure { get { return _failure; } }
+
         /// <summary>Opens the socket and sends the first handshake; the client is then
         /// <see cref="RelayClientState.Handshaking"/> until the peer joins. Throws
         /// RelayException (status and the library's message) on a bad option (zero GUID,
         /// inconsistent timing, a token that is not 60 bytes or is for another GUID), an
-        /// address that does not resolve, or a socket error.</summary>
+        /// address that does not resolve, or a socket error.
+        /// <para>A host name in <see cref="RelayClientOptions.RelayAddress"/> is resolved here,
+        /// on the calling thread, by the system resolver, which blocks until it answers:
+        /// seconds when DNS is slow or the network is down, a frozen frame on the game
+        /// thread. An IP address ("203.0.113.7:6060", "[2001:db8::7]:6060") never blocks.
+        /// Resolve the name first off the game thread (System.Net.Dns.GetHostAddressesAsync)
+        /// and pass the address, or call Connect from a worker thread (Task.Run) and use the
+        /// client from the game thread once the task has completed.</para></summary>
         public static unsafe RelayClient Connect(RelayClientOptions options)
         {
             if (options == null) throw new ArgumentNullException("options");
@@ -96,26 +123,45 @@ namespace UdpRelay
         /// Receives what is pending, sends handshakes and keep-alives that are due, waits at
         /// most <paramref name="timeoutMs"/> (0: never block, for a game loop), and returns the
         /// number of datagrams ready for <see cref="TryReceive"/>. Call it every frame, also
-        /// once established. Throws RelayException with status
-        /// <see cref="RelayStatus.TimedOut"/> (and the library's explanation) once the peer
-        /// has not shown up within <see cref="RelayClientOptions.HandshakeTimeoutMs"/>, and
-        /// with <see cref="RelayStatus.PeerLost"/> once an established channel went silent for
-        /// <see cref="RelayClientOptions.PeerTimeoutMs"/> (after datagrams still queued are
-        /// received): the client is finished then; dispose it and connect again.
+        /// once established; it raises <see cref="StateChanged"/> when the state moved.
+        /// When the peer has not shown up within <see cref="RelayClientOptions.HandshakeTimeoutMs"/>
+        /// the state becomes <see cref="RelayClientState.TimedOut"/>; when an established channel
+        /// went silent for <see cref="RelayClientOptions.PeerTimeoutMs"/> (and the datagrams still
+        /// queued have been received) it becomes <see cref="RelayClientState.Lost"/>. Either way
+        /// Poll then returns 0, <see cref="Failure"/> says why, and the client is finished:
+        /// dispose it and connect again. Throws RelayException only for a socket error.
         /// </summary>
         public int Poll(uint timeoutMs = 0)
         {
             bool added = false;
+            int ready;
+            RelayClientState state;
             try
             {
-                int n = Native.relay_client_poll(Acquire(ref added), timeoutMs);
-                if (n < 0) throw RelayException.FromLastError((RelayStatus)n);
-                return n;
+                IntPtr handle = Acquire(ref added);
+                ready = Native.relay_client_poll(handle, timeoutMs);
+                if (ready < 0)
+                {
+                    RelayStatus status = (RelayStatus)ready;
+                    if (status != RelayStatus.TimedOut && status != RelayStatus.PeerLost)
+                        throw RelayException.FromLastError(status);
+                    if (_failure == null) _failure = RelayException.FromLastError(status);
+                    ready = 0;
+                }
+                int raw = Native.relay_client_state(handle);
+                state = raw < 0 ? _reported : (RelayClientState)raw;
             }
             finally
             {
                 if (added) _handle.DangerousRelease();
             }
+            if (state != _reported)
+            {
+                _reported = state;
+                Action<RelayClient, RelayClientState> handler = StateChanged;
+                if (handler != null) handler(this, state);
+            }
+            return ready;
         }
 
         /// <summary>

@@ -11,8 +11,10 @@ namespace UdpRelay
     /// <see cref="Token"/>) and, for RelayClient, <see cref="RelayAddress"/>.</summary>
     public sealed class RelayClientOptions
     {
-        /// <summary>The relay as "host:port", "1.2.3.4:port" or "[v6]:port" (resolved by the
-        /// system resolver). Required by RelayClient; ignored by RelayHandshake.</summary>
+        /// <summary>The relay as "host:port", "1.2.3.4:port" or "[v6]:port". A host name is
+        /// resolved by the system resolver inside <see cref="RelayClient.Connect"/>, blocking
+        /// the calling thread (see there). Required by RelayClient; ignored by
+        /// RelayHandshake.</summary>
         public string RelayAddress;
         /// <summary>The channel GUID both peers agreed on; must not be zero.</summary>
         public RelayGuid Guid;

@@ -4,7 +4,8 @@ using AOT;
 
 namespace UdpRelay
 {
-    /// <summary>The library's log, process-wide.</summary>
+    /// <summary>The library's log, process-wide. The handler is removed when the scripting
+    /// domain unloads (an Editor assembly reload): set it again after a reload.</summary>
     public static class RelayLog
     {
         /// <summary>Receives one record. Runs on the thread whose relay call logged (the
@@ -31,6 +32,39 @@ namespace UdpRelay
                     : Native.relay_set_log_callback(s_callback, IntPtr.Zero, (uint)maxLevel);
                 RelayException.Check(status);
                 s_handler = off ? null : handler;
+                if (!off) ClearOnUnload();
+            }
+        }
+
+        private static bool s_clearOnUnload;
+
+        // The native callback points into this scripting domain. An Editor assembly reload
+        // (or any AppDomain unload) throws the domain away while the native library stays
+        // loaded, and a record logged after that would call into unloaded code, which crashes
+        // the Editor. So the callback is taken back from the library first.
+        private static void ClearOnUnload()
+        {
+            if (s_clearOnUnload) return;
+            s_clearOnUnload = true;
+            AppDomain.CurrentDomain.DomainUnload += (sender, args) => ClearNativeCallback();
+#if UNITY_EDITOR
+            UnityEditor.AssemblyReloadEvents.beforeAssemblyReload += ClearNativeCallback;
+#endif
+        }
+
+        private static void ClearNativeCallback()
+        {
+            lock (s_lock)
+            {
+                s_handler = null;
+                try
+                {
+                    Native.relay_set_log_callback(null, IntPtr.Zero, (uint)RelayLogLevel.Off);
+                }
+                catch (Exception)
+                {
+                    // Nothing to do about it while the domain goes away.
+                }
             }
         }
 

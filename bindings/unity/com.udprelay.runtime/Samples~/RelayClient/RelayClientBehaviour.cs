@@ -63,6 +63,7 @@ public sealed class RelayClientBehaviour : MonoBehaviour
             if (!string.IsNullOrEmpty(secretKeyBase64)) options.SecretKey = System.Convert.FromBase64String(secretKeyBase64);
             _client = RelayClient.Connect(options);
             _state = _client.State;
+            _client.StateChanged += OnStateChanged;
             Debug.Log("udp-relay: joining channel " + guid + " through " + relayAddress + " from UDP port " + _client.LocalPort);
         }
         catch (System.Exception e)
@@ -82,31 +83,37 @@ public sealed class RelayClientBehaviour : MonoBehaviour
         }
         catch (RelayException e)
         {
-            // TimedOut: the other player never showed up (or the key/address is wrong).
-            // PeerLost: the channel went silent (relay restarted, other player gone):
-            // re-enable the component to join again with the same GUID.
-            Debug.LogError("udp-relay: " + e.NativeMessage);
+            Debug.LogError("udp-relay: socket error: " + e.NativeMessage);
             enabled = false;
             return;
         }
-
-        RelayClientState state = _client.State;
-        if (state != _state)
-        {
-            _state = state;
-            Debug.Log("udp-relay: " + state);
-            if (state == RelayClientState.Established)
-            {
-                byte[] hello = Encoding.UTF8.GetBytes("hello from UDP port " + _client.LocalPort);
-                Send(hello, 0, hello.Length);
-            }
-        }
+        if (_client == null) return; // OnStateChanged gave up
 
         int length;
         while (_client.TryReceive(_received, 0, _received.Length, out length))
         {
             Debug.Log("udp-relay: received " + length + " bytes: " +
                       Encoding.UTF8.GetString(_received, 0, length < 64 ? length : 64));
+        }
+    }
+
+    // Raised by Poll, on this thread, whenever the client's state moved.
+    private void OnStateChanged(RelayClient client, RelayClientState state)
+    {
+        _state = state;
+        Debug.Log("udp-relay: " + state);
+        if (state == RelayClientState.Established)
+        {
+            byte[] hello = Encoding.UTF8.GetBytes("hello from UDP port " + client.LocalPort);
+            Send(hello, 0, hello.Length);
+        }
+        else if (state == RelayClientState.TimedOut || state == RelayClientState.Lost)
+        {
+            // TimedOut: the other player never showed up (or the key/address is wrong).
+            // Lost: the channel went silent (relay restarted, other player gone):
+            // re-enable the component to join again with the same GUID.
+            Debug.LogError("udp-relay: " + client.Failure.NativeMessage);
+            enabled = false; // OnDisable disposes the client
         }
     }
 
