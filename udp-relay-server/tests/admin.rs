@@ -106,8 +106,18 @@ fn health_subcommand() {
             .output()
             .unwrap()
     };
-    let out = probe(&[]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The relay loop drains at its next tick after the signal: ask until it says so.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let out = loop {
+        let out = probe(&[]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        if String::from_utf8_lossy(&out.stderr).contains("Draining")
+            || std::time::Instant::now() > end
+        {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Draining"),
         "{out:?}"
