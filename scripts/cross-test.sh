@@ -33,11 +33,11 @@ declare -A WINDOWS_EXCLUDED=(
   [header]="cbindgen starts \`cargo metadata\`, a Linux program"
   [client_example]="builds the example programs with cargo, a Linux program"
   [windows_wine]="is the Linux side of the Windows C tests, run natively below"
+  [header_names]="compiles the header with the Linux C compiler and reads the library with nm"
+  [unreal_plugin]="compiles the plugin with the Linux C++ compiler and runs bash scripts"
 )
-# Single tests of otherwise-running files: "file::test" -> reason.
-declare -A WINDOWS_SKIPPED_TESTS=(
-  [unreal_plugin::stage_library_makes_a_self_contained_plugin]="runs a bash script"
-)
+# Single tests of otherwise-running files: "file::test" -> reason (none at present).
+declare -A WINDOWS_SKIPPED_TESTS=()
 
 # Tests an aarch64 program under qemu-user cannot run: without binfmt_misc it cannot start
 # other aarch64 programs, and the host's compilers and Mono would get the aarch64 library.
@@ -48,7 +48,6 @@ declare -A AARCH64_EXCLUDED=(
   [cpp_wrapper]="links a C++ program with the host compiler against the aarch64 library"
   [csharp]="runs the host's Mono against the aarch64 library"
   [client_example]="starts the example programs, aarch64 programs"
-  [host]="starts the relay_host example, an aarch64 program"
   [header]="the header generated from the sources is the same on every target (checked natively)"
   [windows_wine]="tests the Windows build"
 )
