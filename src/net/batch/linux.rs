@@ -192,10 +192,9 @@ fn received_control(hdr: &libc::msghdr) -> (Option<usize>, Option<IpAddr>) {
     if hdr.msg_controllen == 0 {
         return (segment, local);
     }
-    // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the
-    // buffer `msg_control` points at (still borrowed); CMSG_FIRSTHDR / CMSG_NXTHDR stay
-    // inside that length, and each payload is read unaligned as the type its level and
-    // type say it is.
+    // SAFETY: the kernel wrote `msg_controllen` bytes of control messages at `msg_control`
+    // (still borrowed); CMSG_FIRSTHDR / CMSG_NXTHDR stay inside them, and each payload is
+    // read unaligned, as the type its level and type say, only when it is whole.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(hdr);
         while !c.is_null() {
