@@ -48,6 +48,8 @@ impl SocketDrops {
     /// Reads the count once a second on a thread of its own (the relay loop never reads
     /// files) into `out`, [`UNKNOWN`] when it cannot be read.
     pub fn watch(self, out: Arc<AtomicU64>) -> std::io::Result<()> {
+        // The first reading now, so the count is there from the first scrape of /metrics.
+        out.store(self.read().unwrap_or(UNKNOWN), Ordering::Relaxed);
         std::thread::Builder::new()
             .name("socket-drops".into())
             .spawn(move || {
