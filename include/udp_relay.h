@@ -23,6 +23,15 @@
 #include <stdint.h>
 #include <stddef.h>
 
+// Most probes per relay.
+#define RELAY_MAX_MEASURE_ATTEMPTS 16
+
+// Longest a measurement may last, in milliseconds (a minute).
+#define RELAY_MAX_MEASURE_TIMEOUT_MS 60000
+
+// Most relays one measurement takes.
+#define RELAY_MAX_MEASURED_RELAYS 1024
+
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
@@ -52,7 +61,7 @@
 
 // Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 // change; bindings compare it with `relay_abi_version()` at load time.
-#define RELAY_ABI_VERSION 4
+#define RELAY_ABI_VERSION 5
 
 // Library version, major part.
 #define UDP_RELAY_VERSION_MAJOR 0
@@ -217,13 +226,15 @@ enum RelayClientState
   RELAY_CLIENT_STATE_HANDSHAKING = 1,
   // The relay paired us with the peer: datagrams flow.
   RELAY_CLIENT_STATE_ESTABLISHED = 2,
-  // No sign of the peer within `handshake_timeout_ms`. Final: close and start again.
+  // No sign of the peer within `handshake_timeout_ms`. Final until a rejoin (or close and
+  // start again).
   RELAY_CLIENT_STATE_TIMED_OUT = 3,
   // Closed. Final.
   RELAY_CLIENT_STATE_CLOSED = 4,
   // Was established, then nothing arrived from the relay for `peer_timeout_ms` (the relay
-  // restarted or the peer vanished). Final: close it and connect a new client with the
-  // same GUID to join again. Added in ABI 3.
+  // restarted, was killed, or the peer vanished). Final until `relay_client_rejoin` /
+  // `relay_handshake_rejoin` with a new ticket (or close it and connect a new client).
+  // Added in ABI 3.
   RELAY_CLIENT_STATE_LOST = 5,
 };
 #ifndef __cplusplus
@@ -278,6 +289,28 @@ enum RelayTransmitKind
 typedef enum RelayTransmitKind RelayTransmitKind;
 #else
 typedef uint32_t RelayTransmitKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What a relay said of itself in its reply to a probe (`RelayMeasurement::state`).
+enum RelayProbeState
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Admitting new channels: join it.
+  RELAY_PROBE_STATE_ACCEPTING = 0,
+  // Draining: its open channels still relay, new ones are refused. Pick another; a client
+  // in a channel there should rejoin elsewhere.
+  RELAY_PROBE_STATE_DRAINING = 1,
+  // At its channel limit: new channels are refused until some close.
+  RELAY_PROBE_STATE_FULL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum RelayProbeState RelayProbeState;
+#else
+typedef uint32_t RelayProbeState;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -382,6 +415,37 @@ typedef struct RelayClientConfig {
 // while that handle is in use: the callback must not call back into `relay_*` functions
 // other than `relay_last_error`/`relay_status_str`, and must not unwind (throw).
 typedef void (*RelayLogCallback)(void *user_data, uint32_t level, const char *message);
+
+// A peer's address. `family` is 0 (none), 4 or 6; `ip` holds 4 (IPv4, in `ip[0..4]`) or 16
+// bytes in network order; `port` is in host order.
+typedef struct RelayAddress {
+  uint16_t family;
+  uint16_t port;
+  uint32_t scope_id;
+  uint8_t ip[16];
+} RelayAddress;
+
+// One relay's result from `relay_measure`.
+//
+// Fixed size: it is written as an array element, so it never grows (new figures would come
+// from a new function).
+typedef struct RelayMeasurement {
+  // `RELAY_STATUS_OK`: the relay answered; `RELAY_STATUS_TIMED_OUT`: no probe was answered
+  // within the timeout (the relay is down, not there, or the path drops UDP);
+  // `RELAY_STATUS_INVALID_ADDRESS`: the text did not resolve, nothing was sent.
+  int32_t status;
+  // A `RelayProbeState`: what the relay said in its latest reply (0 unless `status` is OK).
+  uint32_t state;
+  // The median round-trip time of the answered probes, in microseconds (0 unless `status`
+  // is OK).
+  uint32_t rtt_us;
+  // Probes sent to the relay.
+  uint32_t probes_sent;
+  // Probes it answered.
+  uint32_t replies;
+  // The address the text resolved to (family 0 when it did not).
+  struct RelayAddress address;
+} RelayMeasurement;
 
 // How to start a relay. Fill it with `relay_config_default`, then change what you need.
 // Each field says its range; `relay_start` refuses a value outside it with
@@ -514,15 +578,6 @@ typedef struct RelayChannelCounters {
   // Datagrams from a member that could not be forwarded.
   uint64_t dropped;
 } RelayChannelCounters;
-
-// A peer's address. `family` is 0 (none), 4 or 6; `ip` holds 4 (IPv4, in `ip[0..4]`) or 16
-// bytes in network order; `port` is in host order.
-typedef struct RelayAddress {
-  uint16_t family;
-  uint16_t port;
-  uint32_t scope_id;
-  uint8_t ip[16];
-} RelayAddress;
 
 // One event from `relay_next_event`. Fields a kind does not use are zero.
 //
@@ -666,6 +721,51 @@ const char *relay_last_error(void);
 // A static, human-readable name for a status code (e.g. "address in use"). Never NULL.
 const char *relay_status_str(int32_t status);
 
+// Joins another channel, usually through another relay, keeping the client's socket (and so
+// its local port) and its handle: when the relay was lost (`RELAY_CLIENT_STATE_LOST`,
+// `RELAY_STATUS_PEER_LOST`) or is draining, the game asks its matchmaker for a new ticket
+// and passes it here. Works in any state. The key, timing, buffer sizes and counters of the
+// config the client was connected with stay, and so do datagrams already queued for
+// `relay_client_recv`; the handshake starts over as after `relay_client_connect` (state
+// `RELAY_CLIENT_STATE_HANDSHAKING`, a fresh handshake timeout, the first handshake sent
+// now). Until the new channel is established, `relay_client_send` returns
+// `RELAY_STATUS_NOT_ESTABLISHED`, as for any client still handshaking, and datagrams from
+// the old relay are dropped.
+//
+// `relay_address` is "host:port", "1.2.3.4:port" or "[v6]:port" (a host name is resolved
+// here, blocking). `*guid` is the new channel's GUID; with a token, zero means the token's
+// (any other value must be the token's). `token` (`token_len` = `RELAY_TOKEN_LEN`) is the
+// new seat token, or NULL and 0 for plain v0.8 handshakes.
+//
+// Errors, each leaving the client as it was: `RELAY_STATUS_NULL_ARGUMENT` (`client`,
+// `relay_address` or `guid` NULL, or `token` NULL with a nonzero length),
+// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID without a token, a token that is not
+// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
+// `RELAY_STATUS_INVALID_ADDRESS` (the address does not resolve, or is IPv6 while the
+// client's socket is IPv4: it first joined an IPv4 relay), `RELAY_STATUS_INVALID_HANDLE`.
+// Added in ABI 5.
+//
+// Ownership: `relay_address`, `guid` and `token` are only read during the call.
+RelayStatus relay_client_rejoin(struct RelayClient *client,
+                                const char *relay_address,
+                                const struct RelayGuid *guid,
+                                const uint8_t *token,
+                                size_t token_len);
+
+// The handshake machine's `relay_client_rejoin`, for an engine that owns its socket: starts
+// over for the channel `*guid` with `token` (same rules), keeping the machine's key, timing
+// and handle. The first handshake is due at once (`relay_handshake_poll`); from now on the
+// engine sends to the new relay and passes `relay_handshake_receive` only what comes from
+// there. Works in any state. Errors, each leaving the machine as it was:
+// `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT`,
+// `RELAY_STATUS_INVALID_HANDLE`. Added in ABI 5.
+//
+// Ownership: `guid` and `token` are only read during the call.
+RelayStatus relay_handshake_rejoin(struct RelayHandshake *handshake,
+                                   const struct RelayGuid *guid,
+                                   const uint8_t *token,
+                                   size_t token_len);
+
 // Writes a new random GUID (from the operating system's random source, never zero) to
 // `*out_guid`. Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_IO` if the system has no
 // randomness to give.
@@ -787,6 +887,35 @@ RelayStatus relay_handshake_free(struct RelayHandshake *handshake);
 // Ownership: the library keeps `callback` and `user_data` until the next call; the caller
 // keeps whatever `user_data` points to alive until then (from C#, keep the delegate alive).
 RelayStatus relay_set_log_callback(RelayLogCallback callback, void *user_data, uint32_t max_level);
+
+// Times each relay of `relays` (`relays_len` NUL-terminated "host:port", "1.2.3.4:port" or
+// "[v6]:port" strings) with up to `attempts` probes (1 to `RELAY_MAX_MEASURE_ATTEMPTS`),
+// and writes one `RelayMeasurement` per relay, in the same order, to `out` (room for
+// `out_len` of them). Returns how many relays answered (>= 0), or a negative status.
+//
+// Pick the relay with the lowest `rtt_us` among those whose `status` is `RELAY_STATUS_OK`
+// and `state` is `RELAY_PROBE_STATE_ACCEPTING`.
+//
+// Blocks: host names are resolved first (by the system resolver), then the probes take at
+// most `timeout_ms` (1 to `RELAY_MAX_MEASURE_TIMEOUT_MS`): exactly that long when a relay
+// does not answer, a few round trips when all do. Call it from a worker thread or at a
+// loading screen, not every frame. The probes leave from a socket bound for the call only,
+// so a client may measure while in a channel (a probe from its own socket would be the
+// channel's data on its relay).
+//
+// Errors: `RELAY_STATUS_NULL_ARGUMENT` (`relays`, one of its strings, or `out` NULL),
+// `RELAY_STATUS_BUFFER_TOO_SMALL` (`out_len` below `relays_len`; nothing is sent),
+// `RELAY_STATUS_INVALID_ARGUMENT` (`attempts` or `timeout_ms` out of range, more than
+// `RELAY_MAX_MEASURED_RELAYS` relays), `RELAY_STATUS_IO` (no socket could be bound).
+// `out` is written only on success. Added in ABI 5.
+//
+// Ownership: `relays` and its strings are only read, `out` only written, during the call.
+int32_t relay_measure(const char *const *relays,
+                      size_t relays_len,
+                      uint32_t attempts,
+                      uint32_t timeout_ms,
+                      struct RelayMeasurement *out,
+                      size_t out_len);
 
 // Binds a relay as `config` says and writes its handle to `*out_relay`.
 //

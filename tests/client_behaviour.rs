@@ -338,7 +338,7 @@ fn peer_lost_through_the_c_abi() {
         message.contains("relay_client_poll")
             && message.contains(&format!("through relay {}", address.to_str().unwrap()))
             && message.contains("for 400 ms (peer_timeout_ms)")
-            && message.contains("same GUID"),
+            && message.contains("_rejoin"),
         "{message}"
     );
     assert_eq!(relay_client_state(a), RelayClientState::Lost as i32);

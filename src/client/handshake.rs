@@ -25,8 +25,14 @@
 //!   counted from the last datagram received. A quiet but healthy peer is heard through its
 //!   keep-alives only, so to be useful both peers keep keep-alives on, and the timeout
 //!   exceeds the peer's keep-alive interval with room for a late tick and jitter (two to
-//!   three intervals). Lost is final, like TimedOut: to join again, make a new machine (or
-//!   client) with the same GUID; it handshakes from the start.
+//!   three intervals). Lost is final, like TimedOut: nothing more is sent or taken. The
+//!   machine cannot tell a killed relay from a vanished peer (both are silence); either way
+//!   the game asks its matchmaker for a new ticket and joins with it: on the same machine
+//!   with [`HandshakeMachine::rejoin`] (the relay may be another one), or on a new machine.
+//! - **Rejoining** ([`HandshakeMachine::rejoin`], from any state): the machine starts over
+//!   for another GUID and token as if new, keeping its key, timing and counters. A relay
+//!   that drains keeps relaying open channels, so a client may also rejoin elsewhere while
+//!   established, without losing a datagram it already took.
 //!
 //! A v0.8 relay forwards nothing to an address it has not paired, so any datagram that reaches
 //! us from the relay while handshaking also proves the channel is up; it is game data and is
@@ -151,12 +157,15 @@ pub enum State {
     Handshaking,
     /// The relay paired us with the peer: game datagrams flow.
     Established,
-    /// No sign of the peer within the handshake timeout. Final.
+    /// No sign of the peer within the handshake timeout. Final (until
+    /// [`HandshakeMachine::rejoin`]).
     TimedOut,
-    /// Closed by the owner. Final.
+    /// Closed by the owner. Final (until [`HandshakeMachine::rejoin`]).
     Closed,
     /// Was established, then nothing arrived from the relay for the peer timeout (see
-    /// [`Timing::peer_timeout`]). Final: a new machine with the same GUID joins again.
+    /// [`Timing::peer_timeout`]): the relay was lost (killed, restarted, unreachable), the
+    /// channel expired there, or the peer vanished. Final (until
+    /// [`HandshakeMachine::rejoin`] with a new ticket, or a new machine).
     Lost,
 }
 
@@ -234,7 +243,9 @@ pub enum MachineError {
 impl std::fmt::Display for MachineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MachineError::ZeroGuid => f.write_str("GUID is zero"),
+            MachineError::ZeroGuid => {
+                f.write_str("GUID is zero and there is no seat token to take it from")
+            }
             MachineError::TokenGuid { guid, token } => write!(
                 f,
                 "GUID {guid} is not the GUID {token} the seat token was minted for"
@@ -272,6 +283,39 @@ impl HandshakeMachine {
         now: Instant,
     ) -> Result<HandshakeMachine, MachineError> {
         timing.validate().map_err(MachineError::Timing)?;
+        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
+        let key = key.filter(|k| !k.is_empty()).map(HandshakeKey::new);
+        HandshakeMachine::start(guid, key, token, timing, now, HandshakeStats::default())
+    }
+
+    /// Starts over for another channel, usually on another relay (the caller sends there from
+    /// now on): when the relay was lost ([`State::Lost`]) or is draining, the matchmaker hands
+    /// out a new ticket, a GUID and a seat token, and the same machine joins with it. From any
+    /// state, established included. Like a new machine with the same key and timing, it is
+    /// handshaking at `now`, with a fresh handshake timeout, the first handshake due at once and
+    /// no return-path cookie (the new relay sends its own); its counters keep counting. `guid`
+    /// and `token` follow [`HandshakeMachine::with_token`]'s rules; on an error the machine is
+    /// left as it was.
+    pub fn rejoin(
+        &mut self,
+        guid: Guid,
+        token: Option<Token>,
+        now: Instant,
+    ) -> Result<(), MachineError> {
+        *self =
+            HandshakeMachine::start(guid, self.key.clone(), token, self.timing, now, self.stats)?;
+        Ok(())
+    }
+
+    /// A machine handshaking from `now`, with `stats` to count on from.
+    fn start(
+        guid: Guid,
+        key: Option<HandshakeKey>,
+        token: Option<Token>,
+        timing: Timing,
+        now: Instant,
+        stats: HandshakeStats,
+    ) -> Result<HandshakeMachine, MachineError> {
         let guid = match token {
             Some(t) if guid.is_zero() => t.guid,
             Some(t) if t.guid != guid => {
@@ -282,8 +326,6 @@ impl HandshakeMachine {
             }
             _ => guid,
         };
-        // A key of zero bytes means unkeyed, as in v0.8.2 and the C ABI.
-        let key = key.filter(|k| !k.is_empty()).map(HandshakeKey::new);
         let mut datagram = [0u8; MAX_HANDSHAKE_LEN];
         let len = protocol::write_handshake(&mut datagram, guid, 0, &[], key.as_ref())
             .map_err(|_| MachineError::ZeroGuid)?;
@@ -305,7 +347,7 @@ impl HandshakeMachine {
             last_handshake_sent: None,
             last_sent: now,
             last_received: None,
-            stats: HandshakeStats::default(),
+            stats,
         };
         if token.is_some() {
             machine.write_token_handshake();
@@ -1224,5 +1266,93 @@ mod tests {
         assert_eq!(m.token().map(|t| t.role), Some(Role::B));
         // Without a token the machine sends the 56-byte handshake, as always.
         assert_eq!(machine(t0).handshake_len(), HANDSHAKE_LEN);
+    }
+
+    /// A lost machine rejoins with a new ticket: a fresh start for the new GUID and token,
+    /// the first handshake at once, no cookie of the old relay, the counters going on.
+    #[test]
+    fn rejoin_starts_over_with_the_new_ticket_and_keeps_counting() {
+        let t0 = Instant::now();
+        let timing = Timing {
+            keepalive_interval: Some(ms(100)),
+            peer_timeout: Some(ms(300)),
+            ..Timing::default()
+        };
+        let mut m = HandshakeMachine::with_token(Guid::ZERO, None, Some(seat(Role::A)), timing, t0)
+            .unwrap();
+        assert!(m.poll_transmit(t0).is_some());
+        let mut challenge = [0u8; cookie::CHALLENGE_LEN];
+        cookie::write_challenge(&mut challenge, GUID, &[7u8; cookie::COOKIE_LEN]);
+        m.handle_datagram(&challenge, t0 + ms(1));
+        assert!(m.poll_transmit(t0 + ms(1)).is_some());
+        m.handle_datagram(b"data", t0 + ms(2));
+        assert_eq!(m.state(), State::Established);
+        m.handle_timeout(t0 + ms(400));
+        assert_eq!(m.state(), State::Lost);
+        let before = m.stats();
+
+        // A bad ticket leaves the machine as it was.
+        let other = Guid(0x77);
+        let new_seat = TokenKey::new(b"another relay's secret").mint(other, Role::B, u64::MAX);
+        assert_eq!(
+            m.rejoin(Guid(5), Some(new_seat), t0 + ms(500)).unwrap_err(),
+            MachineError::TokenGuid {
+                guid: Guid(5),
+                token: other
+            }
+        );
+        assert_eq!(
+            m.rejoin(Guid::ZERO, None, t0 + ms(500)),
+            Err(MachineError::ZeroGuid)
+        );
+        assert_eq!((m.state(), m.guid()), (State::Lost, GUID));
+
+        let t1 = t0 + ms(500);
+        m.rejoin(Guid::ZERO, Some(new_seat), t1).unwrap();
+        assert_eq!((m.state(), m.guid()), (State::Handshaking, other));
+        assert_eq!(m.token().map(|t| t.role), Some(Role::B));
+        assert_eq!(
+            m.next_timeout(),
+            Some(t1),
+            "the first handshake is due at once"
+        );
+        let first = m.poll_transmit(t1).unwrap().to_vec();
+        assert_eq!(
+            first.len(),
+            TOKEN_HANDSHAKE_LEN,
+            "no cookie of the old relay"
+        );
+        assert_eq!(protocol::peek_guid(&first), other);
+        assert_eq!(m.stats().handshakes_sent, before.handshakes_sent + 1);
+        assert_eq!(m.stats().data_received, before.data_received);
+        // A fresh handshake timeout from the rejoin.
+        m.handle_timeout(t1 + ms(9_999));
+        assert_eq!(m.state(), State::Handshaking);
+        m.handle_timeout(t1 + ms(10_000));
+        assert_eq!(m.state(), State::TimedOut);
+        // And from there, again, now with a plain v0.8 handshake.
+        m.rejoin(GUID, None, t1 + ms(10_001)).unwrap();
+        assert_eq!(m.handshake_len(), HANDSHAKE_LEN);
+        assert_eq!(
+            m.handle_datagram(&peer_handshake(), t1 + ms(10_002)),
+            Received::Handshake
+        );
+        assert_eq!(m.state(), State::Established);
+    }
+
+    /// An established machine may rejoin elsewhere at once (its relay drains).
+    #[test]
+    fn rejoin_while_established_forgets_the_old_channel() {
+        let t0 = Instant::now();
+        let mut m = machine(t0);
+        m.handle_datagram(&peer_handshake(), t0);
+        assert_eq!(m.state(), State::Established);
+        m.rejoin(Guid(99), None, t0 + ms(1)).unwrap();
+        assert_eq!(m.state(), State::Handshaking);
+        // The old peer's handshake is another channel's: game data, as for any machine.
+        let mut old = [0u8; HANDSHAKE_LEN];
+        protocol::write_handshake(&mut old, GUID, 0, &[], Some(&HandshakeKey::new(b"key")))
+            .unwrap();
+        assert_eq!(m.handle_datagram(&old, t0 + ms(2)), Received::Data);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clock::later;
-use super::handshake::{HandshakeMachine, Received, State, Timing};
+use super::handshake::{HandshakeMachine, MachineError, Received, State, Timing};
 use super::queue::DatagramQueue;
 use crate::net;
 use crate::protocol::{Guid, MAX_DATAGRAM};
@@ -83,12 +83,14 @@ impl ClientConfig {
 pub enum ClientError {
     /// Still handshaking: no channel to use yet.
     NotEstablished,
-    /// The handshake got no answer within the timeout; the client is finished.
+    /// The handshake got no answer within the timeout; the client is finished (until
+    /// [`Client::rejoin`]).
     TimedOut,
     /// [`Client::close`] was called.
     Closed,
     /// The channel was established, then nothing arrived from the relay for the peer
-    /// timeout ([`Timing::peer_timeout`]); the client is finished.
+    /// timeout ([`Timing::peer_timeout`]): the relay or the peer is gone. The client is
+    /// finished until [`Client::rejoin`] with a new ticket.
     PeerLost,
     /// Nothing queued right now (receive), or the socket's send buffer is full (send).
     WouldBlock,
@@ -109,7 +111,9 @@ impl std::fmt::Display for ClientError {
             ClientError::NotEstablished => f.write_str("the channel is not established yet"),
             ClientError::TimedOut => f.write_str("the handshake timed out"),
             ClientError::Closed => f.write_str("the client is closed"),
-            ClientError::PeerLost => f.write_str("the peer was lost: nothing arrived in time"),
+            ClientError::PeerLost => {
+                f.write_str("the relay or the peer was lost: nothing arrived in time")
+            }
             ClientError::WouldBlock => f.write_str("would block"),
             ClientError::BufferTooSmall { needed } => {
                 write!(f, "buffer too small: the next datagram has {needed} bytes")
@@ -124,6 +128,40 @@ impl std::fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+/// Why [`Client::rejoin`] refused a ticket (the client is left as it was).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejoinError {
+    /// The GUID and token do not make a channel (zero GUID without a token, a GUID other
+    /// than the token's).
+    Ticket(MachineError),
+    /// The relay is IPv6 but the client's socket is IPv4 (it first joined an IPv4 relay).
+    AddressFamily {
+        relay: SocketAddr,
+        local: SocketAddr,
+    },
+}
+
+impl std::fmt::Display for RejoinError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejoinError::Ticket(e) => write!(f, "{e}"),
+            RejoinError::AddressFamily { relay, local } => write!(
+                f,
+                "relay {relay} is IPv6 but this client's socket ({local}) is IPv4: an IPv6 relay \
+                 needs a new client"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RejoinError {}
+
+impl From<RejoinError> for io::Error {
+    fn from(e: RejoinError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
 
 /// Counters of one client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -154,6 +192,8 @@ pub struct Client {
     /// The relay as datagrams from it are seen (normalised) and as we address it.
     relay: SocketAddr,
     relay_dst: SocketAddr,
+    /// AF_INET6 (dual-stack): reaches IPv4 and IPv6 relays; else IPv4 ones only.
+    socket_is_v6: bool,
     machine: HandshakeMachine,
     queue: DatagramQueue,
     stats: ClientStats,
@@ -207,6 +247,7 @@ impl Client {
             local_addr: bound.local_addr,
             relay,
             relay_dst: net::to_socket_family(relay, bound.is_v6),
+            socket_is_v6: bound.is_v6,
             machine,
             queue: DatagramQueue::new(config.max_queued_datagrams),
             stats: ClientStats::default(),
@@ -364,6 +405,57 @@ impl Client {
         }
     }
 
+    /// Joins another channel, usually through another relay, on the same socket: when the
+    /// relay was lost ([`State::Lost`]: nothing arrived for the peer timeout) or is draining,
+    /// the game asks its matchmaker for a new ticket (relay address, GUID, seat token) and
+    /// rejoins with it. Works from any state. The socket (and so the local port), the key, the
+    /// timing, the counters and the datagrams already queued for [`Client::recv`] stay; the
+    /// handshake starts over as in [`Client::connect`] (state [`State::Handshaking`], a fresh
+    /// handshake timeout, the first handshake sent at once). Until the new channel is
+    /// established, [`Client::send`] refuses with [`ClientError::NotEstablished`] as for any
+    /// client still handshaking, and datagrams from the old relay are dropped as foreign.
+    ///
+    /// `guid` and `token` follow [`ClientConfig`]'s rules (with a token, a zero GUID means the
+    /// token's). A [`RejoinError`] leaves the client as it was: a zero GUID without a token, a
+    /// GUID other than the token's, or an IPv6 relay when the socket is IPv4 (the client
+    /// first joined an IPv4 relay: an IPv6 one needs a new client).
+    ///
+    /// To rejoin the *same* relay with a new GUID while its channel there is still open, use a
+    /// token or a keyed relay: only a verified handshake moves a member to another channel
+    /// (README, relay rule 6); otherwise wait for the old channel to expire there.
+    pub fn rejoin(
+        &mut self,
+        relay: SocketAddr,
+        guid: Guid,
+        token: Option<Token>,
+    ) -> Result<(), RejoinError> {
+        let relay = net::normalize(relay);
+        if relay.is_ipv6() && !self.socket_is_v6 {
+            return Err(RejoinError::AddressFamily {
+                relay,
+                local: self.local_addr,
+            });
+        }
+        let now = Instant::now();
+        self.machine
+            .rejoin(guid, token, now)
+            .map_err(RejoinError::Ticket)?;
+        log::info!(
+            "client {} rejoining: channel {} through relay {relay} (was {}){}",
+            self.local_addr,
+            self.machine.guid(),
+            self.relay,
+            match &token {
+                Some(t) => format!(" with a seat {:?} token", t.role),
+                None => String::new(),
+            }
+        );
+        self.relay = relay;
+        self.relay_dst = net::to_socket_family(relay, self.socket_is_v6);
+        self.transmit(now);
+        Ok(())
+    }
+
     /// Stops the client: nothing more is sent or received, queued datagrams are dropped.
     /// The socket closes when the client is dropped.
     pub fn close(&mut self) {
@@ -426,7 +518,8 @@ impl Client {
                 timing.handshake_timeout
             ),
             State::Lost => log::info!(
-                "channel {}: nothing from relay {} for {:?}, peer lost",
+                "channel {}: nothing from relay {} for {:?}: relay or peer lost (rejoin with \
+                 a new ticket)",
                 self.machine.guid(),
                 self.relay,
                 timing.peer_timeout.unwrap_or_default()

@@ -34,13 +34,15 @@ pub enum RelayClientState {
     Handshaking = 1,
     /// The relay paired us with the peer: datagrams flow.
     Established = 2,
-    /// No sign of the peer within `handshake_timeout_ms`. Final: close and start again.
+    /// No sign of the peer within `handshake_timeout_ms`. Final until a rejoin (or close and
+    /// start again).
     TimedOut = 3,
     /// Closed. Final.
     Closed = 4,
     /// Was established, then nothing arrived from the relay for `peer_timeout_ms` (the relay
-    /// restarted or the peer vanished). Final: close it and connect a new client with the
-    /// same GUID to join again. Added in ABI 3.
+    /// restarted, was killed, or the peer vanished). Final until `relay_client_rejoin` /
+    /// `relay_handshake_rejoin` with a new ticket (or close it and connect a new client).
+    /// Added in ABI 3.
     Lost = 5,
 }
 
@@ -258,24 +260,39 @@ pub(crate) fn handshake_setup(c: &RelayClientConfig, function: &str) -> FfiResul
 
 /// The config's token, copied and checked for shape (its tag only the relay can check).
 fn read_token(c: &RelayClientConfig, function: &str) -> FfiResult<Option<Token>> {
-    if c.token_len == 0 {
+    // SAFETY: the caller guarantees `token_len` readable bytes at `token` for the call (or a
+    // length of 0).
+    unsafe { token_from_c(c.token, c.token_len, function, "config.token") }
+}
+
+/// A seat token passed from C as `token` and `token_len` (`what` names them in messages):
+/// none for a length of 0, else copied and checked for shape.
+///
+/// # Safety
+/// `token` is NULL or points to `token_len` readable bytes valid for the call.
+pub(crate) unsafe fn token_from_c(
+    token: *const u8,
+    token_len: usize,
+    function: &str,
+    what: &str,
+) -> FfiResult<Option<Token>> {
+    if token_len == 0 {
         return Ok(None);
     }
-    if c.token.is_null() {
-        return Err(FfiError::null(function, "config.token"));
+    if token.is_null() {
+        return Err(FfiError::null(function, what));
     }
-    if c.token_len != RELAY_TOKEN_LEN {
+    if token_len != RELAY_TOKEN_LEN {
         return Err(FfiError::invalid(format!(
-            "{function}: config.token_len is {} but a seat token is RELAY_TOKEN_LEN \
-             ({RELAY_TOKEN_LEN}) bytes, as relay_token_mint writes it",
-            c.token_len
+            "{function}: {what}_len is {token_len} but a seat token is RELAY_TOKEN_LEN \
+             ({RELAY_TOKEN_LEN}) bytes, as relay_token_mint writes it"
         )));
     }
     // SAFETY: non-NULL, and the caller guarantees `token_len` readable bytes for the call.
-    let raw = unsafe { bytes(c.token, c.token_len, "config.token") }?;
+    let raw = unsafe { bytes(token, token_len, what) }?;
     Token::from_bytes(raw)
         .map(Some)
-        .map_err(|e| FfiError::invalid(format!("{function}: config.token: {e}")))
+        .map_err(|e| FfiError::invalid(format!("{function}: {what}: {e}")))
 }
 
 fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
@@ -376,8 +393,8 @@ pub(super) fn peer_lost(function: &str, client: &Client) -> FfiError {
     FfiError::new(
         RelayStatus::PeerLost,
         format!(
-            "{function}: {}; close this client and connect a new one with the same GUID to \
-             join again",
+            "{function}: {}; ask for a new ticket and call relay_client_rejoin (or close this \
+             client and connect a new one)",
             lost_reason(
                 client.guid(),
                 Some(client.relay_addr()),

@@ -206,7 +206,7 @@ pub struct RelayHandshake {
     _private: [u8; 0],
 }
 
-static HANDSHAKES: Registry<HandshakeMachine, RelayHandshake> =
+pub(super) static HANDSHAKES: Registry<HandshakeMachine, RelayHandshake> =
     Registry::new("handshake", 0x4A5D_0000);
 
 /// What a datagram from the relay is, as `relay_handshake_receive` returns it.
@@ -324,8 +324,8 @@ pub extern "C" fn relay_handshake_poll(
             State::Lost => Err(FfiError::new(
                 RelayStatus::PeerLost,
                 format!(
-                    "{F}: {}; free this machine and start a new one with the same GUID to join \
-                     again",
+                    "{F}: {}; ask for a new ticket and call relay_handshake_rejoin (or free \
+                     this machine and start a new one)",
                     lost_reason(machine.guid(), None, machine.timing().peer_timeout)
                 ),
             )),

@@ -17,6 +17,7 @@ use udp_relay::relay::{self, Relay, Stats};
 pub struct RelayThread {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    drain: Arc<AtomicBool>,
     /// The relay's counters as of its last poll.
     live: Arc<Mutex<Stats>>,
     thread: Option<JoinHandle<Stats>>,
@@ -48,10 +49,15 @@ impl RelayThread {
         let addr = relay.local_addr();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let drain = Arc::new(AtomicBool::new(false));
+        let drain_asked = drain.clone();
         let live = Arc::new(Mutex::new(relay.stats()));
         let published = live.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
+                if drain_asked.load(Ordering::Relaxed) && !relay.is_draining() {
+                    relay.drain();
+                }
                 relay.poll(Duration::from_millis(5)).expect("relay poll");
                 *published.lock().unwrap() = relay.stats();
             }
@@ -60,6 +66,7 @@ impl RelayThread {
         RelayThread {
             addr,
             stop,
+            drain,
             live,
             thread: Some(thread),
         }
@@ -89,6 +96,11 @@ impl RelayThread {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Makes the relay drain (refuse new channels, keep relaying open ones) at its next poll.
+    pub fn drain(&self) {
+        self.drain.store(true, Ordering::Relaxed);
     }
 
     /// Stops the relay and returns its counters.
@@ -339,4 +351,60 @@ pub fn c_relay_config_on_loopback() -> udp_relay::ffi::RelayConfig {
     cfg.bind_address = c"127.0.0.1".as_ptr();
     cfg.port = 0;
     cfg
+}
+
+/// A path with extra latency in front of a relay, as a far-away region would have: every
+/// datagram to [`DelayProxy::addr`] reaches the relay `delay` later, and the relay's answers
+/// come straight back, from the proxy's address. One prober at a time. Runs until dropped.
+pub struct DelayProxy {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DelayProxy {
+    pub fn new(relay: SocketAddr, delay: Duration) -> DelayProxy {
+        let front = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let back = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        front.set_nonblocking(true).unwrap();
+        back.set_nonblocking(true).unwrap();
+        let addr = front.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut prober = None;
+            let mut held: std::collections::VecDeque<(Instant, Vec<u8>)> = Default::default();
+            let mut buf = [0u8; 2048];
+            while !flag.load(Ordering::Relaxed) {
+                while let Ok((n, from)) = front.recv_from(&mut buf) {
+                    prober = Some(from);
+                    held.push_back((Instant::now() + delay, buf[..n].to_vec()));
+                }
+                while held.front().is_some_and(|(due, _)| Instant::now() >= *due) {
+                    let (_, datagram) = held.pop_front().unwrap();
+                    let _ = back.send_to(&datagram, relay);
+                }
+                while let Ok((n, _)) = back.recv_from(&mut buf) {
+                    if let Some(to) = prober {
+                        let _ = front.send_to(&buf[..n], to);
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        });
+        DelayProxy {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
