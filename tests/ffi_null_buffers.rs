@@ -322,6 +322,36 @@ fn rows() -> Vec<Row> {
             empty: NULL_ARGUMENT,
         },
         Row {
+            owner: "relay_client_rejoin",
+            pointer: "token",
+            length: "token_len",
+            call: |f, len| {
+                let address =
+                    CString::new(format!("127.0.0.1:{}", relay_local_port(f.relay))).unwrap();
+                relay_client_rejoin(f.client, address.as_ptr(), &f.guid, null(), len) as i32
+            },
+            // No token: plain handshakes, to the same relay and GUID.
+            empty: RelayStatus::Ok as i32,
+        },
+        Row {
+            owner: "relay_handshake_rejoin",
+            pointer: "token",
+            length: "token_len",
+            call: |f, len| relay_handshake_rejoin(f.handshake, &f.guid, null(), len) as i32,
+            empty: RelayStatus::Ok as i32,
+        },
+        Row {
+            owner: "relay_measure",
+            pointer: "out",
+            length: "out_len",
+            call: |f, len| {
+                let address =
+                    CString::new(format!("127.0.0.1:{}", relay_local_port(f.relay))).unwrap();
+                relay_measure(&address.as_ptr(), 1, 1, 100, null_mut(), len)
+            },
+            empty: NULL_ARGUMENT,
+        },
+        Row {
             owner: "RelayConfig",
             pointer: "secret_key",
             length: "secret_key_len",

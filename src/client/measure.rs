@@ -278,7 +278,7 @@ impl RelayMeasure {
         for step in 0..n {
             let index = (self.cursor + step) % n;
             let target = &mut self.targets[index];
-            if !target.next_send.is_some_and(|due| now >= due) {
+            if target.next_send.is_none_or(|due| now < due) {
                 continue;
             }
             let number = target.sent.len() as u32;
