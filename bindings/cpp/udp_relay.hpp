@@ -9,6 +9,8 @@
 //     or a Status), so it works with -fno-exceptions and -fno-rtti: nothing here throws.
 //   - Config builders, `Guid`, `Address`, `Event` helpers and `ByteView`/`MutableByteView`
 //     (pointer + size; std::span is C++20).
+//   - `measureRelays` and `nearest` (picking a relay), `Client::rejoin` and
+//     `Handshake::rejoin` (following the game to another relay).
 //
 // Allocation: the per-packet and per-tick calls (`Client::send/recv/poll`, `Relay::poll`,
 // `Relay::events()`, every `Handshake` call) never allocate on success or on
@@ -266,7 +268,8 @@ enum class ClientState : int32_t {
     Established = RELAY_CLIENT_STATE_ESTABLISHED,
     TimedOut = RELAY_CLIENT_STATE_TIMED_OUT,
     Closed = RELAY_CLIENT_STATE_CLOSED,
-    // Was established, then nothing arrived for the peer timeout. Final.
+    // Was established, then nothing arrived for the peer timeout: the relay or the peer is
+    // gone. Final until `Client::rejoin` / `Handshake::rejoin` with a new ticket.
     Lost = RELAY_CLIENT_STATE_LOST,
 };
 
@@ -298,6 +301,13 @@ enum class DatagramKind : uint32_t {
     Data = RELAY_DATAGRAM_KIND_DATA,
     Handshake = RELAY_DATAGRAM_KIND_HANDSHAKE,
     Discarded = RELAY_DATAGRAM_KIND_DISCARDED,
+};
+
+// What a relay said of itself in its reply to a probe (`Measurement::state`).
+enum class ProbeState : uint32_t {
+    Accepting = RELAY_PROBE_STATE_ACCEPTING,
+    Draining = RELAY_PROBE_STATE_DRAINING,
+    Full = RELAY_PROBE_STATE_FULL,
 };
 
 enum class LogLevel : uint32_t {
@@ -868,6 +878,21 @@ public:
     // The local UDP port, or 0 when empty.
     uint16_t localPort() const noexcept { return handle_ ? relay_client_local_port(handle_) : 0; }
 
+    // Joins another channel, usually through another relay, on the same socket (same local
+    // port) and handle: when the relay was lost (ClientState::Lost, RELAY_STATUS_PEER_LOST) or
+    // is draining, pass the matchmaker's new ticket. Works in any state; the handshake starts
+    // over (ClientState::Handshaking; `send` is RELAY_STATUS_NOT_ESTABLISHED until the new
+    // channel is up), keeping the key, timing, counters and queued datagrams. With a token,
+    // a zero `guid` means the token's. Errors (the client is left as it was):
+    // RELAY_STATUS_INVALID_ARGUMENT (zero GUID without a token, a bad token, a GUID other
+    // than the token's), RELAY_STATUS_INVALID_ADDRESS (does not resolve, or IPv6 from an IPv4
+    // socket).
+    Status rejoin(const std::string &relayAddress, const Guid &guid, ByteView token = ByteView()) {
+        if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Client");
+        return Status::fromLastCall(relay_client_rejoin(handle_, relayAddress.c_str(), &guid.raw(),
+                                                        token.data(), token.size()));
+    }
+
     bool valid() const noexcept { return handle_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
     RelayClient *native() const noexcept { return handle_; }
@@ -939,6 +964,15 @@ public:
         return static_cast<DatagramKind>(kind);
     }
 
+    // Starts over for another channel (`Client::rejoin`'s rules) with the matchmaker's new
+    // ticket: from now on send to the new relay, and pass `receive` only what comes from
+    // there. The first handshake is due at once.
+    Status rejoin(const Guid &guid, ByteView token = ByteView()) {
+        if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Handshake");
+        return Status::fromLastCall(
+            relay_handshake_rejoin(handle_, &guid.raw(), token.data(), token.size()));
+    }
+
     // Tells the machine the game just sent a datagram to the peer.
     Status onDataSent() {
         if (handle_ == nullptr) return detail::emptyHandle("udp_relay::Handshake");
@@ -972,6 +1006,69 @@ private:
     explicit Handshake(RelayHandshake *handle) noexcept : handle_(handle) {}
     RelayHandshake *handle_ = nullptr;
 };
+
+// ---------------------------------------------------------------------------------------
+// Picking a relay
+// ---------------------------------------------------------------------------------------
+
+// One relay's result from `measureRelays` (a value type over `RelayMeasurement`).
+class Measurement {
+public:
+    Measurement() noexcept : raw_{} {}
+    explicit Measurement(const RelayMeasurement &raw) noexcept : raw_(raw) {}
+
+    // RELAY_STATUS_OK when the relay answered, RELAY_STATUS_TIMED_OUT when it did not within
+    // the timeout, RELAY_STATUS_INVALID_ADDRESS when its text did not resolve.
+    RelayStatus status() const noexcept { return static_cast<RelayStatus>(raw_.status); }
+    bool answered() const noexcept { return raw_.status == RELAY_STATUS_OK; }
+    // Answered and accepting new channels: a relay to join.
+    bool accepting() const noexcept { return answered() && state() == ProbeState::Accepting; }
+    ProbeState state() const noexcept { return static_cast<ProbeState>(raw_.state); }
+    // Median round-trip time in microseconds (0 unless answered).
+    uint32_t rttUs() const noexcept { return raw_.rtt_us; }
+    uint32_t probesSent() const noexcept { return raw_.probes_sent; }
+    uint32_t replies() const noexcept { return raw_.replies; }
+    // What the text resolved to (empty when it did not).
+    Address address() const noexcept { return Address(raw_.address); }
+    const RelayMeasurement &raw() const noexcept { return raw_; }
+
+private:
+    RelayMeasurement raw_;
+};
+
+// Times each relay ("host:port", "1.2.3.4:port", "[v6]:port") with up to `attempts` probes
+// and returns one Measurement per relay, in the same order. Blocks: names are resolved, then
+// at most `timeoutMs` pass (exactly that long when a relay does not answer). Call it from a
+// worker thread or at a loading screen. The probes leave from a socket of the call's own, so
+// it works while a Client is in a channel. Errors: RELAY_STATUS_INVALID_ARGUMENT (attempts
+// 1 to RELAY_MAX_MEASURE_ATTEMPTS, timeout 1 to RELAY_MAX_MEASURE_TIMEOUT_MS, at most
+// RELAY_MAX_MEASURED_RELAYS relays), RELAY_STATUS_IO.
+inline Result<std::vector<Measurement>> measureRelays(const std::vector<std::string> &relays,
+                                                      uint32_t attempts, uint32_t timeoutMs) {
+    std::vector<const char *> texts;
+    texts.reserve(relays.size());
+    for (const std::string &relay : relays) texts.push_back(relay.c_str());
+    std::vector<RelayMeasurement> raw(relays.size());
+    const int32_t n = relay_measure(texts.data(), texts.size(), attempts, timeoutMs, raw.data(),
+                                    raw.size());
+    if (n < 0) return Status::fromLastCall(n);
+    std::vector<Measurement> out;
+    out.reserve(raw.size());
+    for (const RelayMeasurement &m : raw) out.emplace_back(m);
+    return out;
+}
+
+// The index of the relay to join: the lowest round trip among those accepting new channels,
+// or -1 when none does.
+inline std::ptrdiff_t nearest(const std::vector<Measurement> &measurements) noexcept {
+    std::ptrdiff_t best = -1;
+    for (std::size_t i = 0; i < measurements.size(); i++) {
+        if (!measurements[i].accepting()) continue;
+        if (best < 0 || measurements[i].rttUs() < measurements[static_cast<std::size_t>(best)].rttUs())
+            best = static_cast<std::ptrdiff_t>(i);
+    }
+    return best;
+}
 
 // ---------------------------------------------------------------------------------------
 // Free functions

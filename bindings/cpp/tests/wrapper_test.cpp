@@ -677,6 +677,96 @@ static void peerLost() {
     expect(c->established() && d->established(), "without a peer timeout the dead channel looks established");
 }
 
+// Picking a relay by round trip, and following the game to another relay when its relay is
+// lost: same clients, same sockets, new tickets.
+static void followRelay() {
+    RelayConfigBuilder loopback;
+    loopback.port(0).bindAddress("127.0.0.1");
+    Result<Relay> s1 = Relay::start(loopback), s2 = Relay::start(loopback), s3 = Relay::start(loopback);
+    expect(s1 && s2 && s3, "three relays start for following");
+    if (!s1 || !s2 || !s3) return;
+    Relay relay1 = std::move(s1).value(), relay2 = std::move(s2).value(), draining = std::move(s3).value();
+    const std::string address1 = "127.0.0.1:" + std::to_string(relay1.localPort());
+    const std::string address2 = "127.0.0.1:" + std::to_string(relay2.localPort());
+    const std::string addressDraining = "127.0.0.1:" + std::to_string(draining.localPort());
+    expect(draining.drain().ok(), "the third relay drains");
+
+    // measureRelays blocks, so the relays tick on a thread of their own meanwhile.
+    std::atomic<bool> stop{false};
+    std::thread ticker([&] {
+        while (!stop.load()) {
+            (void)relay1.poll(1);
+            (void)relay2.poll(1);
+            (void)draining.poll(1);
+        }
+    });
+    Result<std::vector<Measurement>> measured =
+        measureRelays({address1, address2, addressDraining, "not an address"}, 2, 500);
+    Result<std::vector<Measurement>> refused = measureRelays({address1}, 0, 500);
+    stop.store(true);
+    ticker.join();
+    expect(measured.has_value() && measured->size() == 4, "measureRelays answers for every relay",
+           measured.status().toString());
+    if (!measured || measured->size() != 4) return;
+    const std::vector<Measurement> &m = *measured;
+    expect(m[0].accepting() && m[0].rttUs() > 0 && m[0].replies() == 2 &&
+               m[0].address().port() == relay1.localPort(),
+           "the first relay accepts, with a round trip and its address");
+    expect(m[2].answered() && m[2].state() == ProbeState::Draining && !m[2].accepting(),
+           "the draining relay says so");
+    expect(m[3].status() == RELAY_STATUS_INVALID_ADDRESS && m[3].address().empty(),
+           "a text that does not resolve is INVALID_ADDRESS");
+    const std::ptrdiff_t best = nearest(m);
+    expect(best == 0 || best == 1, "nearest picks an accepting relay", std::to_string(best));
+    expectError(refused.status(), RELAY_STATUS_INVALID_ARGUMENT, "0 attempts is refused");
+
+    ClientConfigBuilder config;
+    config.relayAddress(address1).guid(*Guid::generate()).retryIntervalMs(20).keepaliveIntervalMs(100).peerTimeoutMs(400);
+    Result<Client> a = Client::connect(config), b = Client::connect(config);
+    if (!a || !b) return;
+    expect(pumpUntil(relay1, {&*a, &*b}, [&] { return a->established() && b->established(); }),
+           "both clients establish on the first relay");
+    const uint16_t portA = a->localPort(), portB = b->localPort();
+
+    (void)relay1.stop();
+    Relay none;
+    Status lostA, lostB;
+    (void)pumpUntil(none, {}, [&] {
+        lostA = a->poll(2).status();
+        lostB = b->poll(2).status();
+        return lostA.is(RELAY_STATUS_PEER_LOST) && lostB.is(RELAY_STATUS_PEER_LOST);
+    });
+    expect(lostA.is(RELAY_STATUS_PEER_LOST) && lostB.is(RELAY_STATUS_PEER_LOST),
+           "both report their relay lost");
+    expectError(a->rejoin(address2, Guid()), RELAY_STATUS_INVALID_ARGUMENT,
+                "a rejoin with a zero GUID and no token is refused");
+    expect(a->state() == ClientState::Lost, "and changes nothing");
+    const Guid next = *Guid::generate();
+    expect(a->rejoin(address2, next).ok() && b->rejoin(address2, next).ok(), "both rejoin the second relay");
+    expect(a->state() == ClientState::Handshaking && a->localPort() == portA && b->localPort() == portB,
+           "handshaking again from the same ports");
+    expect(pumpUntil(relay2, {&*a, &*b}, [&] { return a->established() && b->established(); }),
+           "both establish on the second relay");
+    expect(a->send(ByteView("moved", 5)).ok(), "send through the second relay");
+    uint8_t buf[16];
+    Result<std::size_t> got = Status(RELAY_STATUS_WOULD_BLOCK, "nothing yet");
+    (void)pumpUntil(relay2, {&*a, &*b}, [&] {
+        got = b->recv(MutableByteView(buf, sizeof buf));
+        return got.has_value();
+    });
+    expect(got.has_value() && ByteView(buf, *got) == ByteView("moved", 5), "and it arrives");
+    Client empty;
+    expectError(empty.rejoin(address2, next), RELAY_STATUS_INVALID_HANDLE, "rejoin on an empty Client");
+
+    Result<Handshake> hs = Handshake::create(ClientConfigBuilder().guid(*Guid::generate()));
+    if (!hs) return;
+    expectError(hs->rejoin(Guid()), RELAY_STATUS_INVALID_ARGUMENT, "Handshake::rejoin refuses a zero GUID");
+    expect(hs->rejoin(next).ok() && hs->state() == ClientState::Handshaking, "Handshake::rejoin starts over");
+    uint8_t out[RELAY_MAX_HANDSHAKE_LEN];
+    Result<std::size_t> first = hs->poll(MutableByteView(out, sizeof out));
+    expect(first.has_value() && *first == RELAY_HANDSHAKE_LEN, "its first handshake is due at once");
+}
+
 int main() {
     expect(setLogCallback(onLog, &g_log_records, LogLevel::Info).ok(), "setLogCallback");
     versionAndGuids();
@@ -686,6 +776,7 @@ int main() {
     tokenExchange();
     handshakeTimeout();
     peerLost();
+    followRelay();
     expect(g_log_records > 0, "the library logged through the callback",
            std::to_string(g_log_records) + " records");
     expect(setLogCallback(nullptr).ok(), "logging turned off");
