@@ -11,7 +11,7 @@ use std::process::Command;
 use crate::support::{self, have_program, run_ok};
 use udp_relay::ffi::{
     RelayAddress, RelayChannelCounters, RelayClientConfig, RelayConfig, RelayEvent, RelayGuid,
-    RelayStats,
+    RelayMeasurement, RelayStats,
 };
 
 /// The test program's sources.
@@ -152,6 +152,14 @@ pub fn native_layout() -> String {
         (
             "RelayClientConfig.PeerTimeoutMs",
             offset_of!(RelayClientConfig, peer_timeout_ms),
+        ),
+        ("RelayMeasurement", size_of::<RelayMeasurement>()),
+        ("RelayMeasurement.State", offset_of!(RelayMeasurement, state)),
+        ("RelayMeasurement.RttUs", offset_of!(RelayMeasurement, rtt_us)),
+        ("RelayMeasurement.Replies", offset_of!(RelayMeasurement, replies)),
+        (
+            "RelayMeasurement.Address",
+            offset_of!(RelayMeasurement, address),
         ),
     ];
     entries

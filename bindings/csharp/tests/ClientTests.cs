@@ -34,7 +34,7 @@ namespace UdpRelay.Tests
             runner.Add("with PeerTimeoutMs, clients whose relay stopped become Lost", PeerTimeoutNoticesAStoppedRelay);
         }
 
-        private static RelayOptions LoopbackRelay()
+        internal static RelayOptions LoopbackRelay()
         {
             RelayOptions options = new RelayOptions();
             options.Port = 0;
@@ -43,7 +43,7 @@ namespace UdpRelay.Tests
         }
 
         /// <summary>Quick retries so the tests do not wait on the defaults' 250 ms.</summary>
-        private static RelayClientOptions ClientOptions(ushort relayPort, RelayGuid guid)
+        internal static RelayClientOptions ClientOptions(ushort relayPort, RelayGuid guid)
         {
             RelayClientOptions options = new RelayClientOptions();
             options.RelayAddress = "127.0.0.1:" + relayPort;
@@ -55,7 +55,7 @@ namespace UdpRelay.Tests
         }
 
         /// <summary>Ticks the relay and the clients until <paramref name="done"/> holds.</summary>
-        private static void PumpUntil(Relay relay, Func<bool> done, string what, params RelayClient[] clients)
+        internal static void PumpUntil(Relay relay, Func<bool> done, string what, params RelayClient[] clients)
         {
             Stopwatch clock = Stopwatch.StartNew();
             while (!done())
@@ -66,7 +66,7 @@ namespace UdpRelay.Tests
             }
         }
 
-        private static void Establish(Relay relay, RelayClient a, RelayClient b)
+        internal static void Establish(Relay relay, RelayClient a, RelayClient b)
         {
             PumpUntil(relay, () => a.State == RelayClientState.Established && b.State == RelayClientState.Established,
                 "both clients established", a, b);
@@ -98,7 +98,7 @@ namespace UdpRelay.Tests
         /// clients and checks every one arrives once, in order and intact. At most 64 are in
         /// flight per direction, so a burst never outgrows the kernel's socket buffers (that
         /// would be the kernel dropping, not the relay).</summary>
-        private static void ExchangeDatagrams(Relay relay, RelayClient a, RelayClient b, int count)
+        internal static void ExchangeDatagrams(Relay relay, RelayClient a, RelayClient b, int count)
         {
             const int window = 64;
             byte[] tx = new byte[256];
@@ -737,7 +737,7 @@ namespace UdpRelay.Tests
 
         private static readonly byte[] TokenSecret = Encoding.ASCII.GetBytes("the relay's secret, shared with the matchmaker only");
 
-        private static ulong UnixNow()
+        internal static ulong UnixNow()
         {
             return (ulong)(DateTime.UtcNow - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds;
         }

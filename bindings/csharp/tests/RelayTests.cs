@@ -48,6 +48,7 @@ namespace UdpRelay.Tests
                 runner.Add("log callback set in an unloaded domain is cleared with it", LogCallbackClearedOnDomainUnload);
                 runner.Add("poll, events and stats do not allocate", PollDoesNotAllocate);
                 ClientTests.Register(runner);
+                FollowTests.Register(runner);
             }
             return runner.Run() == 0 ? 0 : 1;
         }
@@ -95,6 +96,7 @@ namespace UdpRelay.Tests
             { "RelayAddress", typeof(RelayAddress) },
             { "RelayEvent", typeof(RelayEvent) },
             { "RelayClientConfig", typeof(RelayClientConfig) },
+            { "RelayMeasurement", typeof(RelayMeasurement) },
         };
 
         private static void StructLayoutsMatchNative()

@@ -100,7 +100,8 @@ namespace UdpRelay
             }
         }
 
-        /// <summary>Where the client stands. TimedOut, Lost and Closed are final.</summary>
+        /// <summary>Where the client stands. TimedOut and Lost are final until
+        /// <see cref="Rejoin"/>.</summary>
         public RelayClientState State
         {
             get
@@ -128,8 +129,9 @@ namespace UdpRelay
         /// the state becomes <see cref="RelayClientState.TimedOut"/>; when an established channel
         /// went silent for <see cref="RelayClientOptions.PeerTimeoutMs"/> (and the datagrams still
         /// queued have been received) it becomes <see cref="RelayClientState.Lost"/>. Either way
-        /// Poll then returns 0, <see cref="Failure"/> says why, and the client is finished:
-        /// dispose it and connect again. Throws RelayException only for a socket error.
+        /// Poll then returns 0, <see cref="Failure"/> says why, and the client is finished
+        /// until <see cref="Rejoin"/> (or dispose it and connect again). Throws
+        /// RelayException only for a socket error.
         /// </summary>
         public int Poll(uint timeoutMs = 0)
         {
@@ -224,6 +226,48 @@ namespace UdpRelay
             }
         }
 #endif
+
+        /// <summary>
+        /// Joins another channel, usually through another relay, with the same socket (same
+        /// <see cref="LocalPort"/>), handle, options and <see cref="StateChanged"/> handlers:
+        /// when the relay was lost (<see cref="RelayClientState.Lost"/>) or is draining (see
+        /// <see cref="RelayMeasure"/>), ask your matchmaker for a new ticket and pass it here.
+        /// Works in any state. The handshake starts over: <see cref="State"/> is
+        /// <see cref="RelayClientState.Handshaking"/> (the next Poll raises StateChanged),
+        /// <see cref="Failure"/> is cleared, and until the new channel is established
+        /// <see cref="Send(byte[], int, int)"/> throws RelayException
+        /// <see cref="RelayStatus.NotEstablished"/> as for any client still handshaking.
+        /// Datagrams already queued stay for <see cref="TryReceive(byte[], int, int, out int)"/>.
+        /// With a <paramref name="token"/> the GUID may be default (the token's). Throws
+        /// ArgumentNullException for a null address, RelayException (the client unchanged)
+        /// with <see cref="RelayStatus.InvalidArgument"/> for a zero GUID without a token, a
+        /// bad token or a GUID other than the token's, and <see cref="RelayStatus.InvalidAddress"/>
+        /// for an address that does not resolve or an IPv6 relay from an IPv4 socket. A host
+        /// name is resolved here, blocking, as in <see cref="Connect"/>.
+        /// </summary>
+        public unsafe void Rejoin(string relayAddress, RelayGuid guid, byte[] token = null)
+        {
+            if (relayAddress == null) throw new ArgumentNullException("relayAddress");
+            byte[] address = Utf8.ToNullTerminated(relayAddress);
+            bool added = false;
+            try
+            {
+                IntPtr handle = Acquire(ref added);
+                RelayStatus status;
+                fixed (byte* addressPtr = address)
+                fixed (byte* tokenPtr = token)
+                {
+                    status = Native.relay_client_rejoin(handle, addressPtr, ref guid, tokenPtr,
+                        (UIntPtr)(uint)(token == null ? 0 : token.Length));
+                }
+                RelayException.Check(status);
+                _failure = null;
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+        }
 
         /// <summary>Closes the socket and frees the client (relay_client_close); queued
         /// datagrams are dropped. Safe to call twice.</summary>

@@ -52,6 +52,33 @@ namespace UdpRelay
             return new RelayHandshake(new RelayHandshakeSafeHandle(handshake));
         }
 
+        /// <summary>Starts over for another channel with your matchmaker's new ticket (the
+        /// relay was lost or drains): from now on send to the new relay and pass
+        /// <see cref="Receive(byte[], int, int)"/> only what comes from there. The key and
+        /// timing stay; the first handshake is due at once. With a <paramref name="token"/>
+        /// the GUID may be default (the token's). Throws RelayException
+        /// (<see cref="RelayStatus.InvalidArgument"/>, the machine unchanged) for a zero GUID
+        /// without a token, a bad token or a GUID other than the token's.</summary>
+        public unsafe void Rejoin(RelayGuid guid, byte[] token = null)
+        {
+            bool added = false;
+            try
+            {
+                IntPtr handle = Acquire(ref added);
+                RelayStatus status;
+                fixed (byte* tokenPtr = token)
+                {
+                    status = Native.relay_handshake_rejoin(handle, ref guid, tokenPtr,
+                        (UIntPtr)(uint)(token == null ? 0 : token.Length));
+                }
+                RelayException.Check(status);
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+        }
+
         /// <summary>The owned native handle, for calling <see cref="Native"/> directly.</summary>
         public RelayHandshakeSafeHandle Handle { get { return _handle; } }
 

@@ -32,5 +32,9 @@ namespace UdpRelay
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern RelayStatus relay_client_close(IntPtr client);
+
+        /// <summary>relayAddress: NUL-terminated UTF-8; token: RELAY_TOKEN_LEN bytes or null with 0.</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe RelayStatus relay_client_rejoin(IntPtr client, byte* relayAddress, ref RelayGuid guid, byte* token, UIntPtr tokenLen);
     }
 }

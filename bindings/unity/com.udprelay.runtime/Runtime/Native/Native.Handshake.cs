@@ -49,5 +49,8 @@ namespace UdpRelay
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern RelayStatus relay_handshake_free(IntPtr handshake);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern unsafe RelayStatus relay_handshake_rejoin(IntPtr handshake, ref RelayGuid guid, byte* token, UIntPtr tokenLen);
     }
 }

@@ -5,7 +5,8 @@
 //
 // The class is split per concern like src/ffi/: Native.cs (library-wide functions),
 // Native.Relay.cs (relay_*), Native.Client.cs (relay_client_*), Native.Handshake.cs
-// (relay_guid_*, relay_handshake_*), Native.Token.cs (relay_token_*).
+// (relay_guid_*, relay_handshake_*), Native.Token.cs (relay_token_*), Native.Measure.cs
+// (relay_measure).
 using System;
 using System.Runtime.InteropServices;
 
@@ -22,7 +23,7 @@ namespace UdpRelay
 #endif
 
         /// <summary>RELAY_ABI_VERSION of the header these declarations follow.</summary>
-        public const uint AbiVersion = 4;
+        public const uint AbiVersion = 5;
 
         /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
         public const int HandshakeLength = 56;

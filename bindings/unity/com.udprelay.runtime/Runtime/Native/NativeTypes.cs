@@ -171,12 +171,14 @@ namespace UdpRelay
         Handshaking = 1,
         /// <summary>The relay paired us with the peer: datagrams flow.</summary>
         Established = 2,
-        /// <summary>No sign of the peer within the handshake timeout. Final: dispose and start again.</summary>
+        /// <summary>No sign of the peer within the handshake timeout. Final until a Rejoin (or
+        /// dispose and start again).</summary>
         TimedOut = 3,
         /// <summary>Closed. Final.</summary>
         Closed = 4,
         /// <summary>Was established, then nothing arrived from the relay for the peer timeout
-        /// (relay restarted, peer gone). Final: dispose and connect again with the same GUID.</summary>
+        /// (relay killed or restarted, peer gone). Final until a Rejoin with a new ticket from
+        /// your matchmaker (or dispose and connect again).</summary>
         Lost = 5,
     }
 
@@ -228,5 +230,34 @@ namespace UdpRelay
         A = 0,
         /// <summary>RELAY_TOKEN_ROLE_B.</summary>
         B = 1,
+    }
+
+    /// <summary>RelayProbeState: what a relay said of itself when measured
+    /// (<see cref="RelayMeasurement.State"/>).</summary>
+    public enum RelayProbeState : uint
+    {
+        /// <summary>Admitting new channels: join it.</summary>
+        Accepting = 0,
+        /// <summary>Draining: open channels still relay, new ones are refused.</summary>
+        Draining = 1,
+        /// <summary>At its channel limit: new channels are refused until some close.</summary>
+        Full = 2,
+    }
+
+    /// <summary>One relay's result from <see cref="RelayMeasure.Measure"/> (relay_measure).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayMeasurement
+    {
+        /// <summary>Ok: the relay answered; TimedOut: no probe was answered within the
+        /// timeout (unreachable); InvalidAddress: the text did not resolve.</summary>
+        public RelayStatus Status;
+        /// <summary>What the relay said in its latest reply (when Status is Ok).</summary>
+        public RelayProbeState State;
+        /// <summary>Median round-trip time in microseconds (when Status is Ok).</summary>
+        public uint RttUs;
+        public uint ProbesSent;
+        public uint Replies;
+        /// <summary>What the text resolved to (Family 0 when it did not).</summary>
+        public RelayAddress Address;
     }
 }
