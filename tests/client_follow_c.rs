@@ -21,15 +21,25 @@ fn build(variant: &str, extra_flags: &[&str]) -> PathBuf {
     let root = repo_root();
     let exe = scratch_dir(&format!("c-client-follow-{variant}")).join("client_follow");
     let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    cc.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread"])
-        .args(extra_flags)
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg(root.join("tests/c/client_follow.c"))
-        .arg("-o")
-        .arg(&exe)
-        .args(shared_library_link_args());
-    run_ok(&mut cc, &format!("compiling tests/c/client_follow.c ({variant})"));
+    cc.args([
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-pthread",
+    ])
+    .args(extra_flags)
+    .arg("-I")
+    .arg(root.join("include"))
+    .arg(root.join("tests/c/client_follow.c"))
+    .arg("-o")
+    .arg(&exe)
+    .args(shared_library_link_args());
+    run_ok(
+        &mut cc,
+        &format!("compiling tests/c/client_follow.c ({variant})"),
+    );
     exe
 }
 

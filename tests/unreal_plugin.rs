@@ -530,6 +530,12 @@ fn unreal_sources_provide_what_the_plugin_promises() {
     assert!(component.contains("bool JoinChannel(const FString& InChannelGuid);"));
     assert!(component.contains("bool Send(const TArray<uint8>& Datagram);"));
     assert!(component.contains("FString SeatTokenBase64;"));
+    // Picking and following a relay: Blueprint-callable, over the wrapper's calls.
+    assert!(component.contains(
+        "bool RejoinChannel(const FString& InRelayAddress, const FString& InChannelGuid, const FString& InSeatTokenBase64);"
+    ));
+    assert!(component.contains("static TArray<FUdpRelayMeasurement> MeasureRelays("));
+    assert!(component.contains("static int32 NearestRelay("));
     assert_eq!(
         component.matches("UPROPERTY(BlueprintAssignable").count(),
         2
@@ -537,6 +543,8 @@ fn unreal_sources_provide_what_the_plugin_promises() {
     // Every client option reaches the config, and every final status has its state.
     let component_cpp = read(&private.join("UdpRelayClientComponent.cpp"));
     assert!(component_cpp.contains(".token(UdpRelayNative::ToByteView(Token))"));
+    assert!(component_cpp.contains("Client.rejoin("));
+    assert!(component_cpp.contains("udp_relay::measureRelays("));
     for (property, builder) in [
         ("HandshakeTimeoutMs", "handshakeTimeoutMs"),
         ("KeepaliveIntervalMs", "keepaliveIntervalMs"),
@@ -758,6 +766,7 @@ fn harness_dir() -> PathBuf {
 /// Writes the `X.generated.h` of every reflected plugin header into `dir`. UnrealHeaderTool
 /// would generate much more; the plugin's code relies on `GENERATED_BODY()` declaring `Super`
 /// (the first base) and `ThisClass`, and on it leaving the class private, as the engine does.
+/// In a header with structs only it declares nothing: a struct's members stay public.
 fn write_generated_headers(dir: &Path) {
     for path in unreal_sources() {
         let file = name_of(&path);
@@ -777,6 +786,8 @@ fn write_generated_headers(dir: &Path) {
             generated.push_str(&format!(
                 "#define GENERATED_BODY() public: using Super = {base}; using ThisClass = {class}; private:\n"
             ));
+        } else {
+            generated.push_str("#define GENERATED_BODY()\n");
         }
         fs::write(dir.join(format!("{stem}.generated.h")), generated).unwrap();
     }

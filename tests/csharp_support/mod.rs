@@ -154,9 +154,18 @@ pub fn native_layout() -> String {
             offset_of!(RelayClientConfig, peer_timeout_ms),
         ),
         ("RelayMeasurement", size_of::<RelayMeasurement>()),
-        ("RelayMeasurement.State", offset_of!(RelayMeasurement, state)),
-        ("RelayMeasurement.RttUs", offset_of!(RelayMeasurement, rtt_us)),
-        ("RelayMeasurement.Replies", offset_of!(RelayMeasurement, replies)),
+        (
+            "RelayMeasurement.State",
+            offset_of!(RelayMeasurement, state),
+        ),
+        (
+            "RelayMeasurement.RttUs",
+            offset_of!(RelayMeasurement, rtt_us),
+        ),
+        (
+            "RelayMeasurement.Replies",
+            offset_of!(RelayMeasurement, replies),
+        ),
         (
             "RelayMeasurement.Address",
             offset_of!(RelayMeasurement, address),

@@ -573,6 +573,120 @@ static void RelayThreadStartsAndStops()
 	Expect(Relay.poll(0).has_value(), "the relay is usable again after the thread");
 }
 
+/** Picking a relay with MeasureRelays, then following the game from a stopped relay to another with RejoinChannel. */
+static void MeasuringAndFollowingRelays()
+{
+	ResetSettings();
+	udp_relay::RelayConfigBuilder Config;
+	Config.port(0).bindAddress("127.0.0.1");
+	udp_relay::Result<udp_relay::Relay> Started1 = udp_relay::Relay::start(Config);
+	udp_relay::Result<udp_relay::Relay> Started2 = udp_relay::Relay::start(Config);
+	udp_relay::Result<udp_relay::Relay> Started3 = udp_relay::Relay::start(Config);
+	Expect(Started1.has_value() && Started2.has_value() && Started3.has_value(), "three relays for following");
+	if (!Started1 || !Started2 || !Started3)
+	{
+		return;
+	}
+	udp_relay::Relay First = MoveTemp(Started1).value();
+	udp_relay::Relay Second = MoveTemp(Started2).value();
+	udp_relay::Relay Draining = MoveTemp(Started3).value();
+	auto AddressOf = [](const udp_relay::Relay& Relay)
+	{
+		return FString(UTF8_TO_TCHAR(("127.0.0.1:" + std::to_string(Relay.localPort())).c_str()));
+	};
+	const FString FirstAddress = AddressOf(First);
+	const FString SecondAddress = AddressOf(Second);
+	const FString DrainingAddress = AddressOf(Draining);
+	Expect(Draining.drain().ok(), "the third relay drains");
+	TUniquePtr<FUdpRelayThread> FirstThread = FUdpRelayThread::Start(First);
+	TUniquePtr<FUdpRelayThread> SecondThread = FUdpRelayThread::Start(Second);
+	TUniquePtr<FUdpRelayThread> DrainingThread = FUdpRelayThread::Start(Draining);
+	if (!FirstThread.IsValid() || !SecondThread.IsValid() || !DrainingThread.IsValid())
+	{
+		Expect(false, "relay threads start");
+		return;
+	}
+
+	const TArray<FUdpRelayMeasurement> Measured = UUdpRelayClientComponent::MeasureRelays(
+		{FirstAddress, SecondAddress, DrainingAddress, TEXT("not an address")}, 2, 500);
+	Expect(Measured.Num() == 4, "MeasureRelays: one measurement per relay", std::to_string(Measured.Num()));
+	if (Measured.Num() != 4)
+	{
+		return;
+	}
+	Expect(Measured[0].bAnswered && Measured[0].bResolved && Measured[0].State == EUdpRelayProbeState::Accepting
+			&& Measured[0].RttMs > 0.0f && Measured[0].Replies == 2 && Measured[0].RelayAddress == FirstAddress,
+		"the first relay accepts, with a round trip");
+	Expect(Measured[2].bAnswered && Measured[2].State == EUdpRelayProbeState::Draining, "the draining relay says so");
+	Expect(!Measured[3].bResolved && !Measured[3].bAnswered && Measured[3].ProbesSent == 0, "a text that does not resolve");
+	const int32 Nearest = UUdpRelayClientComponent::NearestRelay(Measured);
+	Expect(Nearest == 0 || Nearest == 1, "NearestRelay picks an accepting relay", std::to_string(Nearest));
+	Expect(UUdpRelayClientComponent::MeasureRelays({FirstAddress}, 0, 500).Num() == 0, "0 attempts: nothing measured");
+
+	UUdpRelayClientComponent PeerA;
+	UUdpRelayClientComponent PeerB;
+	FComponentListener ListenerA;
+	FComponentListener ListenerB;
+	PeerA.OnStateChanged.AddDynamic(&ListenerA, &FComponentListener::OnStateChanged);
+	PeerB.OnDatagramReceived.AddDynamic(&ListenerB, &FComponentListener::OnDatagramReceived);
+	for (UUdpRelayClientComponent* Peer : {&PeerA, &PeerB})
+	{
+		Peer->RelayAddress = FirstAddress;
+		Peer->KeepaliveIntervalMs = 100;
+		Peer->PeerTimeoutMs = 400;
+	}
+	const FString FirstGuid = UUdpRelayClientComponent::NewChannelGuid();
+	Expect(PeerA.JoinChannel(FirstGuid) && PeerB.JoinChannel(FirstGuid), "both peers join the first relay");
+	auto BothAre = [&](EUdpRelayClientState State)
+	{
+		return Within(5.0, [&]
+		{
+			TickComponent(PeerA);
+			TickComponent(PeerB);
+			return PeerA.GetState() == State && PeerB.GetState() == State;
+		});
+	};
+	Expect(BothAre(EUdpRelayClientState::Established), "established on the first relay");
+	const int32 PortA = PeerA.GetLocalPort();
+	const int32 PortB = PeerB.GetLocalPort();
+
+	FirstThread.Reset();
+	Expect(First.stop().ok(), "the first relay is killed");
+	Expect(BothAre(EUdpRelayClientState::Lost), "both peers notice: Lost", Utf8(PeerA.GetLastError()));
+	Expect(!ListenerA.States.empty() && ListenerA.States.back() == EUdpRelayClientState::Lost, "OnStateChanged said Lost");
+	Expect(PeerA.GetLocalPort() == PortA, "a lost client keeps its socket");
+
+	Expect(!PeerA.RejoinChannel(SecondAddress, TEXT("not a guid"), FString()) && PeerA.GetState() == EUdpRelayClientState::Lost,
+		"a rejoin with a malformed GUID fails and changes nothing", Utf8(PeerA.GetLastError()));
+	UUdpRelayClientComponent Fresh;
+	Expect(!Fresh.RejoinChannel(SecondAddress, FirstGuid, FString()) && Fresh.GetLastError().Contains(TEXT("JoinChannel"))
+			&& Fresh.GetState() == EUdpRelayClientState::Idle,
+		"a rejoin before any join fails, naming JoinChannel");
+
+	const FString SecondGuid = UUdpRelayClientComponent::NewChannelGuid();
+	Expect(PeerA.RejoinChannel(SecondAddress, SecondGuid, FString()) && PeerB.RejoinChannel(SecondAddress, SecondGuid, FString()),
+		"both rejoin the second relay", Utf8(PeerA.GetLastError() + PeerB.GetLastError()));
+	Expect(PeerA.GetState() == EUdpRelayClientState::Handshaking && PeerA.GetChannelGuid() == SecondGuid
+			&& PeerA.RelayAddress == SecondAddress,
+		"handshaking for the new channel");
+	Expect(PeerA.GetLocalPort() == PortA && PeerB.GetLocalPort() == PortB, "from the same sockets");
+	Expect(BothAre(EUdpRelayClientState::Established), "established on the second relay");
+	const uint8 Bytes[] = {7, 8, 9};
+	Expect(PeerA.SendBytes(Bytes, 3), "A sends through the second relay", Utf8(PeerA.GetLastError()));
+	Expect(Within(5.0, [&]
+		{
+			TickComponent(PeerA);
+			TickComponent(PeerB);
+			return !ListenerB.Received.empty();
+		}) && ListenerB.Received.back() == std::string("\x07\x08\x09", 3),
+		"B receives it");
+	PeerA.Leave();
+	PeerB.Leave();
+	Expect(PeerA.GetLocalPort() == 0, "Leave closes the socket");
+	SecondThread.Reset();
+	DrainingThread.Reset();
+}
+
 int main()
 {
 	Expect(FModuleManager::LoadModule(TEXT("UdpRelay")), "module loads");
@@ -587,6 +701,7 @@ int main()
 	StoppingFromAnEventHandlerIsSafe();
 	GameThreadRelayForwardsWhenTicked();
 	NoThreadsFallsBackToTheGameThread();
+	MeasuringAndFollowingRelays();
 
 	Expect(UeStub::LogCount(ELogVerbosity::Error) == 0, "nothing logged as an error", std::to_string(UeStub::LogCount(ELogVerbosity::Error)));
 	FModuleManager::UnloadModule(TEXT("UdpRelay"));

@@ -92,6 +92,45 @@ bool UUdpRelayClientComponent::JoinChannel(const FString& InChannelGuid)
 	return true;
 }
 
+bool UUdpRelayClientComponent::RejoinChannel(const FString& InRelayAddress, const FString& InChannelGuid, const FString& InSeatTokenBase64)
+{
+	if (!Client.valid())
+	{
+		LastError = TEXT("RejoinChannel: not joined (JoinChannel first: a rejoin keeps that client's socket)");
+		return false;
+	}
+	const udp_relay::Result<udp_relay::Guid> ParsedGuid = udp_relay::Guid::parse(TCHAR_TO_UTF8(*InChannelGuid));
+	if (!ParsedGuid)
+	{
+		LastError = UdpRelayNative::ToFString(ParsedGuid.status());
+		return false;
+	}
+	const FString Address = InRelayAddress.IsEmpty() ? GetDefault<UUdpRelaySettings>()->DefaultRelayAddress : InRelayAddress;
+	TArray<uint8> Token;
+	FString DecodeError;
+	if (!UUdpRelaySettings::DecodeBase64(InSeatTokenBase64, TEXT("the seat token"), Token, DecodeError))
+	{
+		LastError = DecodeError;
+		return false;
+	}
+	const udp_relay::Status Rejoined = Client.rejoin(TCHAR_TO_UTF8(*Address), *ParsedGuid, UdpRelayNative::ToByteView(Token));
+	FMemory::Memzero(Token.GetData(), Token.Num());
+	if (!Rejoined)
+	{
+		// The client is as it was: still lost, timed out or in its channel.
+		LastError = UdpRelayNative::ToFString(Rejoined);
+		return false;
+	}
+	RelayAddress = InRelayAddress;
+	SeatTokenBase64 = InSeatTokenBase64;
+	ChannelGuid = *ParsedGuid;
+	LastError.Reset();
+	SetComponentTickEnabled(true);
+	UE_LOG(LogUdpRelay, Log, TEXT("Rejoining: channel %s via %s from the same socket"), *InChannelGuid, *Address);
+	SetState(EUdpRelayClientState::Handshaking);
+	return true;
+}
+
 void UUdpRelayClientComponent::Leave()
 {
 	SetComponentTickEnabled(false);
@@ -125,6 +164,58 @@ bool UUdpRelayClientComponent::SendBytes(const uint8* Data, int32 Size)
 FString UUdpRelayClientComponent::GetChannelGuid() const
 {
 	return Client.valid() ? UdpRelayNative::ToFString(ChannelGuid) : FString();
+}
+
+TArray<FUdpRelayMeasurement> UUdpRelayClientComponent::MeasureRelays(const TArray<FString>& RelayAddresses, int32 Attempts, int32 TimeoutMs)
+{
+	TArray<FUdpRelayMeasurement> Measurements;
+	if (!FUdpRelayModule::IsLibraryReady())
+	{
+		return Measurements;
+	}
+	std::vector<std::string> Texts;
+	for (const FString& Address : RelayAddresses)
+	{
+		Texts.push_back(TCHAR_TO_UTF8(*Address));
+	}
+	const udp_relay::Result<std::vector<udp_relay::Measurement>> Measured = udp_relay::measureRelays(
+		Texts, static_cast<uint32_t>(FMath::Max(Attempts, 0)), static_cast<uint32_t>(FMath::Max(TimeoutMs, 0)));
+	if (!Measured)
+	{
+		UE_LOG(LogUdpRelay, Warning, TEXT("MeasureRelays: %s"), *UdpRelayNative::ToFString(Measured.status()));
+		return Measurements;
+	}
+	for (size_t Index = 0; Index < Measured->size(); ++Index)
+	{
+		const udp_relay::Measurement& Raw = (*Measured)[Index];
+		FUdpRelayMeasurement Measurement;
+		Measurement.RelayAddress = RelayAddresses[static_cast<int32>(Index)];
+		Measurement.bAnswered = Raw.answered();
+		Measurement.bResolved = Raw.status() != RELAY_STATUS_INVALID_ADDRESS;
+		Measurement.State = Raw.state() == udp_relay::ProbeState::Draining ? EUdpRelayProbeState::Draining
+			: Raw.state() == udp_relay::ProbeState::Full                   ? EUdpRelayProbeState::Full
+																			: EUdpRelayProbeState::Accepting;
+		Measurement.RttMs = static_cast<float>(Raw.rttUs()) / 1000.0f;
+		Measurement.ProbesSent = static_cast<int32>(Raw.probesSent());
+		Measurement.Replies = static_cast<int32>(Raw.replies());
+		Measurements.Add(Measurement);
+	}
+	return Measurements;
+}
+
+int32 UUdpRelayClientComponent::NearestRelay(const TArray<FUdpRelayMeasurement>& Measurements)
+{
+	int32 Best = -1;
+	for (int32 Index = 0; Index < Measurements.Num(); ++Index)
+	{
+		const FUdpRelayMeasurement& Measurement = Measurements[Index];
+		if (Measurement.bAnswered && Measurement.State == EUdpRelayProbeState::Accepting
+			&& (Best < 0 || Measurement.RttMs < Measurements[Best].RttMs))
+		{
+			Best = Index;
+		}
+	}
+	return Best;
 }
 
 FString UUdpRelayClientComponent::NewChannelGuid()
@@ -198,6 +289,10 @@ void UUdpRelayClientComponent::Fail(const FString& Message, EUdpRelayClientState
 	LastError = Message;
 	UE_LOG(LogUdpRelay, Warning, TEXT("Relay client: %s"), *Message);
 	SetComponentTickEnabled(false);
-	Client.close();
+	// A channel that timed out or was lost keeps its socket for RejoinChannel; anything else closes it.
+	if (NewState != EUdpRelayClientState::TimedOut && NewState != EUdpRelayClientState::Lost)
+	{
+		Client.close();
+	}
 	SetState(NewState);
 }

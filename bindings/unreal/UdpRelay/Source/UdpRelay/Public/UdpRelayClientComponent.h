@@ -6,6 +6,7 @@
 
 #include "CoreMinimal.h"
 #include "Components/ActorComponent.h"
+#include "UdpRelayMeasurement.h"
 #include "UdpRelayNative.h"
 #include "UdpRelayClientComponent.generated.h"
 
@@ -19,11 +20,11 @@ enum class EUdpRelayClientState : uint8
 	Handshaking,
 	/** Paired with the peer: datagrams flow. */
 	Established,
-	/** The peer did not show up in time. Join again to retry. */
+	/** The peer did not show up in time. The socket stays: RejoinChannel (another ticket) or JoinChannel to retry. */
 	TimedOut,
 	/** The client failed (see GetLastError). Join again to retry. */
 	Failed,
-	/** Was established, then nothing arrived from the relay for PeerTimeoutMs (the relay restarted or the peer is gone). Join again with the same GUID to retry. */
+	/** Was established, then nothing arrived from the relay for PeerTimeoutMs (the relay was killed or restarted, or the peer is gone). The socket stays: ask the matchmaker for a new ticket and call RejoinChannel. */
 	Lost,
 };
 
@@ -79,6 +80,17 @@ public:
 	UFUNCTION(BlueprintCallable, Category = "UDP Relay")
 	bool JoinChannel(const FString& InChannelGuid);
 
+	/**
+	 * Joins another channel, usually through another relay, keeping the client's socket (its local port) and this
+	 * component: when the relay was lost (state Lost) or drains (MeasureRelays says Draining), pass the matchmaker's
+	 * new ticket. Works once JoinChannel succeeded, in any state but Idle and Failed. The state becomes Handshaking
+	 * (Send returns false until Established); an empty InRelayAddress uses the settings' DefaultRelayAddress, an
+	 * empty InSeatTokenBase64 joins with a plain handshake. False (see GetLastError), with nothing changed, for a
+	 * malformed GUID or token, an address that does not resolve or a client that never joined.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "UDP Relay")
+	bool RejoinChannel(const FString& InRelayAddress, const FString& InChannelGuid, const FString& InSeatTokenBase64);
+
 	/** Closes the client's socket; the state becomes Idle. Harmless when not joined. */
 	UFUNCTION(BlueprintCallable, Category = "UDP Relay")
 	void Leave();
@@ -93,6 +105,10 @@ public:
 	UFUNCTION(BlueprintPure, Category = "UDP Relay")
 	EUdpRelayClientState GetState() const { return State; }
 
+	/** The local UDP port of the client's socket (the same after RejoinChannel), 0 when not joined. */
+	UFUNCTION(BlueprintPure, Category = "UDP Relay")
+	int32 GetLocalPort() const { return Client.localPort(); }
+
 	/** The joined channel's GUID, empty when not joined. */
 	UFUNCTION(BlueprintPure, Category = "UDP Relay")
 	FString GetChannelGuid() const;
@@ -100,6 +116,20 @@ public:
 	/** Why the last join, send or receive failed; empty if none did. */
 	UFUNCTION(BlueprintPure, Category = "UDP Relay")
 	FString GetLastError() const { return LastError; }
+
+	/**
+	 * Times each relay ("host:port") with up to Attempts probes (1 to 16) within TimeoutMs (1 to 60000) and returns
+	 * one measurement per relay, in order; empty if the library is not loaded or an argument is out of range (logged).
+	 * Blocks the calling thread: names are resolved, then up to TimeoutMs pass (exactly that long when a relay does
+	 * not answer). Call it at a loading screen, or from a worker thread in C++. The probes leave from a socket of
+	 * their own, so it works while a component is in a channel.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "UDP Relay")
+	static TArray<FUdpRelayMeasurement> MeasureRelays(const TArray<FString>& RelayAddresses, int32 Attempts, int32 TimeoutMs);
+
+	/** The index of the relay to join: the lowest round trip among those that answered Accepting, or -1. */
+	UFUNCTION(BlueprintPure, Category = "UDP Relay")
+	static int32 NearestRelay(const TArray<FUdpRelayMeasurement>& Measurements);
 
 	/** A new random channel GUID to hand to both peers (empty if the library is not loaded). */
 	UFUNCTION(BlueprintCallable, Category = "UDP Relay")
