@@ -142,6 +142,9 @@ pub struct Stats {
     /// Probes answered (in `datagrams_consumed`); probes over their source's budget are
     /// counted in `handshakes_rate_limited` and dropped.
     pub probes_answered: u64,
+    /// Authentic v2 seat tokens for another relay of the fleet (in `handshakes_rejected`):
+    /// a client sent to the wrong relay. Not answered; they open nothing and take no seat.
+    pub handshakes_wrong_relay: u64,
 }
 
 /// A snapshot of one channel.

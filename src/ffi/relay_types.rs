@@ -63,6 +63,10 @@ pub struct RelayStats {
     pub datagrams_consumed: u64,
     /// Probes answered (in datagrams_consumed; ABI 4).
     pub probes_answered: u64,
+    /// Authentic v2 seat tokens for another relay id (in handshakes_rejected): a client
+    /// sent to the wrong relay of a fleet. Not answered; they open nothing and take no seat
+    /// (ABI 5).
+    pub handshakes_wrong_relay: u64,
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -221,6 +225,7 @@ impl From<relay::Stats> for RelayStats {
             handshakes_challenged: s.handshakes_challenged,
             datagrams_consumed: s.datagrams_consumed,
             probes_answered: s.probes_answered,
+            handshakes_wrong_relay: s.handshakes_wrong_relay,
         }
     }
 }
