@@ -26,6 +26,9 @@
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
+// Most relays `relay_rank` takes in one call: 1 048 576.
+#define RELAY_RANK_MAX_RELAYS (1 << 20)
+
 // Room for a datagram of the relay's own that the core may ask to send (a 56-byte
 // return-path challenge, a 16-byte probe reply), never larger than what caused it.
 #define RELAY_ANSWER_MAX_LEN 56
@@ -392,6 +395,13 @@ typedef struct RelayClientConfig {
 // while that handle is in use: the callback must not call back into `relay_*` functions
 // other than `relay_last_error`/`relay_status_str`, and must not unwind (throw).
 typedef void (*RelayLogCallback)(void *user_data, uint32_t level, const char *message);
+
+// One relay for `relay_rank`: its id (1 or more, unique in the call) and its weight (its
+// capacity, say; 0 ranks it after every relay of positive weight).
+typedef struct RelayRankEntry {
+  uint32_t relay_id;
+  uint32_t weight;
+} RelayRankEntry;
 
 // How to start a relay. Fill it with `relay_config_default`, then change what you need.
 // Each field says its range; `relay_start` refuses a value outside it with
@@ -824,6 +834,28 @@ RelayStatus relay_handshake_free(struct RelayHandshake *handshake);
 // Ownership: the library keeps `callback` and `user_data` until the next call; the caller
 // keeps whatever `user_data` points to alive until then (from C#, keep the delegate alive).
 RelayStatus relay_set_log_callback(RelayLogCallback callback, void *user_data, uint32_t max_level);
+
+// Ranks the `n` relays at `relays` for the channel `guid`, best first, and writes the first
+// `out_len` relay ids of the ranking to `out_order` (all of them when `out_len >= n`);
+// returns how many it wrote. Every matchmaker that ranks the same relays (in any order)
+// gets the same ranking, so both peers of a channel are sent to the same relay; a relay
+// joining or leaving moves only the GUIDs that rank it first; each relay is ranked first
+// for a share of the GUIDs proportional to its weight. The score is
+// `-weight / ln(u)` with `u` from SHA-256 of the GUID and the relay id, ties to the smaller
+// id (the exact definition is in the library's `rank` module and the README).
+//
+// `relays` may be NULL only with `n` 0 (an empty ranking: returns 0). Errors:
+// `RELAY_STATUS_NULL_ARGUMENT` (`guid`, `out_order`, or `relays` with a nonzero `n`),
+// `RELAY_STATUS_INVALID_ARGUMENT` (a relay id of 0 or twice, more than
+// `RELAY_RANK_MAX_RELAYS` relays). Added in ABI 5.
+//
+// Ownership: `guid` and `relays` are only read during the call; the caller owns
+// `out_order`.
+int32_t relay_rank(const struct RelayGuid *guid,
+                   const struct RelayRankEntry *relays,
+                   size_t n,
+                   uint32_t *out_order,
+                   size_t out_len);
 
 // Binds a relay as `config` says and writes its handle to `*out_relay`.
 //

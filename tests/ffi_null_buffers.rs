@@ -362,6 +362,30 @@ fn rows() -> Vec<Row> {
             empty: NULL_ARGUMENT,
         },
         Row {
+            owner: "relay_rank",
+            pointer: "relays",
+            length: "n",
+            call: |f, len| {
+                let mut out = [0u32; 4];
+                relay_rank(&f.guid, null(), len, out.as_mut_ptr(), out.len())
+            },
+            // No relays: an empty ranking.
+            empty: 0,
+        },
+        Row {
+            owner: "relay_rank",
+            pointer: "out_order",
+            length: "out_len",
+            call: |f, len| {
+                let relays = [RelayRankEntry {
+                    relay_id: 1,
+                    weight: 1,
+                }];
+                relay_rank(&f.guid, relays.as_ptr(), relays.len(), null_mut(), len)
+            },
+            empty: NULL_ARGUMENT,
+        },
+        Row {
             owner: "RelayConfig",
             pointer: "secret_key",
             length: "secret_key_len",
