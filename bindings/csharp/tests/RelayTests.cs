@@ -95,6 +95,7 @@ namespace UdpRelay.Tests
             { "RelayAddress", typeof(RelayAddress) },
             { "RelayEvent", typeof(RelayEvent) },
             { "RelayClientConfig", typeof(RelayClientConfig) },
+            { "RelayRankEntry", typeof(RelayRankEntry) },
         };
 
         private static void StructLayoutsMatchNative()
