@@ -372,11 +372,10 @@ typedef struct RelayClientConfig {
   uint32_t send_buffer_bytes;
   // The seat token the matchmaker minted for this peer with `relay_token_mint`
   // (`token_len` `RELAY_TOKEN_LEN`) or `relay_token_mint_for_relay` (`RELAY_TOKEN_V2_LEN`),
-  // for a relay that admits by token. Every
-  // handshake and keep-alive then carries it with a fresh, growing sequence; no relay
-  // secret is needed. Borrowed for the call only (the library keeps a copy). NULL and 0
-  // (the default): plain v0.8 handshakes. With a token, `relay_handshake_poll` needs a
-  // buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
+  // for a relay that admits by token. Every handshake and keep-alive then carries it with
+  // a fresh, growing sequence; no relay secret is needed. Borrowed for the call only (the
+  // library keeps a copy). NULL and 0 (the default): plain v0.8 handshakes. With a token,
+  // `relay_handshake_poll` needs a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
   const uint8_t *token;
   size_t token_len;
   // Once established, give up (`RELAY_CLIENT_STATE_LOST`, then `RELAY_STATUS_PEER_LOST`
@@ -495,7 +494,8 @@ typedef struct RelayStats {
   uint64_t bytes_out;
   // Received and not forwarded (malformed, refused, no peer yet, or send failed).
   uint64_t datagrams_dropped;
-  // Datagrams from unpaired addresses that are not valid handshakes.
+  // Datagrams from unpaired addresses that are not valid handshakes, or carry a token
+  // refused (invalid, expired, or another relay's).
   uint64_t handshakes_rejected;
   // Valid handshakes that allocated, refreshed or established a channel.
   uint64_t handshakes_accepted;

@@ -98,7 +98,8 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Received and not forwarded, accepted handshakes of pending channels excepted.
     pub datagrams_dropped: u64,
-    /// From an unpaired address and not a valid handshake (short, bad magic, zero GUID, bad mac).
+    /// From an unpaired address and not a valid handshake (short, bad magic, zero GUID, bad
+    /// mac) or a token refused (invalid, expired, or another relay's).
     pub handshakes_rejected: u64,
     /// Valid handshakes that allocated, refreshed or established a channel.
     pub handshakes_accepted: u64,

@@ -99,11 +99,10 @@ pub struct RelayClientConfig {
     pub send_buffer_bytes: u32,
     /// The seat token the matchmaker minted for this peer with `relay_token_mint`
     /// (`token_len` `RELAY_TOKEN_LEN`) or `relay_token_mint_for_relay` (`RELAY_TOKEN_V2_LEN`),
-    /// for a relay that admits by token. Every
-    /// handshake and keep-alive then carries it with a fresh, growing sequence; no relay
-    /// secret is needed. Borrowed for the call only (the library keeps a copy). NULL and 0
-    /// (the default): plain v0.8 handshakes. With a token, `relay_handshake_poll` needs a
-    /// buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
+    /// for a relay that admits by token. Every handshake and keep-alive then carries it with
+    /// a fresh, growing sequence; no relay secret is needed. Borrowed for the call only (the
+    /// library keeps a copy). NULL and 0 (the default): plain v0.8 handshakes. With a token,
+    /// `relay_handshake_poll` needs a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
     pub token: *const u8,
     pub token_len: usize,
     /// Once established, give up (`RELAY_CLIENT_STATE_LOST`, then `RELAY_STATUS_PEER_LOST`

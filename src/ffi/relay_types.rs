@@ -19,7 +19,8 @@ pub struct RelayStats {
     pub bytes_out: u64,
     /// Received and not forwarded (malformed, refused, no peer yet, or send failed).
     pub datagrams_dropped: u64,
-    /// Datagrams from unpaired addresses that are not valid handshakes.
+    /// Datagrams from unpaired addresses that are not valid handshakes, or carry a token
+    /// refused (invalid, expired, or another relay's).
     pub handshakes_rejected: u64,
     /// Valid handshakes that allocated, refreshed or established a channel.
     pub handshakes_accepted: u64,
