@@ -35,6 +35,9 @@
 // Bytes `relay_guid_format` needs: 36 characters and the terminating NUL.
 #define RELAY_GUID_STRING_SIZE 37
 
+// Most relays `relay_rank` takes in one call: 1 048 576.
+#define RELAY_RANK_MAX_RELAYS (1 << 20)
+
 // Room for a datagram of the relay's own that the core may ask to send (a 56-byte
 // return-path challenge, a 16-byte probe reply), never larger than what caused it.
 #define RELAY_ANSWER_MAX_LEN 56
@@ -47,11 +50,19 @@
 // `out_size` `relay_next_event` accepts.
 #define RELAY_EVENT_MIN_SIZE 120
 
-// Size of a seat token written by `relay_token_mint`.
+// Size of a v1 seat token, as `relay_token_mint` writes it.
 #define RELAY_TOKEN_LEN 60
 
-// Size of a handshake written by `relay_handshake_write_with_token`.
+// Size of a v2 (relay-bound) seat token, as `relay_token_mint_for_relay` writes it. Added
+// in ABI 5.
+#define RELAY_TOKEN_V2_LEN 68
+
+// Size of a handshake written by `relay_handshake_write_with_token` with a v1 token.
 #define RELAY_TOKEN_HANDSHAKE_LEN 76
+
+// Size of a handshake written by `relay_handshake_write_with_token` with a v2 token. Added
+// in ABI 5.
+#define RELAY_TOKEN_V2_HANDSHAKE_LEN 84
 
 // Token role of the seat A (`relay_token_mint`'s `role`).
 #define RELAY_TOKEN_ROLE_A 0
@@ -76,10 +87,11 @@
 // accepts.
 #define RELAY_HANDSHAKE_LEN 56
 
-// Size of the largest handshake a client sends (one carrying a seat token and echoing the
+// Size of the largest handshake a client sends (one carrying a v2 seat token and echoing the
 // relay's return-path cookie): a buffer of this many bytes always fits what
-// `relay_handshake_poll` writes. 76 before ABI version 4.
-#define RELAY_MAX_HANDSHAKE_LEN 92
+// `relay_handshake_poll` writes. 92 in ABI 4 (a v1 token's, still enough for one), 76
+// before.
+#define RELAY_MAX_HANDSHAKE_LEN 100
 
 // Largest UDP payload the relay forwards intact (and the receive buffer size that never
 // truncates).
@@ -392,11 +404,11 @@ typedef struct RelayClientConfig {
   uint32_t recv_buffer_bytes;
   uint32_t send_buffer_bytes;
   // The seat token the matchmaker minted for this peer with `relay_token_mint`
-  // (`token_len` must be `RELAY_TOKEN_LEN`), for a relay that admits by token. Every
-  // handshake and keep-alive then carries it with a fresh, growing sequence; no relay
-  // secret is needed. Borrowed for the call only (the library keeps a copy). NULL and 0
-  // (the default): plain v0.8 handshakes. With a token, `relay_handshake_poll` needs a
-  // buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
+  // (`token_len` `RELAY_TOKEN_LEN`) or `relay_token_mint_for_relay` (`RELAY_TOKEN_V2_LEN`),
+  // for a relay that admits by token. Every handshake and keep-alive then carries it with
+  // a fresh, growing sequence; no relay secret is needed. Borrowed for the call only (the
+  // library keeps a copy). NULL and 0 (the default): plain v0.8 handshakes. With a token,
+  // `relay_handshake_poll` needs a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
   const uint8_t *token;
   size_t token_len;
   // Once established, give up (`RELAY_CLIENT_STATE_LOST`, then `RELAY_STATUS_PEER_LOST`
@@ -446,6 +458,13 @@ typedef struct RelayMeasurement {
   // The address the text resolved to (family 0 when it did not).
   struct RelayAddress address;
 } RelayMeasurement;
+
+// One relay for `relay_rank`: its id (1 or more, unique in the call) and its weight (its
+// capacity, say; 0 ranks it after every relay of positive weight).
+typedef struct RelayRankEntry {
+  uint32_t relay_id;
+  uint32_t weight;
+} RelayRankEntry;
 
 // How to start a relay. Fill it with `relay_config_default`, then change what you need.
 // Each field says its range; `relay_start` refuses a value outside it with
@@ -506,6 +525,26 @@ typedef struct RelayConfig {
   // 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
   // `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
   uint32_t require_tokens;
+  // This relay's id in a fleet: it admits v2 seat tokens (`relay_token_mint_for_relay`)
+  // minted for this id only, and counts authentic ones for another id in
+  // `RelayStats::handshakes_wrong_relay`. 0 (the default) = no id: every v2 token is
+  // another relay's. 0 to 4 294 967 295. Added in ABI 5, like every field below.
+  uint32_t relay_id;
+  // The id of `secret_key`, which v2 tokens name. Default 0; any value.
+  uint32_t key_id;
+  // The id of `previous_secret_key`; must differ from `key_id` while that key is set.
+  // Default 0.
+  uint32_t previous_key_id;
+  // 1 = refuse v1 seat tokens (valid on every relay holding the key), admitting only
+  // relay-bound (v2) ones; needs `secret_key` and a `relay_id`. 0 (the default) = both
+  // versions. 0 or 1. Plain handshakes are governed by `require_tokens`.
+  uint32_t require_token_v2;
+  // During a key rotation, the key `secret_key` replaces: v2 tokens naming
+  // `previous_key_id`, v1 tokens minted with it and plain handshakes keyed with it are
+  // admitted too. Needs `secret_key`. Borrowed for the call only (the relay keeps its own
+  // copy). Length 0 (the default): no rotation.
+  const uint8_t *previous_secret_key;
+  size_t previous_secret_key_len;
 } RelayConfig;
 
 // Relay-wide counters since start. Filled by `relay_get_stats`.
@@ -519,7 +558,8 @@ typedef struct RelayStats {
   uint64_t bytes_out;
   // Received and not forwarded (malformed, refused, no peer yet, or send failed).
   uint64_t datagrams_dropped;
-  // Datagrams from unpaired addresses that are not valid handshakes.
+  // Datagrams from unpaired addresses that are not valid handshakes, or carry a token
+  // refused (invalid, expired, or another relay's).
   uint64_t handshakes_rejected;
   // Valid handshakes that allocated, refreshed or established a channel.
   uint64_t handshakes_accepted;
@@ -563,6 +603,10 @@ typedef struct RelayStats {
   uint64_t datagrams_consumed;
   // Probes answered (in datagrams_consumed; ABI 4).
   uint64_t probes_answered;
+  // Authentic v2 seat tokens for another relay id (in handshakes_rejected): a client
+  // sent to the wrong relay of a fleet. Not answered; they open nothing and take no seat
+  // (ABI 5).
+  uint64_t handshakes_wrong_relay;
 } RelayStats;
 
 // Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -641,7 +685,8 @@ RelayStatus relay_client_config_default(struct RelayClientConfig *out);
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size is
 // neither this header's nor ABI 2's), `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID,
 // inconsistent timing such as a peer timeout not above the keep-alive, a token that is not
-// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
+// `RELAY_TOKEN_LEN` or `RELAY_TOKEN_V2_LEN` bytes or not a seat token, a GUID other than
+// the token's),
 // `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
 // `*out_client` is written only on success.
 //
@@ -828,7 +873,8 @@ RelayStatus relay_handshake_parse(const uint8_t *datagram,
 //
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
 // `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
-// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's).
+// `RELAY_TOKEN_LEN` or `RELAY_TOKEN_V2_LEN` bytes or not a seat token, a GUID other than
+// the token's).
 //
 // Ownership: `config` and what it points to are only read during the call. The caller owns
 // the returned handle and must pass it to `relay_handshake_free` exactly once.
@@ -836,8 +882,9 @@ RelayStatus relay_handshake_new(const struct RelayClientConfig *config,
                                 struct RelayHandshake **out_handshake);
 
 // If a handshake (first try, retry, answer or keep-alive) is due now, writes it into `buf`
-// and returns its length (56, or `RELAY_TOKEN_HANDSHAKE_LEN` = 76 when the config had a
-// token): send those bytes to the relay. Returns 0 when nothing is due, or a negative
+// and returns its length (56, `RELAY_TOKEN_HANDSHAKE_LEN` = 76 with a v1 token,
+// `RELAY_TOKEN_V2_HANDSHAKE_LEN` = 84 with a v2 one; 16 more once it echoes the relay's
+// return-path cookie): send those bytes to the relay. Returns 0 when nothing is due, or a negative
 // status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within the timeout
 // (final), `RELAY_STATUS_PEER_LOST` once the established channel went silent for
 // `peer_timeout_ms` (final: free it and start a new machine with the same GUID),
@@ -917,6 +964,28 @@ int32_t relay_measure(const char *const *relays,
                       struct RelayMeasurement *out,
                       size_t out_len);
 
+// Ranks the `n` relays at `relays` for the channel `guid`, best first, and writes the first
+// `out_len` relay ids of the ranking to `out_order` (all of them when `out_len >= n`);
+// returns how many it wrote. Every matchmaker that ranks the same relays (in any order)
+// gets the same ranking, so both peers of a channel are sent to the same relay; a relay
+// joining or leaving moves only the GUIDs that rank it first; each relay is ranked first
+// for a share of the GUIDs proportional to its weight. The score is
+// `-weight / ln(u)` with `u` from SHA-256 of the GUID and the relay id, ties to the smaller
+// id (the exact definition is in the library's `rank` module and the README).
+//
+// `relays` may be NULL only with `n` 0 (an empty ranking: returns 0). Errors:
+// `RELAY_STATUS_NULL_ARGUMENT` (`guid`, `out_order`, or `relays` with a nonzero `n`),
+// `RELAY_STATUS_INVALID_ARGUMENT` (a relay id of 0 or twice, more than
+// `RELAY_RANK_MAX_RELAYS` relays). Added in ABI 5.
+//
+// Ownership: `guid` and `relays` are only read during the call; the caller owns
+// `out_order`.
+int32_t relay_rank(const struct RelayGuid *guid,
+                   const struct RelayRankEntry *relays,
+                   size_t n,
+                   uint32_t *out_order,
+                   size_t out_len);
+
 // Binds a relay as `config` says and writes its handle to `*out_relay`.
 //
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size),
@@ -982,8 +1051,8 @@ int32_t relay_address_format(const struct RelayAddress *addr, char *buf, size_t 
 
 // Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
 // key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
-// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
-// `out` is NULL.
+// channels per source, no bandwidth cap, tokens not required, no relay id, no previous key).
+// Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 RelayStatus relay_config_default(struct RelayConfig *out);
 
 // Makes a socket-free relay as `config` says (`bind_address`, `port` and the socket buffer
@@ -1059,13 +1128,15 @@ RelayStatus relay_fd(const struct RelayHandle *relay, uint64_t *out_socket);
 // only). Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_HANDLE`.
 RelayStatus relay_next_timeout_ms(const struct RelayHandle *relay, int64_t *out_ms);
 
-// Mints the seat token of one peer: the matchmaker calls this with the relay's secret and
-// hands the token to that peer only. `role` is `RELAY_TOKEN_ROLE_A` or `RELAY_TOKEN_ROLE_B`
-// (each peer of a channel gets its own); the token is accepted while the relay's wall clock
-// is before `expiry_unix_secs`. Writes `RELAY_TOKEN_LEN` bytes to `out` (of `out_len`
-// bytes) and returns that count, or a negative status: `RELAY_STATUS_NULL_ARGUMENT`
-// (`guid`, `out`, or `secret` with a nonzero `secret_len`), `RELAY_STATUS_INVALID_ARGUMENT`
-// (empty secret, zero GUID, unknown role), `RELAY_STATUS_BUFFER_TOO_SMALL`.
+// Mints the v1 seat token of one peer: the matchmaker calls this with the relay's secret
+// and hands the token to that peer only. `role` is `RELAY_TOKEN_ROLE_A` or
+// `RELAY_TOKEN_ROLE_B` (each peer of a channel gets its own); the token is accepted while
+// the relay's wall clock is before `expiry_unix_secs`, by every relay holding the secret
+// (see `relay_token_mint_for_relay` for a token one relay of a fleet accepts). Writes
+// `RELAY_TOKEN_LEN` bytes to `out` (of `out_len` bytes) and returns that count, or a
+// negative status: `RELAY_STATUS_NULL_ARGUMENT` (`guid`, `out`, or `secret` with a nonzero
+// `secret_len`), `RELAY_STATUS_INVALID_ARGUMENT` (empty secret, zero GUID, unknown role),
+// `RELAY_STATUS_BUFFER_TOO_SMALL`.
 //
 // Ownership: `secret` (`secret_len` bytes) and `guid` are only read during the call; the
 // caller owns `out`. The token is a secret of its peer: send it over an authenticated,
@@ -1078,10 +1149,33 @@ int32_t relay_token_mint(const uint8_t *secret,
                          uint8_t *out,
                          size_t out_len);
 
-// Writes a handshake carrying the seat token `token` (`token_len` must be
-// `RELAY_TOKEN_LEN`) into `out` of `out_len` bytes and returns its length
-// (`RELAY_TOKEN_HANDSHAKE_LEN`), or a negative status: `RELAY_STATUS_NULL_ARGUMENT`,
-// `RELAY_STATUS_INVALID_ARGUMENT` (not a token), `RELAY_STATUS_BUFFER_TOO_SMALL`.
+// Mints the v2 seat token of one peer, valid only on the relay whose `RelayConfig.relay_id`
+// is `relay_id` (1 or more), while that relay holds `secret` as its key `key_id` (its
+// current key, or its previous one during a rotation). Otherwise as `relay_token_mint`:
+// writes `RELAY_TOKEN_V2_LEN` bytes to `out` and returns that count, or a negative status:
+// `RELAY_STATUS_NULL_ARGUMENT` (`guid`, `out`, or `secret` with a nonzero `secret_len`),
+// `RELAY_STATUS_INVALID_ARGUMENT` (empty secret, zero GUID, unknown role, `relay_id` 0),
+// `RELAY_STATUS_BUFFER_TOO_SMALL`. A relay shown a token for another relay id refuses it
+// without an answer and counts it in `RelayStats::handshakes_wrong_relay`. Added in ABI 5.
+//
+// Ownership: `secret` (`secret_len` bytes) and `guid` are only read during the call; the
+// caller owns `out`. The token is a secret of its peer: send it over an authenticated,
+// encrypted channel.
+int32_t relay_token_mint_for_relay(const uint8_t *secret,
+                                   size_t secret_len,
+                                   uint32_t key_id,
+                                   uint32_t relay_id,
+                                   const struct RelayGuid *guid,
+                                   uint32_t role,
+                                   uint64_t expiry_unix_secs,
+                                   uint8_t *out,
+                                   size_t out_len);
+
+// Writes a handshake carrying the seat token `token` (`token_len` must be `RELAY_TOKEN_LEN`
+// for a v1 token or `RELAY_TOKEN_V2_LEN` for v2) into `out` of `out_len` bytes and returns
+// its length (`RELAY_TOKEN_HANDSHAKE_LEN`, or `RELAY_TOKEN_V2_HANDSHAKE_LEN` for v2), or a
+// negative status: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_INVALID_ARGUMENT` (not a
+// token), `RELAY_STATUS_BUFFER_TOO_SMALL`.
 //
 // `sequence` must be larger with every handshake sent with this token, for its whole life
 // (a counter starting at 1, or a millisecond clock): when the peer's address changes (NAT

@@ -36,6 +36,8 @@ declare -A WINDOWS_EXCLUDED=(
   [windows_wine]="is the Linux side of the Windows C tests, run natively below"
   [header_names]="compiles the header with the Linux C compiler and reads the library with nm"
   [unreal_plugin]="compiles the plugin with the Linux C++ compiler and runs bash scripts"
+  [rank_c_python]="builds with the Linux C compiler and sanitizers and runs Linux Python"
+  [matchmaker]="builds the example programs with cargo, a Linux program"
 )
 # Single tests of otherwise-running files: "file::test" -> reason (none at present).
 declare -A WINDOWS_SKIPPED_TESTS=()
@@ -52,6 +54,8 @@ declare -A AARCH64_EXCLUDED=(
   [client_example]="starts the example programs, aarch64 programs"
   [header]="the header generated from the sources is the same on every target (checked natively)"
   [windows_wine]="tests the Windows build"
+  [rank_c_python]="links a C program with the host compiler against the aarch64 library"
+  [matchmaker]="starts the matchmaker example, an aarch64 program"
 )
 
 failures=()

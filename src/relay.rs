@@ -98,7 +98,8 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Received and not forwarded, accepted handshakes of pending channels excepted.
     pub datagrams_dropped: u64,
-    /// From an unpaired address and not a valid handshake (short, bad magic, zero GUID, bad mac).
+    /// From an unpaired address and not a valid handshake (short, bad magic, zero GUID, bad
+    /// mac) or a token refused (invalid, expired, or another relay's).
     pub handshakes_rejected: u64,
     /// Valid handshakes that allocated, refreshed or established a channel.
     pub handshakes_accepted: u64,
@@ -142,6 +143,9 @@ pub struct Stats {
     /// Probes answered (in `datagrams_consumed`); probes over their source's budget are
     /// counted in `handshakes_rate_limited` and dropped.
     pub probes_answered: u64,
+    /// Authentic v2 seat tokens for another relay of the fleet (in `handshakes_rejected`):
+    /// a client sent to the wrong relay. Not answered; they open nothing and take no seat.
+    pub handshakes_wrong_relay: u64,
 }
 
 /// A snapshot of one channel.

@@ -210,8 +210,8 @@ fn the_c_abi_checks_the_token_it_is_given() {
         token_len: token.len(),
         ..client_support::c_config_default()
     };
-    let mut bad_version = token;
-    bad_version[0] = 2;
+    let mut bad_version = token.clone();
+    bad_version[0] = 3;
     let other_guid = RelayGuid { hi: 1, lo: 2 };
     let cases: Vec<(RelayClientConfig, RelayStatus, &[&str])> = vec![
         (
@@ -270,7 +270,7 @@ fn the_c_abi_checks_the_token_it_is_given() {
     // The token's own GUID spelled out, or left zero, is accepted; the library keeps a copy,
     // so the caller's bytes may change right after the call.
     for guid in [RelayGuid::from(seat_a.guid), RelayGuid::default()] {
-        let mut copy = token;
+        let mut copy = token.clone();
         let cfg = RelayClientConfig {
             guid,
             token: copy.as_ptr(),

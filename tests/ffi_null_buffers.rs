@@ -302,6 +302,46 @@ fn rows() -> Vec<Row> {
             empty: NULL_ARGUMENT,
         },
         Row {
+            owner: "relay_token_mint_for_relay",
+            pointer: "secret",
+            length: "secret_len",
+            call: |f, len| {
+                let mut out = [0u8; RELAY_TOKEN_V2_LEN];
+                relay_token_mint_for_relay(
+                    null(),
+                    len,
+                    1,
+                    2,
+                    &f.guid,
+                    0,
+                    1,
+                    out.as_mut_ptr(),
+                    out.len(),
+                )
+            },
+            // An empty secret mints nothing.
+            empty: RelayStatus::InvalidArgument as i32,
+        },
+        Row {
+            owner: "relay_token_mint_for_relay",
+            pointer: "out",
+            length: "out_len",
+            call: |f, len| {
+                relay_token_mint_for_relay(
+                    SECRET.as_ptr(),
+                    SECRET.len(),
+                    1,
+                    2,
+                    &f.guid,
+                    0,
+                    1,
+                    null_mut(),
+                    len,
+                )
+            },
+            empty: NULL_ARGUMENT,
+        },
+        Row {
             owner: "relay_handshake_write_with_token",
             pointer: "token",
             length: "token_len",
@@ -352,6 +392,30 @@ fn rows() -> Vec<Row> {
             empty: NULL_ARGUMENT,
         },
         Row {
+            owner: "relay_rank",
+            pointer: "relays",
+            length: "n",
+            call: |f, len| {
+                let mut out = [0u32; 4];
+                relay_rank(&f.guid, null(), len, out.as_mut_ptr(), out.len())
+            },
+            // No relays: an empty ranking.
+            empty: 0,
+        },
+        Row {
+            owner: "relay_rank",
+            pointer: "out_order",
+            length: "out_len",
+            call: |f, len| {
+                let relays = [RelayRankEntry {
+                    relay_id: 1,
+                    weight: 1,
+                }];
+                relay_rank(&f.guid, relays.as_ptr(), relays.len(), null_mut(), len)
+            },
+            empty: NULL_ARGUMENT,
+        },
+        Row {
             owner: "RelayConfig",
             pointer: "secret_key",
             length: "secret_key_len",
@@ -362,6 +426,19 @@ fn rows() -> Vec<Row> {
                 })
             },
             // No key: an unkeyed relay.
+            empty: RelayStatus::Ok as i32,
+        },
+        Row {
+            owner: "RelayConfig",
+            pointer: "previous_secret_key",
+            length: "previous_secret_key_len",
+            call: |_, len| {
+                start_relay(|c| {
+                    c.previous_secret_key = null();
+                    c.previous_secret_key_len = len;
+                })
+            },
+            // No previous key: no rotation.
             empty: RelayStatus::Ok as i32,
         },
         Row {

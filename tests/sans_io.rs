@@ -42,6 +42,8 @@ enum Kind {
         seq: u8,
         expired: bool,
         wrong_secret: bool,
+        /// 0: a v1 token; 1: v2 for this relay; 2: v2 for another relay of the fleet.
+        binding: u8,
     },
     Payload {
         len: u16,
@@ -69,15 +71,19 @@ fn kind() -> impl Strategy<Value = Kind> {
             any::<bool>(),
             0..6u8,
             prop::bool::weighted(0.1),
-            prop::bool::weighted(0.1)
+            prop::bool::weighted(0.1),
+            0..3u8,
         )
-            .prop_map(|(guid, role, seq, expired, wrong_secret)| Kind::Token {
-                guid,
-                role,
-                seq,
-                expired,
-                wrong_secret
-            }),
+            .prop_map(
+                |(guid, role, seq, expired, wrong_secret, binding)| Kind::Token {
+                    guid,
+                    role,
+                    seq,
+                    expired,
+                    wrong_secret,
+                    binding,
+                }
+            ),
         (0..1500u16).prop_map(|len| Kind::Payload { len }),
         prop::collection::vec(any::<u8>(), 0..120).prop_map(Kind::Garbage),
         Just(Kind::Probe),
@@ -120,11 +126,18 @@ fn encode(kind: &Kind, expiry: u64, sent: &[Vec<u8>], cookie: Option<&Cookie>) -
             seq,
             expired,
             wrong_secret,
+            binding,
         } => {
             let secret: &[u8] = if *wrong_secret { b"wrong" } else { SECRET };
             let role = if *role { Role::B } else { Role::A };
             let expiry = if *expired { 1 } else { expiry };
-            let t = TokenKey::new(secret).mint(Guid(u128::from(*guid)), role, expiry);
+            let key = TokenKey::new(secret);
+            let guid = Guid(u128::from(*guid));
+            let t = match binding {
+                0 => key.mint(guid, role, expiry),
+                1 => key.mint_for_relay(KEY_ID, RELAY_ID, guid, role, expiry),
+                _ => key.mint_for_relay(KEY_ID, RELAY_ID + 1, guid, role, expiry),
+            };
             let n = write_handshake_with_token_and_cookie(&mut buf, &t, u64::from(*seq), cookie)
                 .unwrap();
             buf.truncate(n);
@@ -148,9 +161,22 @@ fn limits() -> Limits {
     }
 }
 
+/// The relay's id and key id: v2 tokens for `RELAY_ID + 1` are another relay's.
+const RELAY_ID: u32 = 9;
+const KEY_ID: u32 = 3;
+
+/// Whether `d` is a v2 token handshake for another relay (never admitted nor answered).
+fn for_another_relay(d: &[u8]) -> bool {
+    udp_relay::token::has_token_flag(d)
+        && udp_relay::token::read_claim(d)
+            .is_ok_and(|c| c.binding.is_some_and(|b| b.relay_id != RELAY_ID))
+}
+
 fn run(ops: &[Op], require_tokens: bool) {
     let mut relay = RelayCore::new(Config {
         secret_key: Some(SECRET.to_vec()),
+        key_id: KEY_ID,
+        relay_id: RELAY_ID,
         require_tokens,
         max_channels: 3,
         inactivity_timeout: Duration::from_secs(5),
@@ -171,7 +197,14 @@ fn run(ops: &[Op], require_tokens: bool) {
         let d = encode(&op.kind, expiry, &sent, None);
         let mut sends = vec![d];
         while let Some(d) = sends.pop() {
-            match feed(&mut relay, &d, address(op.from), now, op.send_ok) {
+            let verdict = feed(&mut relay, &d, address(op.from), now, op.send_ok);
+            if matches!(verdict, Verdict::Absorbed | Verdict::Challenge(_)) {
+                assert!(
+                    !for_another_relay(&d),
+                    "another relay's token taken: {verdict:?}"
+                );
+            }
+            match verdict {
                 Verdict::Absorbed | Verdict::ProbeReply(_) => consumed += 1,
                 Verdict::Challenge(c) => {
                     // Answered like a client: the same handshake, echoing the cookie.
@@ -186,6 +219,7 @@ fn run(ops: &[Op], require_tokens: bool) {
         let s = relay.stats();
         assert!(s.channels_open <= 3);
         assert_eq!(s.datagrams_consumed, consumed, "{s:?}");
+        assert!(s.handshakes_wrong_relay <= s.handshakes_rejected, "{s:?}");
         assert_eq!(
             s.datagrams_in,
             s.datagrams_out + s.datagrams_dropped + s.datagrams_consumed,

@@ -524,6 +524,29 @@ public:
         config_.require_return_path = value ? 1u : 0u;
         return *this;
     }
+    // Fleets (see SECURITY.md, relay binding and rotation). This relay's id: it admits v2
+    // tokens (`mintTokenForRelay`) for this id only; 0 (the default) is none.
+    RelayConfigBuilder &relayId(uint32_t value) noexcept {
+        config_.relay_id = value;
+        return *this;
+    }
+    // The id of `secretKey`, which v2 tokens name.
+    RelayConfigBuilder &keyId(uint32_t value) noexcept {
+        config_.key_id = value;
+        return *this;
+    }
+    // During a key rotation, the key `secretKey` replaces (copied) and its id: tokens and
+    // handshakes made with it stay admitted. An empty key: no rotation.
+    RelayConfigBuilder &previousKey(ByteView key, uint32_t id) {
+        previousKey_.assign(key.begin(), key.end());
+        config_.previous_key_id = id;
+        return *this;
+    }
+    // Refuse v1 tokens (valid on every relay holding the key); needs a key and a relay id.
+    RelayConfigBuilder &requireTokenV2(bool value) noexcept {
+        config_.require_token_v2 = value ? 1u : 0u;
+        return *this;
+    }
 
     // The C config, pointing into this builder: valid while the builder lives unchanged.
     RelayConfig native() const noexcept {
@@ -531,6 +554,8 @@ public:
         config.bind_address = hasBindAddress_ ? bindAddress_.c_str() : nullptr;
         config.secret_key = secretKey_.empty() ? nullptr : secretKey_.data();
         config.secret_key_len = secretKey_.size();
+        config.previous_secret_key = previousKey_.empty() ? nullptr : previousKey_.data();
+        config.previous_secret_key_len = previousKey_.size();
         return config;
     }
 
@@ -539,6 +564,7 @@ private:
     std::string bindAddress_;
     bool hasBindAddress_ = false;
     std::vector<uint8_t> secretKey_;
+    std::vector<uint8_t> previousKey_;
 };
 
 class Relay;
@@ -730,7 +756,8 @@ public:
         return *this;
     }
     // The seat token the matchmaker minted for this peer (`mintToken`, RELAY_TOKEN_LEN
-    // bytes; copied), for a relay that requires tokens. Every handshake and keep-alive then
+    // bytes, or `mintTokenForRelay`, RELAY_TOKEN_V2_LEN; copied), for a relay that requires
+    // tokens. Every handshake and keep-alive then
     // carries it; `Handshake::poll` needs RELAY_MAX_HANDSHAKE_LEN bytes. Empty: no token.
     ClientConfigBuilder &token(ByteView value) {
         token_.assign(value.begin(), value.end());
@@ -1096,8 +1123,10 @@ inline Status parseHandshake(ByteView datagram, const Guid &guid, ByteView secre
                                                       secretKey.data(), secretKey.size()));
 }
 
-// A seat token as `relay_token_mint` writes it.
+// A v1 seat token as `relay_token_mint` writes it.
 using Token = std::array<uint8_t, RELAY_TOKEN_LEN>;
+// A v2 (relay-bound) seat token as `relay_token_mint_for_relay` writes it.
+using TokenV2 = std::array<uint8_t, RELAY_TOKEN_V2_LEN>;
 
 // Which seat of a channel a token is for.
 enum class TokenRole : uint32_t { A = RELAY_TOKEN_ROLE_A, B = RELAY_TOKEN_ROLE_B };
@@ -1117,8 +1146,40 @@ inline Result<Token> mintToken(ByteView relaySecret, const Guid &guid, TokenRole
     return token;
 }
 
-// Writes a handshake carrying `token` with `sequence` into `out` (at least
-// RELAY_TOKEN_HANDSHAKE_LEN bytes) and returns its length. Only for engines that write
+// Matchmaker side, for a fleet: mints the v2 token of seat `role` of channel `guid`, valid
+// only on the relay whose `relayId` it names (1 or more; the first of `rank`), while that
+// relay holds `key` under `keyId` (its current key, or its previous one during a rotation).
+// Errors: RELAY_STATUS_INVALID_ARGUMENT (empty key, zero GUID, relay id 0).
+inline Result<TokenV2> mintTokenForRelay(ByteView key, uint32_t keyId, uint32_t relayId,
+                                         const Guid &guid, TokenRole role,
+                                         uint64_t expiryUnixSecs) {
+    TokenV2 token{};
+    const int32_t n = relay_token_mint_for_relay(key.data(), key.size(), keyId, relayId,
+                                                 &guid.raw(), static_cast<uint32_t>(role),
+                                                 expiryUnixSecs, token.data(), token.size());
+    if (n < 0) return Status::fromLastCall(n);
+    return token;
+}
+
+// One relay to rank: its id (1 or more, unique) and its weight (its capacity, say).
+using RankEntry = RelayRankEntry;
+
+// The relays' ids, best first for channel `guid` (rendezvous hashing weighted by capacity):
+// every matchmaker ranking the same relays, listed in any order, gets the same ranking; a
+// relay leaving moves only the channels that ranked it first. Errors:
+// RELAY_STATUS_INVALID_ARGUMENT (a relay id of 0 or twice).
+inline Result<std::vector<uint32_t>> rank(const Guid &guid, const std::vector<RankEntry> &relays) {
+    std::vector<uint32_t> order(relays.size());
+    uint32_t none = 0;
+    const int32_t n = relay_rank(&guid.raw(), relays.data(), relays.size(),
+                                 order.empty() ? &none : order.data(), order.size());
+    if (n < 0) return Status::fromLastCall(n);
+    order.resize(static_cast<std::size_t>(n));
+    return order;
+}
+
+// Writes a handshake carrying `token` (v1 or v2) with `sequence` into `out` (at least
+// RELAY_TOKEN_HANDSHAKE_LEN bytes, RELAY_TOKEN_V2_HANDSHAKE_LEN for v2) and returns its length. Only for engines that write
 // handshakes themselves: `Client` and `Handshake` do it, with a fresh growing sequence, when
 // the config has a token. `sequence` must grow with every handshake sent with the token.
 inline Result<std::size_t> writeHandshakeWithToken(MutableByteView out, ByteView token,

@@ -38,8 +38,9 @@
 //! us from the relay while handshaking also proves the channel is up; it is game data and is
 //! handed over, not dropped. Valid handshakes carrying our GUID are never game data.
 //!
-//! With a seat token (see [`crate::token`]) every handshake the machine hands out, retries,
-//! answers and keep-alives alike, is a 76-byte token handshake with a fresh, strictly
+//! With a seat token (see [`crate::token`]; v1, or v2 bound to one relay) every handshake the
+//! machine hands out, retries, answers and keep-alives alike, is a token handshake (76 bytes
+//! for v1, 84 for v2) with a fresh, strictly
 //! increasing sequence ([`super::sequence`]), so the relay can tell a NAT rebinding from a
 //! replay at any moment. The peer's token handshakes carry a proof keyed with *its* seat tag,
 //! which only the relay can check: the machine recognises them by magic, GUID and the
@@ -48,7 +49,8 @@
 //! A relay that must know we receive at our address before it forwards anything to us (it
 //! always does for token handshakes) answers a handshake with a *challenge* carrying a
 //! return-path cookie ([`crate::cookie`]). The machine echoes it at once in its next
-//! handshake, and in every one after (72 bytes, or 92 with a token); a challenge is consumed
+//! handshake, and in every one after (72 bytes, or 92 with a v1 token, 100 with v2); a
+//! challenge is consumed
 //! like a handshake and is no sign of the peer. Answers to challenges are spaced by at least
 //! `retry_interval`, so no one can make the machine send faster by forging them.
 
@@ -58,12 +60,12 @@ use super::clock::later;
 use super::sequence;
 use crate::cookie::{self, Cookie};
 use crate::protocol::{self, Guid, HandshakeKey};
-use crate::token::{self, TOKEN_COOKIE_HANDSHAKE_LEN, Token};
+use crate::token::{self, TOKEN_V2_COOKIE_HANDSHAKE_LEN, Token};
 
-/// The largest handshake a machine hands out: a token handshake echoing the relay's
-/// return-path cookie. Buffers for [`HandshakeMachine::poll_transmit`]'s output need this
-/// many bytes.
-pub const MAX_HANDSHAKE_LEN: usize = TOKEN_COOKIE_HANDSHAKE_LEN;
+/// The largest handshake a machine hands out: a v2 token handshake echoing the relay's
+/// return-path cookie (100 bytes). Buffers for [`HandshakeMachine::poll_transmit`]'s output
+/// need this many bytes.
+pub const MAX_HANDSHAKE_LEN: usize = TOKEN_V2_COOKIE_HANDSHAKE_LEN;
 
 /// Longest duration any [`Timing`] field may hold: a day. Longer ones are refused by
 /// [`Timing::validate`]; a relay closes an idle channel long before (30 s by default).
@@ -379,8 +381,9 @@ impl HandshakeMachine {
     }
 
     /// The handshake this machine sent last (or will send first): 56 bytes with the HMAC,
-    /// or [`token::TOKEN_HANDSHAKE_LEN`] with a token (its sequence changes with every
-    /// send); 16 more once the relay sent a return-path cookie.
+    /// or [`token::TOKEN_HANDSHAKE_LEN`] with a v1 token ([`token::TOKEN_V2_HANDSHAKE_LEN`]
+    /// with v2; its sequence changes with every send); 16 more once the relay sent a
+    /// return-path cookie.
     pub fn handshake(&self) -> &[u8] {
         &self.datagram[..self.len]
     }
@@ -1133,7 +1136,7 @@ mod tests {
             .poll_transmit(t0 + ms(10))
             .expect("answered at once")
             .to_vec();
-        assert_eq!(echo.len(), MAX_HANDSHAKE_LEN);
+        assert_eq!(echo.len(), token::TOKEN_COOKIE_HANDSHAKE_LEN);
         assert_eq!(cookie::echoed_cookie(&echo), Some(&cookie[..]));
         let relay = HandshakeVerifier::new(Some(SECRET), true);
         assert!(
@@ -1243,6 +1246,39 @@ mod tests {
         let mut theirs = [0u8; TOKEN_HANDSHAKE_LEN];
         token::write_handshake_with_token(&mut theirs, &other, 1).unwrap();
         assert_eq!(m.handle_datagram(&theirs, t0), Received::Data);
+    }
+
+    /// A relay-bound (v2) token: 84-byte handshakes (100 with the cookie, the largest a
+    /// machine writes) that the relay it names admits, and a v1 peer's handshakes (or a v2
+    /// peer's, whatever its relay) recognised as handshakes.
+    #[test]
+    fn v2_token_handshakes_verify_at_their_relay() {
+        let t0 = Instant::now();
+        let bound = TokenKey::new(SECRET).mint_for_relay(3, 17, GUID, Role::A, u64::MAX);
+        let mut m =
+            HandshakeMachine::with_token(Guid::ZERO, None, Some(bound), Timing::default(), t0)
+                .unwrap();
+        assert_eq!(m.handshake_len(), token::TOKEN_V2_HANDSHAKE_LEN);
+        let relay = HandshakeVerifier::new(Some(SECRET), true)
+            .with_key_id(3)
+            .with_relay_id(17);
+        let first = m.poll_transmit(t0).unwrap().to_vec();
+        assert_eq!(relay.verify(&first, 0).unwrap().guid, GUID);
+        let cookie = [5u8; cookie::COOKIE_LEN];
+        let mut challenge = [0u8; cookie::CHALLENGE_LEN];
+        cookie::write_challenge(&mut challenge, GUID, &cookie);
+        m.handle_datagram(&challenge, t0 + ms(1));
+        let echo = m.poll_transmit(t0 + ms(1)).unwrap().to_vec();
+        assert_eq!(echo.len(), MAX_HANDSHAKE_LEN);
+        assert!(relay.verify(&echo, 0).is_ok());
+        let elsewhere = HandshakeVerifier::new(Some(SECRET), true)
+            .with_key_id(3)
+            .with_relay_id(18);
+        assert!(elsewhere.verify(&echo, 0).is_err());
+        let mut peer = [0u8; TOKEN_HANDSHAKE_LEN];
+        token::write_handshake_with_token(&mut peer, &seat(Role::B), 1).unwrap();
+        assert_eq!(m.handle_datagram(&peer, t0 + ms(2)), Received::Handshake);
+        assert_eq!(m.state(), State::Established);
     }
 
     #[test]

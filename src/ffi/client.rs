@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::error::{FfiError, FfiResult, RelayStatus, guard, guard_count, guard_value};
 use super::handle::Registry;
 use super::relay_config::io_status;
-use super::token::RELAY_TOKEN_LEN;
+use super::token::{RELAY_TOKEN_LEN, RELAY_TOKEN_V2_LEN};
 use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
 use crate::client::{self, Client, ClientConfig, ClientError, State, Timing};
 use crate::protocol::Guid;
@@ -100,11 +100,11 @@ pub struct RelayClientConfig {
     pub recv_buffer_bytes: u32,
     pub send_buffer_bytes: u32,
     /// The seat token the matchmaker minted for this peer with `relay_token_mint`
-    /// (`token_len` must be `RELAY_TOKEN_LEN`), for a relay that admits by token. Every
-    /// handshake and keep-alive then carries it with a fresh, growing sequence; no relay
-    /// secret is needed. Borrowed for the call only (the library keeps a copy). NULL and 0
-    /// (the default): plain v0.8 handshakes. With a token, `relay_handshake_poll` needs a
-    /// buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
+    /// (`token_len` `RELAY_TOKEN_LEN`) or `relay_token_mint_for_relay` (`RELAY_TOKEN_V2_LEN`),
+    /// for a relay that admits by token. Every handshake and keep-alive then carries it with
+    /// a fresh, growing sequence; no relay secret is needed. Borrowed for the call only (the
+    /// library keeps a copy). NULL and 0 (the default): plain v0.8 handshakes. With a token,
+    /// `relay_handshake_poll` needs a buffer of `RELAY_MAX_HANDSHAKE_LEN` bytes.
     pub token: *const u8,
     pub token_len: usize,
     /// Once established, give up (`RELAY_CLIENT_STATE_LOST`, then `RELAY_STATUS_PEER_LOST`
@@ -282,10 +282,11 @@ pub(crate) unsafe fn token_from_c(
     if token.is_null() {
         return Err(FfiError::null(function, what));
     }
-    if token_len != RELAY_TOKEN_LEN {
+    if token_len != RELAY_TOKEN_LEN && token_len != RELAY_TOKEN_V2_LEN {
         return Err(FfiError::invalid(format!(
             "{function}: {what}_len is {token_len} but a seat token is RELAY_TOKEN_LEN \
-             ({RELAY_TOKEN_LEN}) bytes, as relay_token_mint writes it"
+             ({RELAY_TOKEN_LEN}) bytes, as relay_token_mint writes it, or RELAY_TOKEN_V2_LEN \
+             ({RELAY_TOKEN_V2_LEN}), as relay_token_mint_for_relay does"
         )));
     }
     // SAFETY: non-NULL, and the caller guarantees `token_len` readable bytes for the call.
@@ -331,7 +332,8 @@ fn core_config(c: &RelayClientConfig) -> FfiResult<ClientConfig> {
 /// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH` (struct_size is
 /// neither this header's nor ABI 2's), `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID,
 /// inconsistent timing such as a peer timeout not above the keep-alive, a token that is not
-/// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's),
+/// `RELAY_TOKEN_LEN` or `RELAY_TOKEN_V2_LEN` bytes or not a seat token, a GUID other than
+/// the token's),
 /// `RELAY_STATUS_INVALID_ADDRESS` (relay address does not resolve), `RELAY_STATUS_IO`.
 /// `*out_client` is written only on success.
 ///

@@ -233,7 +233,8 @@ pub enum RelayDatagramKind {
 ///
 /// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
 /// `RELAY_STATUS_INVALID_ARGUMENT` (zero GUID, inconsistent timing, a token that is not
-/// `RELAY_TOKEN_LEN` bytes or not a seat token, a GUID other than the token's).
+/// `RELAY_TOKEN_LEN` or `RELAY_TOKEN_V2_LEN` bytes or not a seat token, a GUID other than
+/// the token's).
 ///
 /// Ownership: `config` and what it points to are only read during the call. The caller owns
 /// the returned handle and must pass it to `relay_handshake_free` exactly once.
@@ -265,8 +266,9 @@ pub extern "C" fn relay_handshake_new(
 }
 
 /// If a handshake (first try, retry, answer or keep-alive) is due now, writes it into `buf`
-/// and returns its length (56, or `RELAY_TOKEN_HANDSHAKE_LEN` = 76 when the config had a
-/// token): send those bytes to the relay. Returns 0 when nothing is due, or a negative
+/// and returns its length (56, `RELAY_TOKEN_HANDSHAKE_LEN` = 76 with a v1 token,
+/// `RELAY_TOKEN_V2_HANDSHAKE_LEN` = 84 with a v2 one; 16 more once it echoes the relay's
+/// return-path cookie): send those bytes to the relay. Returns 0 when nothing is due, or a negative
 /// status: `RELAY_STATUS_TIMED_OUT` once the channel was not established within the timeout
 /// (final), `RELAY_STATUS_PEER_LOST` once the established channel went silent for
 /// `peer_timeout_ms` (final: free it and start a new machine with the same GUID),

@@ -71,9 +71,34 @@ pub struct RelayConfig {
     /// 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
     /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
     pub require_tokens: u32,
+    /// This relay's id in a fleet: it admits v2 seat tokens (`relay_token_mint_for_relay`)
+    /// minted for this id only, and counts authentic ones for another id in
+    /// `RelayStats::handshakes_wrong_relay`. 0 (the default) = no id: every v2 token is
+    /// another relay's. 0 to 4 294 967 295. Added in ABI 5, like every field below.
+    pub relay_id: u32,
+    /// The id of `secret_key`, which v2 tokens name. Default 0; any value.
+    pub key_id: u32,
+    /// The id of `previous_secret_key`; must differ from `key_id` while that key is set.
+    /// Default 0.
+    pub previous_key_id: u32,
+    /// 1 = refuse v1 seat tokens (valid on every relay holding the key), admitting only
+    /// relay-bound (v2) ones; needs `secret_key` and a `relay_id`. 0 (the default) = both
+    /// versions. 0 or 1. Plain handshakes are governed by `require_tokens`.
+    pub require_token_v2: u32,
+    /// During a key rotation, the key `secret_key` replaces: v2 tokens naming
+    /// `previous_key_id`, v1 tokens minted with it and plain handshakes keyed with it are
+    /// admitted too. Needs `secret_key`. Borrowed for the call only (the relay keeps its own
+    /// copy). Length 0 (the default): no rotation.
+    pub previous_secret_key: *const u8,
+    pub previous_secret_key_len: usize,
 }
 
 const CONFIG_SIZE: u32 = std::mem::size_of::<RelayConfig>() as u32;
+
+/// `sizeof(RelayConfig)` in ABI 4, which ended at `require_tokens`: still accepted, read as
+/// far as it goes, with the fields after it at their defaults (no relay id, no rotation).
+const CONFIG_SIZE_ABI4: u32 = std::mem::offset_of!(RelayConfig, relay_id)
+    .next_multiple_of(std::mem::align_of::<RelayConfig>()) as u32;
 
 fn default_config() -> RelayConfig {
     let d = relay::Config::default();
@@ -96,13 +121,19 @@ fn default_config() -> RelayConfig {
         max_tracked_sources: d.limits.max_tracked_sources as u32,
         channel_bandwidth_bytes_per_sec: d.limits.channel_bandwidth_bytes_per_sec as u32,
         require_tokens: u32::from(d.require_tokens),
+        relay_id: d.relay_id,
+        key_id: d.key_id,
+        previous_key_id: d.previous_key_id,
+        require_token_v2: u32::from(d.require_token_v2),
+        previous_secret_key: std::ptr::null(),
+        previous_secret_key_len: 0,
     }
 }
 
 /// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
 /// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
-/// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
-/// `out` is NULL.
+/// channels per source, no bandwidth cap, tokens not required, no relay id, no previous key).
+/// Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_config_default(out: *mut RelayConfig) -> RelayStatus {
     guard(|| {
@@ -154,16 +185,29 @@ fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
             c.require_return_path
         )));
     }
-    if c.require_tokens > 1 {
-        return Err(FfiError::invalid(format!(
-            "{function}: require_tokens must be 0 or 1, not {}",
-            c.require_tokens
-        )));
+    for (field, value) in [
+        ("require_tokens", c.require_tokens),
+        ("require_token_v2", c.require_token_v2),
+    ] {
+        if value > 1 {
+            return Err(FfiError::invalid(format!(
+                "{function}: {field} must be 0 or 1, not {value}"
+            )));
+        }
     }
     // SAFETY: the caller passes a NUL-terminated string or NULL, valid for this call.
     let ip = parse_bind_ip(unsafe { opt_str(c.bind_address, "bind_address") }?)?;
     // SAFETY: `secret_key` points to `secret_key_len` bytes (or the length is 0).
     let key = unsafe { bytes(c.secret_key, c.secret_key_len, "secret_key") }?;
+    // SAFETY: `previous_secret_key` points to `previous_secret_key_len` bytes (or the length
+    // is 0).
+    let previous = unsafe {
+        bytes(
+            c.previous_secret_key,
+            c.previous_secret_key_len,
+            "previous_secret_key",
+        )
+    }?;
     Ok(relay::Config {
         bind: SocketAddr::new(ip, c.port),
         inactivity_timeout: Duration::from_millis(u64::from(c.inactivity_timeout_ms)),
@@ -182,6 +226,11 @@ fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
         },
         require_tokens: c.require_tokens == 1,
         require_return_path: c.require_return_path == 1,
+        relay_id: c.relay_id,
+        key_id: c.key_id,
+        previous_secret_key: (!previous.is_empty()).then(|| previous.to_vec()),
+        previous_key_id: c.previous_key_id,
+        require_token_v2: c.require_token_v2 == 1,
         ..relay::Config::default()
     })
 }
@@ -195,17 +244,33 @@ pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResu
     // SAFETY: non-NULL; the caller passes a readable RelayConfig. Only `struct_size` is
     // read first, so a smaller struct from another version is reported, not over-read.
     let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-    if size != CONFIG_SIZE {
+    let c = if size == CONFIG_SIZE {
+        // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
+        unsafe { *config }
+    } else if size == CONFIG_SIZE_ABI4 {
+        // Fields past ABI 4's struct keep their defaults: no relay id, no rotation.
+        let mut c = default_config();
+        // SAFETY: the caller's struct has `size` readable bytes (its struct_size), laid out
+        // as this version's first `size` bytes; `c` is our own local, larger, and cannot
+        // overlap it. A byte copy needs no alignment of the caller's struct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                config.cast::<u8>(),
+                std::ptr::addr_of_mut!(c).cast::<u8>(),
+                size as usize,
+            )
+        };
+        c
+    } else {
         return Err(FfiError::new(
             RelayStatus::VersionMismatch,
             format!(
                 "{function}: config.struct_size is {size} but this library's RelayConfig is \
-                 {CONFIG_SIZE} bytes (fill it with relay_config_default)"
+                 {CONFIG_SIZE} bytes ({CONFIG_SIZE_ABI4} from an ABI 4 header is accepted \
+                 too; fill it with relay_config_default)"
             ),
         ));
-    }
-    // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
-    let c = unsafe { *config };
+    };
     let core = core_config(&c, function)?;
     core.validate()
         .map_err(|e| FfiError::invalid(format!("{function}: {e}")))?;

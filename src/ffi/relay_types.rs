@@ -19,7 +19,8 @@ pub struct RelayStats {
     pub bytes_out: u64,
     /// Received and not forwarded (malformed, refused, no peer yet, or send failed).
     pub datagrams_dropped: u64,
-    /// Datagrams from unpaired addresses that are not valid handshakes.
+    /// Datagrams from unpaired addresses that are not valid handshakes, or carry a token
+    /// refused (invalid, expired, or another relay's).
     pub handshakes_rejected: u64,
     /// Valid handshakes that allocated, refreshed or established a channel.
     pub handshakes_accepted: u64,
@@ -63,6 +64,10 @@ pub struct RelayStats {
     pub datagrams_consumed: u64,
     /// Probes answered (in datagrams_consumed; ABI 4).
     pub probes_answered: u64,
+    /// Authentic v2 seat tokens for another relay id (in handshakes_rejected): a client
+    /// sent to the wrong relay of a fleet. Not answered; they open nothing and take no seat
+    /// (ABI 5).
+    pub handshakes_wrong_relay: u64,
 }
 
 /// Traffic of one channel. "A" allocated the channel, "B" joined it.
@@ -221,6 +226,7 @@ impl From<relay::Stats> for RelayStats {
             handshakes_challenged: s.handshakes_challenged,
             datagrams_consumed: s.datagrams_consumed,
             probes_answered: s.probes_answered,
+            handshakes_wrong_relay: s.handshakes_wrong_relay,
         }
     }
 }

@@ -18,10 +18,11 @@ pub const UDP_RELAY_VERSION_PATCH: u32 = 0;
 /// Size of a v0.8 handshake without extensions: the smallest buffer `relay_handshake_write`
 /// accepts.
 pub const RELAY_HANDSHAKE_LEN: usize = 56;
-/// Size of the largest handshake a client sends (one carrying a seat token and echoing the
+/// Size of the largest handshake a client sends (one carrying a v2 seat token and echoing the
 /// relay's return-path cookie): a buffer of this many bytes always fits what
-/// `relay_handshake_poll` writes. 76 before ABI version 4.
-pub const RELAY_MAX_HANDSHAKE_LEN: usize = 92;
+/// `relay_handshake_poll` writes. 92 in ABI 4 (a v1 token's, still enough for one), 76
+/// before.
+pub const RELAY_MAX_HANDSHAKE_LEN: usize = 100;
 /// Largest UDP payload the relay forwards intact (and the receive buffer size that never
 /// truncates).
 pub const RELAY_MAX_DATAGRAM: usize = 65_507;

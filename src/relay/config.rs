@@ -72,6 +72,23 @@ pub struct Config {
     /// this library answer the relay's challenge; other v0.8 clients cannot, so with this on
     /// they are not admitted. Off by default.
     pub require_return_path: bool,
+    /// This relay's id in a fleet: v2 seat tokens (see [`crate::token`]) name the one relay
+    /// they are valid on, and this relay admits only those naming it. 0 (the default) is no
+    /// id: every v2 token is then another relay's. 0 to 4 294 967 295.
+    pub relay_id: u32,
+    /// The id of `secret_key`, which v2 tokens name. Any value; default 0.
+    pub key_id: u32,
+    /// The key `secret_key` replaces, during a rotation: v2 tokens naming
+    /// `previous_key_id`, v1 tokens minted with it and plain handshakes keyed with it are
+    /// accepted too (a second HMAC only for what the current key refuses). `None` or empty
+    /// (the default): no rotation. Needs `secret_key`.
+    pub previous_secret_key: Option<Vec<u8>>,
+    /// The id of `previous_secret_key`; must differ from `key_id` while there is one.
+    pub previous_key_id: u32,
+    /// Refuse v1 seat tokens, which are valid on every relay holding the key: in a fleet,
+    /// only relay-bound (v2) tokens pin a peer to its relay. Needs `secret_key` and a
+    /// `relay_id`. Plain handshakes are governed by `require_tokens`, as ever. Off by default.
+    pub require_token_v2: bool,
 }
 
 /// Every field but the key, which shows only whether there is one and its length: configs
@@ -94,6 +111,14 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("require_tokens", &self.require_tokens)
             .field("require_return_path", &self.require_return_path)
+            .field("relay_id", &self.relay_id)
+            .field("key_id", &self.key_id)
+            .field(
+                "previous_secret_key",
+                &crate::protocol::Redacted(self.previous_secret_key.as_deref()),
+            )
+            .field("previous_key_id", &self.previous_key_id)
+            .field("require_token_v2", &self.require_token_v2)
             .finish()
     }
 }
@@ -113,6 +138,11 @@ impl Default for Config {
             limits: Limits::default(),
             require_tokens: false,
             require_return_path: false,
+            relay_id: 0,
+            key_id: 0,
+            previous_secret_key: None,
+            previous_key_id: 0,
+            require_token_v2: false,
         }
     }
 }
@@ -131,6 +161,11 @@ pub enum ConfigError {
     },
     /// `require_tokens` is set without a `secret_key` to check tokens with.
     TokensNeedSecretKey,
+    /// `field` breaks a rule that ties it to other fields; the message says which.
+    Rule {
+        field: &'static str,
+        rule: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -139,6 +174,7 @@ impl ConfigError {
         match self {
             ConfigError::OutOfRange { field, .. } => field,
             ConfigError::TokensNeedSecretKey => "require_tokens",
+            ConfigError::Rule { field, .. } => field,
         }
     }
 }
@@ -166,6 +202,7 @@ impl fmt::Display for ConfigError {
             ConfigError::TokensNeedSecretKey => {
                 f.write_str("require_tokens needs a secret_key to check tokens with")
             }
+            ConfigError::Rule { field, rule } => write!(f, "{field} {rule}"),
         }
     }
 }
@@ -203,6 +240,48 @@ impl Config {
         self.secret_key.as_deref().filter(|k| !k.is_empty())
     }
 
+    /// The key being rotated out: `None` when unset or empty.
+    pub fn previous_secret(&self) -> Option<&[u8]> {
+        self.previous_secret_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The rules between the key and token settings (their values have no range of their
+    /// own: every `u32` is an id).
+    fn check_keys(&self) -> Result<(), ConfigError> {
+        let rule = |field, rule| Err(ConfigError::Rule { field, rule });
+        if self.previous_secret().is_some() {
+            if self.secret().is_none() {
+                return rule(
+                    "previous_secret_key",
+                    "needs a secret_key: the key that replaces it",
+                );
+            }
+            if self.previous_key_id == self.key_id {
+                return rule(
+                    "previous_key_id",
+                    "must differ from key_id: v2 tokens tell the two keys apart by id",
+                );
+            }
+        }
+        if self.require_token_v2 {
+            if self.secret().is_none() {
+                return rule(
+                    "require_token_v2",
+                    "needs a secret_key to check tokens with",
+                );
+            }
+            if self.relay_id == 0 {
+                return rule(
+                    "require_token_v2",
+                    "needs a relay_id (1 or more): v2 tokens name the relay they are for",
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every field against its documented range; the first one out of range is
     /// reported. [`super::Relay::bind`] calls it before anything else.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -217,6 +296,7 @@ impl Config {
         if self.require_tokens && self.secret().is_none() {
             return Err(ConfigError::TokensNeedSecretKey);
         }
+        self.check_keys()?;
         let max = |n: usize| n as u64;
         check(
             "max_channels",
@@ -300,12 +380,19 @@ mod tests {
     fn debug_output_never_shows_the_key() {
         let c = Config {
             secret_key: Some(b"hunter2-hunter2-hunter2".to_vec()),
+            previous_secret_key: Some(b"swordfish-swordfish".to_vec()),
+            previous_key_id: 1,
             ..Config::default()
         };
         let text = format!("{c:?}");
         assert!(text.contains("Some(<23 bytes, redacted>)"), "{text}");
+        assert!(text.contains("Some(<19 bytes, redacted>)"), "{text}");
         assert!(
             !text.contains("104, 117") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("115, 119") && !text.contains("swordfish"),
             "{text}"
         );
         let client = crate::client::ClientConfig {
@@ -342,9 +429,23 @@ mod tests {
                 channel_bandwidth_bytes_per_sec: MAX_CHANNEL_BANDWIDTH,
             },
             require_tokens: true,
+            relay_id: u32::MAX,
+            key_id: u32::MAX,
+            previous_secret_key: Some(vec![8]),
+            previous_key_id: 0,
+            require_token_v2: true,
             ..Config::default()
         };
         assert_eq!(edges.validate(), Ok(()));
+        // An empty previous key is no previous key, whatever its id.
+        assert_eq!(
+            Config {
+                previous_secret_key: Some(vec![]),
+                ..Config::default()
+            }
+            .validate(),
+            Ok(())
+        );
         let unlimited = Limits {
             handshake_rate_per_source: 0,
             handshake_burst_per_source: 0,
@@ -389,6 +490,32 @@ mod tests {
                 refused(|c| c.inactivity_timeout = Duration::MAX),
             ),
             ("require_tokens", refused(|c| c.require_tokens = true)),
+            (
+                "previous_secret_key",
+                refused(|c| c.previous_secret_key = Some(vec![1; 16])),
+            ),
+            (
+                "previous_key_id",
+                refused(|c| {
+                    c.secret_key = Some(vec![1; 16]);
+                    c.previous_secret_key = Some(vec![2; 16]);
+                    (c.key_id, c.previous_key_id) = (3, 3);
+                }),
+            ),
+            (
+                "require_token_v2",
+                refused(|c| {
+                    c.relay_id = 1;
+                    c.require_token_v2 = true;
+                }),
+            ),
+            (
+                "require_token_v2",
+                refused(|c| {
+                    c.secret_key = Some(vec![1; 16]);
+                    c.require_token_v2 = true;
+                }),
+            ),
             ("max_channels", refused(|c| c.max_channels = 0)),
             (
                 "max_channels",
@@ -458,6 +585,10 @@ mod tests {
         assert_eq!(
             refused(|c| c.require_tokens = true).to_string(),
             "require_tokens needs a secret_key to check tokens with"
+        );
+        assert_eq!(
+            refused(|c| c.previous_secret_key = Some(vec![1; 16])).to_string(),
+            "previous_secret_key needs a secret_key: the key that replaces it"
         );
     }
 }

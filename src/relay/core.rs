@@ -32,6 +32,19 @@ use crate::token::{self, HandshakeVerifier, Rejection, TokenError};
 /// Below this many slots the table is not worth shrinking.
 const MIN_SHRINK_SLOTS: usize = 1024;
 
+/// How the relay checks handshakes: its keys (current and, during a rotation, previous, each
+/// with its id), its relay id, and which handshakes it requires.
+fn verifier(config: &Config) -> HandshakeVerifier {
+    let verifier = HandshakeVerifier::new(config.secret(), config.require_tokens)
+        .with_key_id(config.key_id)
+        .with_relay_id(config.relay_id)
+        .requiring_token_v2(config.require_token_v2);
+    match config.previous_secret() {
+        Some(previous) => verifier.with_previous_key(previous, config.previous_key_id),
+        None => verifier,
+    }
+}
+
 /// The socket-free relay. See the module documentation.
 pub struct RelayCore {
     pub(super) verifier: HandshakeVerifier,
@@ -77,7 +90,7 @@ impl RelayCore {
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(RelayCore {
-            verifier: HandshakeVerifier::new(config.secret(), config.require_tokens),
+            verifier: verifier(&config),
             cookies: CookieKey::random().map_err(io::Error::other)?,
             admission: Admission::new(&config.limits),
             seats: SeatBook::default(),
@@ -391,6 +404,9 @@ impl RelayCore {
                 self.stats.datagrams_dropped += 1;
                 match why {
                     Rejection::Token(TokenError::Expired) => self.stats.tokens_expired += 1,
+                    Rejection::Token(TokenError::WrongRelay { .. }) => {
+                        self.stats.handshakes_wrong_relay += 1
+                    }
                     Rejection::Token(_) | Rejection::TokenRequired => {
                         self.stats.tokens_invalid += 1
                     }

@@ -128,6 +128,7 @@ mod tests {
             role,
             expiry_unix_secs: EXPIRY,
             sequence,
+            binding: None,
         };
         assert_eq!(book.decide(GUID, &claim(Role::A, 1), x), SeatDecision::Take);
         book.seat(GUID, &claim(Role::A, 1), x);

@@ -11,7 +11,7 @@ use std::process::Command;
 use crate::support::{self, have_program, run_ok};
 use udp_relay::ffi::{
     RelayAddress, RelayChannelCounters, RelayClientConfig, RelayConfig, RelayEvent, RelayGuid,
-    RelayMeasurement, RelayStats,
+    RelayMeasurement, RelayRankEntry, RelayStats,
 };
 
 /// The test program's sources.
@@ -67,6 +67,19 @@ pub fn native_layout() -> String {
             "RelayConfig.RequireTokens",
             offset_of!(RelayConfig, require_tokens),
         ),
+        ("RelayConfig.RelayId", offset_of!(RelayConfig, relay_id)),
+        (
+            "RelayConfig.RequireTokenV2",
+            offset_of!(RelayConfig, require_token_v2),
+        ),
+        (
+            "RelayConfig.PreviousSecretKey",
+            offset_of!(RelayConfig, previous_secret_key),
+        ),
+        (
+            "RelayConfig.PreviousSecretKeyLength",
+            offset_of!(RelayConfig, previous_secret_key_len),
+        ),
         ("RelayStats", size_of::<RelayStats>()),
         (
             "RelayStats.EventsDropped",
@@ -76,6 +89,12 @@ pub fn native_layout() -> String {
             "RelayStats.PeersRebound",
             offset_of!(RelayStats, peers_rebound),
         ),
+        (
+            "RelayStats.HandshakesWrongRelay",
+            offset_of!(RelayStats, handshakes_wrong_relay),
+        ),
+        ("RelayRankEntry", size_of::<RelayRankEntry>()),
+        ("RelayRankEntry.Weight", offset_of!(RelayRankEntry, weight)),
         ("RelayGuid", size_of::<RelayGuid>()),
         ("RelayGuid.Lo", offset_of!(RelayGuid, lo)),
         ("RelayChannelCounters", size_of::<RelayChannelCounters>()),
@@ -221,6 +240,14 @@ pub fn run_tests(exe: &Path, library_dir: &Path, mode: Option<&str>, min_passed:
         .env(
             "UDP_RELAY_VECTORS",
             support::repo_root().join("tests/vectors/handshake-v08.json"),
+        )
+        .env(
+            "UDP_RELAY_TOKEN_VECTORS",
+            support::repo_root().join("tests/vectors/tokens-v2.json"),
+        )
+        .env(
+            "UDP_RELAY_RANK_VECTORS",
+            support::repo_root().join("tests/vectors/rank-v1.txt"),
         );
     let output = mono.output().expect("run mono");
     let text = format!(

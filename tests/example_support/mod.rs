@@ -1,5 +1,6 @@
-//! Shared by the tests that run the example binaries (`relay_host`, `relay_client`): where
-//! they are, built fresh for this test run, and a host started on a loopback port.
+//! Shared by the tests that run the example binaries (`relay_host`, `relay_client`,
+//! `matchmaker`): where they are, built fresh for this test run, and a host started on a
+//! loopback port.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -31,6 +32,8 @@ fn build_examples() -> PathBuf {
             "relay_client",
             "--example",
             "relay_host",
+            "--example",
+            "matchmaker",
         ])
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));

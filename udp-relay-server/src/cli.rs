@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use udp_relay::admission::Limits;
 use udp_relay::relay::Config;
 
-use crate::key::KeyArgs;
+use crate::key::{KeyArgs, RotationArgs};
 
 /// UDP relay for game peers behind NAT (v0.8 handshake).
 ///
@@ -69,6 +69,14 @@ pub struct RelayArgs {
     pub max_channels: usize,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub rotation: RotationArgs,
+    /// This relay's id in a fleet (1 to 4294967295): it admits relay-bound (v2) seat tokens
+    /// minted for this id only, and counts authentic ones for another relay (a client sent
+    /// to the wrong relay) as handshakes_wrong_relay. 0 (the default): no id, no v2 token is
+    /// for this relay.
+    #[arg(long, value_name = "ID", default_value_t = 0)]
+    pub relay_id: u32,
     /// Serve /live, /ready and /metrics over HTTP on this address (off unless given). Put it
     /// on loopback or a private network: it is not meant for the public.
     #[arg(long, value_name = "HOST:PORT")]
@@ -113,6 +121,11 @@ pub struct RelayArgs {
     /// Admit only handshakes carrying a valid seat token (needs a secret key).
     #[arg(long)]
     pub require_tokens: bool,
+    /// Refuse v1 seat tokens, which every relay holding the key accepts, and admit only
+    /// relay-bound (v2) ones (needs a secret key and --relay-id). With --require-tokens,
+    /// every admitted peer holds a token for this relay.
+    #[arg(long)]
+    pub require_token_v2: bool,
     /// Plain handshakes too must echo the relay's return-path cookie before anything is
     /// forwarded to their address (token handshakes always must); v0.8 clients other than
     /// this library's are then refused.

@@ -3,7 +3,8 @@
 //! or from `UDP_RELAY_SECRET_KEY`; or `--v08-default-key` for the key v0.8.2 uses when none
 //! is configured. An empty `--secret-key` or `UDP_RELAY_SECRET_KEY` means unkeyed (as in
 //! v0.8.2); any other key must be at least [`MIN_KEY_LEN`] bytes. Every error names where
-//! the key came from and never shows the key.
+//! the key came from and never shows the key. The relay also takes the id of its key and,
+//! during a rotation, the key it replaces ([`RotationArgs`]), read by the same rules.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -37,6 +38,41 @@ pub struct KeyArgs {
     pub v08_default_key: bool,
 }
 
+/// The relay's key rotation options: the id of its key and the key that one replaces.
+#[derive(clap::Args, Debug, Default)]
+pub struct RotationArgs {
+    /// The id of the relay's key (the one --secret-key, --secret-key-file or
+    /// UDP_RELAY_SECRET_KEY gives), which relay-bound (v2) seat tokens name: 0 to 4294967295.
+    #[arg(long, value_name = "ID", default_value_t = 0)]
+    pub key_id: u32,
+    /// During a key rotation, a file holding the key the relay's key replaces (base64, at
+    /// least 16 bytes, as --secret-key-file): v2 tokens naming --previous-key-id, v1 tokens
+    /// and handshakes made with it are still admitted. Needs --previous-key-id.
+    #[arg(long, value_name = "PATH", requires = "previous_key_id")]
+    pub previous_secret_key_file: Option<PathBuf>,
+    /// The id of the previous key (not --key-id's). Needs --previous-secret-key-file.
+    #[arg(long, value_name = "ID", requires = "previous_secret_key_file")]
+    pub previous_key_id: Option<u32>,
+}
+
+impl RotationArgs {
+    /// The previous key and its id, when a rotation is in progress.
+    pub fn previous_key(&self) -> Result<Option<(Vec<u8>, u32)>, KeyError> {
+        let (Some(path), Some(id)) = (&self.previous_secret_key_file, self.previous_key_id) else {
+            return Ok(None);
+        };
+        let source = KeySource::PreviousFile(path.clone());
+        match read_key_file(path, source.clone())? {
+            HandshakeKeyChoice::Secret(key) => Ok(Some((key, id))),
+            // A file is never unkeyed nor the default key.
+            _ => Err(KeyError {
+                source,
+                problem: "holds no key".into(),
+            }),
+        }
+    }
+}
+
 /// The handshake key the options ask for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HandshakeKeyChoice {
@@ -64,6 +100,8 @@ pub enum KeySource {
     Flag,
     Env,
     File(PathBuf),
+    /// The key being rotated out.
+    PreviousFile(PathBuf),
 }
 
 impl fmt::Display for KeySource {
@@ -72,6 +110,9 @@ impl fmt::Display for KeySource {
             KeySource::Flag => f.write_str("--secret-key"),
             KeySource::Env => write!(f, "{KEY_ENV} (environment)"),
             KeySource::File(path) => write!(f, "--secret-key-file {}", path.display()),
+            KeySource::PreviousFile(path) => {
+                write!(f, "--previous-secret-key-file {}", path.display())
+            }
         }
     }
 }
@@ -113,7 +154,7 @@ impl KeyArgs {
             return decode(text, KeySource::Flag, true);
         }
         if let Some(path) = &self.secret_key_file {
-            return read_key_file(path);
+            return read_key_file(path, KeySource::File(path.clone()));
         }
         match env {
             None => Ok(HandshakeKeyChoice::Unkeyed),
@@ -128,8 +169,7 @@ impl KeyArgs {
     }
 }
 
-fn read_key_file(path: &Path) -> Result<HandshakeKeyChoice, KeyError> {
-    let source = KeySource::File(path.to_owned());
+fn read_key_file(path: &Path, source: KeySource) -> Result<HandshakeKeyChoice, KeyError> {
     let text = std::fs::read_to_string(path).map_err(|e| KeyError {
         source: source.clone(),
         problem: format!("cannot read it: {e}"),
@@ -304,5 +344,41 @@ mod tests {
             )),
             "{e}"
         );
+    }
+
+    #[test]
+    fn previous_keys_come_from_a_file_by_the_same_rules() {
+        let dir = std::env::temp_dir().join(format!(
+            "udp-relay-previous-key-test-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("previous");
+        let previous = |contents: &str| {
+            std::fs::write(&path, contents).unwrap();
+            RotationArgs {
+                key_id: 2,
+                previous_secret_key_file: Some(path.clone()),
+                previous_key_id: Some(1),
+            }
+            .previous_key()
+        };
+        assert_eq!(
+            previous(KEY32),
+            Ok(Some((b"0123456789abcdef0123456789abcdef".to_vec(), 1)))
+        );
+        let e = previous("c2hvcnQ=").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "--previous-secret-key-file {}: the key is 5 bytes; at least 16 are needed \
+                 (make one with: head -c 32 /dev/urandom | base64)",
+                path.display()
+            )
+        );
+        let e = previous("").unwrap_err();
+        assert!(e.to_string().contains("holds no key"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(RotationArgs::default().previous_key(), Ok(None));
     }
 }

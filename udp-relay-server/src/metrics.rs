@@ -75,6 +75,7 @@ impl Collector for RelayCollector {
             handshakes_challenged,
             datagrams_consumed,
             probes_answered,
+            handshakes_wrong_relay,
         } = snapshot.stats;
         let bytes = Some(&Unit::Bytes);
 
@@ -145,9 +146,11 @@ impl Collector for RelayCollector {
             &[
                 ("token_invalid", tokens_invalid),
                 ("token_expired", tokens_expired),
+                ("wrong_relay", handshakes_wrong_relay),
                 (
                     "bad_handshake",
-                    handshakes_rejected.saturating_sub(tokens_invalid + tokens_expired),
+                    handshakes_rejected
+                        .saturating_sub(tokens_invalid + tokens_expired + handshakes_wrong_relay),
                 ),
             ],
         )?;

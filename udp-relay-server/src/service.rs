@@ -96,12 +96,17 @@ pub fn run(args: RelayArgs) -> ExitCode {
 /// The relay's configuration from the flags, or what is wrong with them.
 fn config(args: &RelayArgs) -> Result<Config, String> {
     let key = args.key.choice().map_err(|e| e.to_string())?;
-    if args.require_tokens && key == HandshakeKeyChoice::V08Default {
-        return Err(
-            "--require-tokens needs a secret key (tokens are checked with it, \
-                    and --v08-default-key is public)"
-                .into(),
-        );
+    let previous = args.rotation.previous_key().map_err(|e| e.to_string())?;
+    for (flag, set) in [
+        ("--require-tokens", args.require_tokens),
+        ("--require-token-v2", args.require_token_v2),
+    ] {
+        if set && key == HandshakeKeyChoice::V08Default {
+            return Err(format!(
+                "{flag} needs a secret key (tokens are checked with it, and \
+                 --v08-default-key is public)"
+            ));
+        }
     }
     if key == HandshakeKeyChoice::V08Default {
         log::warn!(
@@ -125,6 +130,11 @@ fn config(args: &RelayArgs) -> Result<Config, String> {
         },
         require_tokens: args.require_tokens,
         require_return_path: args.require_return_path,
+        relay_id: args.relay_id,
+        key_id: args.rotation.key_id,
+        previous_key_id: previous.as_ref().map_or(0, |(_, id)| *id),
+        previous_secret_key: previous.map(|(key, _)| key),
+        require_token_v2: args.require_token_v2,
         ..Config::default()
     };
     // The library owns the ranges; each flag has the name of the field it sets.

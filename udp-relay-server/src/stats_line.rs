@@ -42,6 +42,7 @@ pub fn fields(
         handshakes_challenged,
         datagrams_consumed,
         probes_answered,
+        handshakes_wrong_relay,
     } = *stats;
     let mut fields = vec![
         ("uptime_secs", uptime.as_secs()),
@@ -63,6 +64,7 @@ pub fn fields(
         ("handshakes_refused_pending", handshakes_refused_pending),
         ("handshakes_rate_limited", handshakes_rate_limited),
         ("handshakes_challenged", handshakes_challenged),
+        ("handshakes_wrong_relay", handshakes_wrong_relay),
         ("datagrams_consumed", datagrams_consumed),
         ("probes_answered", probes_answered),
         ("rate_limit_untracked", rate_limit_untracked),

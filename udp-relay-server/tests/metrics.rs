@@ -128,6 +128,7 @@ fn metric_of(field: &str) -> Option<(&'static str, Option<(&'static str, &'stati
         "rate_limit_untracked" => ("udp_relay_rate_limit_untracked_total", None),
         "tokens_invalid" => (rejected, Some(("reason", "token_invalid"))),
         "tokens_expired" => (rejected, Some(("reason", "token_expired"))),
+        "handshakes_wrong_relay" => (rejected, Some(("reason", "wrong_relay"))),
         "tokens_replayed" => (refused, Some(("reason", "token_replayed"))),
         "peers_rebound" => ("udp_relay_peers_rebound_total", None),
         "recv_errors" => ("udp_relay_socket_errors_total", Some(("op", "receive"))),

@@ -610,6 +610,83 @@ static void tokenExchange() {
            "the relay admitted both tokens and refused nothing");
 }
 
+// A fleet: rank picks the relay, mintTokenForRelay binds both seats to it; another relay
+// refuses the tokens unanswered and counts them; the previous key works during a rotation.
+static void fleetTokens() {
+    // The first ranking of tests/vectors/rank-v1.txt with three relays, listed in reverse.
+    const Guid vectorGuid = *Guid::parse("01234567-89ab-cdef-fedc-ba9876543210");
+    Result<std::vector<uint32_t>> ranked = rank(vectorGuid, {{3, 1000}, {2, 1000}, {1, 1000}});
+    expect(ranked.has_value() && ranked->size() == 3, "rank orders three relays");
+    Result<std::vector<uint32_t>> again = rank(vectorGuid, {{1, 1000}, {2, 1000}, {3, 1000}});
+    expect(ranked.has_value() && again.has_value() && *ranked == *again,
+           "rank does not depend on the order the relays are listed in");
+    expectError(rank(vectorGuid, {{1, 1}, {1, 2}}).status(), RELAY_STATUS_INVALID_ARGUMENT,
+                "rank with a relay twice gives INVALID_ARGUMENT");
+    expect(rank(vectorGuid, {}).has_value() && rank(vectorGuid, {})->empty(), "rank of no relays");
+
+    const std::string key = "the fleet's current key, 32 byte";
+    const std::string previous = "the fleet's previous key, rotated";
+    const auto fleetRelay = [&](uint32_t id) {
+        return Relay::start(RelayConfigBuilder()
+                                .port(0)
+                                .bindAddress("127.0.0.1")
+                                .secretKey(key)
+                                .keyId(2)
+                                .previousKey(previous, 1)
+                                .relayId(id)
+                                .requireTokens(true)
+                                .requireTokenV2(true));
+    };
+    Result<Relay> startedOne = fleetRelay(1);
+    Result<Relay> startedTwo = fleetRelay(2);
+    expect(startedOne.has_value() && startedTwo.has_value(), "fleet relays start",
+           startedOne.status().toString() + startedTwo.status().toString());
+    if (!startedOne || !startedTwo) return;
+    Relay one = std::move(startedOne).value();
+    Relay two = std::move(startedTwo).value();
+
+    const Guid guid = *Guid::generate();
+    const uint64_t expiry = static_cast<uint64_t>(std::time(nullptr)) + 600;
+    Result<TokenV2> tokenA = mintTokenForRelay(key, 2, 1, guid, TokenRole::A, expiry);
+    Result<TokenV2> tokenB = mintTokenForRelay(previous, 1, 1, guid, TokenRole::B, expiry);
+    expect(tokenA.has_value() && tokenB.has_value() && (*tokenA)[0] == 2,
+           "mintTokenForRelay mints v2 tokens");
+    expectError(mintTokenForRelay(key, 2, 0, guid, TokenRole::A, expiry).status(),
+                RELAY_STATUS_INVALID_ARGUMENT, "mintTokenForRelay for relay 0 gives INVALID_ARGUMENT");
+    if (!tokenA || !tokenB) return;
+
+    // At relay 2: nothing answers, both time out, the relay counts them.
+    const std::string twoAddress = "127.0.0.1:" + std::to_string(two.localPort());
+    const auto wrongClient = [&](const TokenV2 &token) {
+        return Client::connect(ClientConfigBuilder().relayAddress(twoAddress).token(token).retryIntervalMs(20).handshakeTimeoutMs(300));
+    };
+    Result<Client> wrongA = wrongClient(*tokenA);
+    Result<Client> wrongB = wrongClient(*tokenB);
+    expect(wrongA.has_value() && wrongB.has_value(), "clients connect to the wrong relay");
+    if (!wrongA || !wrongB) return;
+    Client wa = std::move(wrongA).value();
+    Client wb = std::move(wrongB).value();
+    const bool gaveUp = pumpUntil(two, {&wa, &wb}, [&] {
+        return wa.state() == ClientState::TimedOut && wb.state() == ClientState::TimedOut;
+    });
+    expect(gaveUp, "clients with another relay's tokens time out", toString(wa.state()));
+    Result<Stats> twoStats = two.stats();
+    expect(twoStats.has_value() && twoStats->handshakes_wrong_relay >= 2 &&
+               twoStats->channels_allocated_total == 0 && twoStats->handshakes_challenged == 0,
+           "the wrong relay counted them and opened or answered nothing");
+
+    // At relay 1, with seat B under the previous key: established.
+    const std::string oneAddress = "127.0.0.1:" + std::to_string(one.localPort());
+    Result<Client> rightA = Client::connect(ClientConfigBuilder().relayAddress(oneAddress).token(*tokenA).retryIntervalMs(20));
+    Result<Client> rightB = Client::connect(ClientConfigBuilder().relayAddress(oneAddress).token(*tokenB).retryIntervalMs(20));
+    expect(rightA.has_value() && rightB.has_value(), "clients connect to their relay");
+    if (!rightA || !rightB) return;
+    Client a = std::move(rightA).value();
+    Client b = std::move(rightB).value();
+    expect(pumpUntil(one, {&a, &b}, [&] { return a.established() && b.established(); }),
+           "token holders reach Established at the relay their tokens name", toString(a.state()));
+}
+
 // A client nobody joins times out, and says so.
 static void handshakeTimeout() {
     Result<Relay> started = Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1"));
@@ -774,6 +851,7 @@ int main() {
     twoClients();
     engineOwnedSocket();
     tokenExchange();
+    fleetTokens();
     handshakeTimeout();
     peerLost();
     followRelay();

@@ -97,6 +97,7 @@ namespace UdpRelay.Tests
             { "RelayEvent", typeof(RelayEvent) },
             { "RelayClientConfig", typeof(RelayClientConfig) },
             { "RelayMeasurement", typeof(RelayMeasurement) },
+            { "RelayRankEntry", typeof(RelayRankEntry) },
         };
 
         private static void StructLayoutsMatchNative()

@@ -26,14 +26,18 @@ namespace UdpRelay
             RelayConfig config = options.ToConfig();
             byte[] bind = options.BindAddress == null ? null : Utf8.ToNullTerminated(options.BindAddress);
             byte[] key = options.SecretKey;
+            byte[] previous = options.PreviousSecretKey;
             IntPtr relay;
             RelayStatus status;
             fixed (byte* bindPtr = bind)
             fixed (byte* keyPtr = key)
+            fixed (byte* previousPtr = previous)
             {
                 config.BindAddress = (IntPtr)bindPtr;
                 config.SecretKey = (IntPtr)keyPtr;
                 config.SecretKeyLength = (UIntPtr)(uint)(key == null ? 0 : key.Length);
+                config.PreviousSecretKey = (IntPtr)previousPtr;
+                config.PreviousSecretKeyLength = (UIntPtr)(uint)(previous == null ? 0 : previous.Length);
                 status = Native.relay_start(ref config, out relay);
             }
             RelayException.Check(status);

@@ -23,8 +23,10 @@ namespace UdpRelay
         /// for a v0.8.2 relay run with its defaults.</summary>
         public byte[] SecretKey;
         /// <summary>The seat token the matchmaker minted for this peer
-        /// (<see cref="RelayToken.Mint(byte[], RelayGuid, RelayTokenRole, ulong)"/>, 60 bytes), for a relay
-        /// that requires tokens; null for none. Every handshake and keep-alive then carries
+        /// (<see cref="RelayToken.Mint(byte[], RelayGuid, RelayTokenRole, ulong)"/>, 60 bytes, or
+        /// <see cref="RelayToken.MintForRelay(byte[], uint, uint, RelayGuid, RelayTokenRole, ulong)"/>,
+        /// 68 bytes, valid on one relay of a fleet), for a relay that requires tokens; null for
+        /// none. Every handshake and keep-alive then carries
         /// it. <see cref="Guid"/> may stay zero (the token's GUID is used). The library copies
         /// it; RelayHandshake.Poll then needs <see cref="Native.MaxHandshakeLength"/> bytes.</summary>
         public byte[] Token;

@@ -129,8 +129,9 @@ namespace UdpRelay
         /// <summary>
         /// If a handshake (first try, retry, answer or keep-alive) is due, writes it into
         /// <paramref name="buffer"/> at <paramref name="offset"/> and returns its length
-        /// (<see cref="Native.HandshakeLength"/>, or <see cref="Native.TokenHandshakeLength"/>
-        /// with a token): send those bytes to the relay. Returns 0 when nothing is due. Throws
+        /// (<see cref="Native.HandshakeLength"/>, <see cref="Native.TokenHandshakeLength"/> with a
+        /// v1 token, <see cref="Native.TokenV2HandshakeLength"/> with a v2 one; 16 more once it
+        /// echoes the relay's return-path cookie): send those bytes to the relay. Returns 0 when nothing is due. Throws
         /// RelayException with <see cref="RelayStatus.TimedOut"/> once the channel was not
         /// established in time, with <see cref="RelayStatus.PeerLost"/> once the established
         /// channel went silent for the peer timeout (both final: check <see cref="State"/>),

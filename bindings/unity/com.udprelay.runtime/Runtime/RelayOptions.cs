@@ -42,6 +42,21 @@ namespace UdpRelay
         /// before anything is forwarded to them; token handshakes always must. Clients of this
         /// library answer; other v0.8 clients cannot.</summary>
         public bool RequireReturnPath;
+        /// <summary>This relay's id in a fleet: it admits relay-bound (v2) seat tokens minted
+        /// for this id only (<see cref="RelayToken.MintForRelay(byte[], uint, uint, RelayGuid, RelayTokenRole, ulong)"/>)
+        /// and counts authentic ones for another id in RelayStats.HandshakesWrongRelay. 0 (the
+        /// default): no id, no v2 token is for this relay.</summary>
+        public uint RelayId;
+        /// <summary>The id of <see cref="SecretKey"/>, which v2 tokens name.</summary>
+        public uint KeyId;
+        /// <summary>During a key rotation, the key <see cref="SecretKey"/> replaces: tokens and
+        /// handshakes made with it stay admitted. Null or empty: no rotation.</summary>
+        public byte[] PreviousSecretKey;
+        /// <summary>The id of <see cref="PreviousSecretKey"/> (not <see cref="KeyId"/>).</summary>
+        public uint PreviousKeyId;
+        /// <summary>Refuse v1 seat tokens (valid on every relay holding the key), admitting only
+        /// relay-bound (v2) ones; needs SecretKey and RelayId.</summary>
+        public bool RequireTokenV2;
 
         public RelayOptions()
         {
@@ -60,6 +75,10 @@ namespace UdpRelay
             ChannelBandwidthBytesPerSec = c.ChannelBandwidthBytesPerSec;
             RequireTokens = c.RequireTokens != 0;
             RequireReturnPath = c.RequireReturnPath != 0;
+            RelayId = c.RelayId;
+            KeyId = c.KeyId;
+            PreviousKeyId = c.PreviousKeyId;
+            RequireTokenV2 = c.RequireTokenV2 != 0;
         }
 
         internal static RelayConfig Defaults()
@@ -88,6 +107,10 @@ namespace UdpRelay
             c.ChannelBandwidthBytesPerSec = ChannelBandwidthBytesPerSec;
             c.RequireTokens = RequireTokens ? 1u : 0u;
             c.RequireReturnPath = (ushort)(RequireReturnPath ? 1 : 0);
+            c.RelayId = RelayId;
+            c.KeyId = KeyId;
+            c.PreviousKeyId = PreviousKeyId;
+            c.RequireTokenV2 = RequireTokenV2 ? 1u : 0u;
             return c;
         }
     }

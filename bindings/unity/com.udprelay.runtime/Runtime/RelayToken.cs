@@ -13,8 +13,11 @@ namespace UdpRelay
     /// </summary>
     public static class RelayToken
     {
-        /// <summary>Size of a token (RELAY_TOKEN_LEN).</summary>
+        /// <summary>Size of a v1 token (RELAY_TOKEN_LEN).</summary>
         public const int Length = Native.TokenLength;
+
+        /// <summary>Size of a v2 (relay-bound) token (RELAY_TOKEN_V2_LEN).</summary>
+        public const int V2Length = Native.TokenV2Length;
 
         /// <summary>
         /// Mints the token of seat <paramref name="role"/> of channel <paramref name="guid"/>,
@@ -49,9 +52,44 @@ namespace UdpRelay
         }
 
         /// <summary>
+        /// Mints a v2 token: seat <paramref name="role"/> of channel <paramref name="guid"/>,
+        /// valid only on the relay whose RelayOptions.RelayId is <paramref name="relayId"/>
+        /// (1 or more), while that relay holds <paramref name="relaySecret"/> as its key
+        /// <paramref name="keyId"/> (current, or previous during a rotation), and while its
+        /// clock is before <paramref name="expiryUnixSeconds"/>. 68 bytes. Throws
+        /// RelayException (InvalidArgument) for an empty secret, a zero GUID or relay id 0.
+        /// </summary>
+        public static byte[] MintForRelay(byte[] relaySecret, uint keyId, uint relayId, RelayGuid guid,
+            RelayTokenRole role, ulong expiryUnixSeconds)
+        {
+            byte[] token = new byte[V2Length];
+            MintForRelay(relaySecret, keyId, relayId, guid, role, expiryUnixSeconds, token, 0, token.Length);
+            return token;
+        }
+
+        /// <summary>Like <see cref="MintForRelay(byte[], uint, uint, RelayGuid, RelayTokenRole, ulong)"/>,
+        /// into <paramref name="buffer"/> at <paramref name="offset"/> (at least 68 bytes);
+        /// returns 68.</summary>
+        public static unsafe int MintForRelay(byte[] relaySecret, uint keyId, uint relayId, RelayGuid guid,
+            RelayTokenRole role, ulong expiryUnixSeconds, byte[] buffer, int offset, int count)
+        {
+            BufferRange.Check(buffer, offset, count, "buffer");
+            RelayLibrary.EnsureLoaded();
+            int n;
+            fixed (byte* secret = relaySecret)
+            fixed (byte* p = buffer)
+            {
+                n = Native.relay_token_mint_for_relay(secret, Len(relaySecret), keyId, relayId, ref guid, role,
+                    expiryUnixSeconds, p + offset, (UIntPtr)(uint)count);
+            }
+            if (n < 0) throw RelayException.FromLastError((RelayStatus)n);
+            return n;
+        }
+
+        /// <summary>
         /// Writes a handshake carrying <paramref name="token"/> with <paramref name="sequence"/>
-        /// into <paramref name="buffer"/> at <paramref name="offset"/> (at least 76 bytes) and
-        /// returns 76. Only for engines that write handshakes themselves: RelayClient and
+        /// into <paramref name="buffer"/> at <paramref name="offset"/> (at least 76 bytes for a
+        /// v1 token, 84 for v2) and returns that length. Only for engines that write handshakes themselves: RelayClient and
         /// RelayHandshake do this, with a fresh growing sequence every time, when
         /// <see cref="RelayClientOptions.Token"/> is set. The sequence must grow with every
         /// handshake sent with this token, for its whole life.

@@ -6,7 +6,7 @@
 // The class is split per concern like src/ffi/: Native.cs (library-wide functions),
 // Native.Relay.cs (relay_*), Native.Client.cs (relay_client_*), Native.Handshake.cs
 // (relay_guid_*, relay_handshake_*), Native.Token.cs (relay_token_*), Native.Measure.cs
-// (relay_measure).
+// (relay_measure), Native.Rank.cs (relay_rank).
 using System;
 using System.Runtime.InteropServices;
 
@@ -28,16 +28,25 @@ namespace UdpRelay
         /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
         public const int HandshakeLength = 56;
 
-        /// <summary>RELAY_MAX_HANDSHAKE_LEN: the largest handshake a client sends (with a seat
+        /// <summary>RELAY_MAX_HANDSHAKE_LEN: the largest handshake a client sends (with a v2 seat
         /// token, echoing the relay's return-path cookie); a buffer this size always fits what
         /// relay_handshake_poll writes.</summary>
-        public const int MaxHandshakeLength = 92;
+        public const int MaxHandshakeLength = 100;
 
-        /// <summary>RELAY_TOKEN_LEN: size of a seat token.</summary>
+        /// <summary>RELAY_TOKEN_LEN: size of a v1 seat token.</summary>
         public const int TokenLength = 60;
 
-        /// <summary>RELAY_TOKEN_HANDSHAKE_LEN: size of a handshake carrying a seat token.</summary>
+        /// <summary>RELAY_TOKEN_V2_LEN: size of a v2 (relay-bound) seat token.</summary>
+        public const int TokenV2Length = 68;
+
+        /// <summary>RELAY_TOKEN_HANDSHAKE_LEN: size of a handshake carrying a v1 seat token.</summary>
         public const int TokenHandshakeLength = 76;
+
+        /// <summary>RELAY_TOKEN_V2_HANDSHAKE_LEN: size of a handshake carrying a v2 seat token.</summary>
+        public const int TokenV2HandshakeLength = 84;
+
+        /// <summary>RELAY_RANK_MAX_RELAYS: most relays relay_rank takes in one call.</summary>
+        public const int RankMaxRelays = 1 << 20;
 
         /// <summary>RELAY_MAX_DATAGRAM: largest UDP payload relayed intact.</summary>
         public const int MaxDatagram = 65507;

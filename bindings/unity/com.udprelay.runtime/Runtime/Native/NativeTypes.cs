@@ -88,6 +88,18 @@ namespace UdpRelay
         public uint ChannelBandwidthBytesPerSec;
         /// <summary>0 or 1 (no bool in ABI structs).</summary>
         public uint RequireTokens;
+        /// <summary>This relay's id in a fleet (v2 tokens name it); 0 = none. ABI 5, like the
+        /// fields below.</summary>
+        public uint RelayId;
+        /// <summary>The id of SecretKey, which v2 tokens name.</summary>
+        public uint KeyId;
+        /// <summary>The id of PreviousSecretKey; must differ from KeyId while it is set.</summary>
+        public uint PreviousKeyId;
+        /// <summary>0 or 1: refuse v1 seat tokens, admit only relay-bound (v2) ones.</summary>
+        public uint RequireTokenV2;
+        /// <summary>During a key rotation, the key SecretKey replaces; borrowed for the call.</summary>
+        public IntPtr PreviousSecretKey;
+        public UIntPtr PreviousSecretKeyLength;
     }
 
     /// <summary>Relay-wide counters since start (RelayStats).</summary>
@@ -138,6 +150,24 @@ namespace UdpRelay
         public ulong DatagramsConsumed;
         /// <summary>Relay probes answered (in DatagramsConsumed).</summary>
         public ulong ProbesAnswered;
+        /// <summary>Authentic v2 seat tokens for another relay id (in HandshakesRejected): a
+        /// client sent to the wrong relay of a fleet. ABI 5.</summary>
+        public ulong HandshakesWrongRelay;
+    }
+
+    /// <summary>One relay for RelayRank / relay_rank: its id (1 or more, unique in the call)
+    /// and its weight (its capacity, say; 0 ranks it last).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RelayRankEntry
+    {
+        public uint RelayId;
+        public uint Weight;
+
+        public RelayRankEntry(uint relayId, uint weight)
+        {
+            RelayId = relayId;
+            Weight = weight;
+        }
     }
 
     /// <summary>Traffic of one channel. "A" allocated it, "B" joined it.</summary>
@@ -215,7 +245,8 @@ namespace UdpRelay
         public uint MaxQueuedDatagrams;
         public uint RecvBufferBytes;
         public uint SendBufferBytes;
-        /// <summary>The peer's seat token (RELAY_TOKEN_LEN bytes) or zero; copied by the library.</summary>
+        /// <summary>The peer's seat token (RELAY_TOKEN_LEN or RELAY_TOKEN_V2_LEN bytes) or zero;
+        /// copied by the library.</summary>
         public IntPtr Token;
         public UIntPtr TokenLength;
         /// <summary>Milliseconds of silence from the relay before an established client is
