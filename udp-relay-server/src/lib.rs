@@ -9,11 +9,13 @@ use clap::Parser;
 
 pub mod admin;
 pub mod affinity;
+pub mod agones;
 pub mod cli;
 pub mod events;
 pub mod faults;
 pub mod health;
 pub mod http;
+pub mod http_client;
 pub mod key;
 pub mod lifetimes;
 pub mod limits;

@@ -15,12 +15,15 @@ use crate::cli::{RelayArgs, Workers};
 use crate::key::HandshakeKeyChoice;
 use crate::state::Shared;
 use crate::worker::{LoopSettings, Stop, Worker};
-use crate::{admin, affinity, logger, signals, socket_drops};
+use crate::{admin, affinity, agones, logger, signals, socket_drops};
 
 /// Exit status for a bad command line, configuration or key.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status for a failure at run time (cannot listen, the socket failed).
 pub const EXIT_FAILURE: u8 = 1;
+
+/// How long the Agones Shutdown call may be retried after the drain.
+const AGONES_SHUTDOWN_WITHIN: Duration = Duration::from_secs(3);
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("udp-relay: error: {message}");
@@ -54,6 +57,10 @@ pub fn run(args: RelayArgs) -> ExitCode {
              --workers",
         );
     }
+    let sdk = match args.agones.then(agones::Sdk::from_env).transpose() {
+        Ok(sdk) => sdk,
+        Err(message) => return usage_error(message),
+    };
     let admin = match args.admin_addr.map(admin::bind).transpose() {
         Ok(admin) => admin,
         Err(e) => {
@@ -131,6 +138,17 @@ pub fn run(args: RelayArgs) -> ExitCode {
              (POST /debug/workers/N/...); for tests only, never in production"
         );
     }
+    if let Some(sdk) = sdk {
+        log::info!("Agones: reporting to the SDK at http://{}", sdk.addr());
+    }
+    // Ready goes out only now that every socket is bound and published.
+    let reporter = match sdk
+        .map(|sdk| agones::start(sdk, Arc::clone(&shared)))
+        .transpose()
+    {
+        Ok(reporter) => reporter,
+        Err(e) => return failure(format_args!("cannot start the Agones reporter: {e}")),
+    };
     let settings = LoopSettings {
         drain_timeout: args.drain_timeout,
         stats_every: Duration::from_secs(args.stats_interval_secs),
@@ -158,10 +176,13 @@ pub fn run(args: RelayArgs) -> ExitCode {
         }
     }
     if failed {
-        ExitCode::from(EXIT_FAILURE)
-    } else {
-        ExitCode::SUCCESS
+        // Agones sees the container fail and marks the GameServer Unhealthy.
+        return ExitCode::from(EXIT_FAILURE);
     }
+    if let Some(reporter) = reporter {
+        reporter.shutdown(AGONES_SHUTDOWN_WITHIN);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Panics are logged as one record (with a backtrace when `RUST_BACKTRACE` asks for one)

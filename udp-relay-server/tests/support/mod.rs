@@ -65,7 +65,8 @@ impl Service {
         Service::spawn(command(args), |_| {})
     }
 
-    fn spawn(mut cmd: Command, setup: impl FnOnce(&mut Command)) -> Service {
+    /// Starts `cmd` (from [`command`]), which must make the relay print its addresses.
+    pub fn spawn(mut cmd: Command, setup: impl FnOnce(&mut Command)) -> Service {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         setup(&mut cmd);
         let mut child = cmd.spawn().expect("start udp-relay");
