@@ -118,6 +118,7 @@ mod tests {
             }
             conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
                 .unwrap();
+            drop(conn);
             let request = String::from_utf8_lossy(&request[..got]).into_owned();
             // A second connection is accepted and never answered.
             let (silent, _) = server.accept().unwrap();
