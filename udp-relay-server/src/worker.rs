@@ -49,7 +49,7 @@ pub enum Stop {
     Failed,
 }
 
-/// One worker to start: its index, its relay (already bound), its CPU.
+/// One worker to start: its shared state, its relay (already bound), its CPU.
 pub struct Worker {
     pub state: Arc<WorkerState>,
     pub relay: Relay,
@@ -91,6 +91,8 @@ impl Worker {
         };
         let mut relay = Some(relay);
         let mut delay = FIRST_RESTART_DELAY;
+        // Panics in a row, each soon after the previous start.
+        let mut quick_panics = 0u32;
         let stop = loop {
             let Some(mut current) = relay.take() else {
                 match rebind(&state, shared, &config, &mut delay) {
@@ -117,11 +119,12 @@ impl Worker {
                         state.index,
                         panic_message(&*panic)
                     );
-                    delay = if started.elapsed() >= STEADY_RUN {
-                        FIRST_RESTART_DELAY
+                    quick_panics = if started.elapsed() >= STEADY_RUN {
+                        0
                     } else {
-                        (delay * 2).min(MAX_RESTART_DELAY)
+                        quick_panics.saturating_add(1)
                     };
+                    delay = restart_delay(quick_panics);
                 }
             }
         };
@@ -131,6 +134,16 @@ impl Worker {
         }
         stop
     }
+}
+
+/// How long to wait before starting a worker again after `quick_panics` panics in a row,
+/// each soon after its start: [`FIRST_RESTART_DELAY`], twice as long for each more, at most
+/// [`MAX_RESTART_DELAY`].
+fn restart_delay(quick_panics: u32) -> Duration {
+    let doublings = quick_panics.saturating_sub(1).min(16);
+    FIRST_RESTART_DELAY
+        .saturating_mul(1 << doublings)
+        .min(MAX_RESTART_DELAY)
 }
 
 /// Binds the worker's port again after a panic, waiting `delay` first (and longer after each
@@ -365,11 +378,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn panic_messages_and_relay_ids() {
+    fn panic_messages_relay_ids_and_restart_delays() {
         assert_eq!(panic_message(&"static"), "static");
         assert_eq!(panic_message(&String::from("owned")), "owned");
         assert_eq!(panic_message(&7u32), "no message");
         assert_eq!(relay_id_for(100, 3), Some(103));
         assert_eq!(relay_id_for(u64::MAX, 1), None);
+        assert_eq!(restart_delay(0), FIRST_RESTART_DELAY);
+        assert_eq!(restart_delay(1), FIRST_RESTART_DELAY);
+        assert_eq!(restart_delay(2), FIRST_RESTART_DELAY * 2);
+        assert_eq!(restart_delay(3), FIRST_RESTART_DELAY * 4);
+        assert_eq!(restart_delay(u32::MAX), MAX_RESTART_DELAY);
     }
 }
