@@ -1,6 +1,7 @@
 //! `--workers N`: N single-threaded relays in one service, each on its own UDP port and
 //! pinned to a CPU of its own when there are enough; `/metrics` by worker, `/ready` for all
-//! of them, a drain per worker; a worker made to panic (`--debug-fault-injection`) is
+//! of them (naming the one that is not), UDP probes answered by each worker with its own
+//! state, a drain per worker; a worker made to panic (`--debug-fault-injection`) is
 //! restarted alone, on its port, while the others keep relaying; a worker made to stall
 //! turns `/live` 503 naming it. Settings that cannot work are refused with exit status 2.
 #![cfg(unix)]
@@ -225,6 +226,46 @@ fn a_stalled_worker_turns_live_503_while_the_others_relay() {
     let plain = Service::start(&[]);
     assert_eq!(plain.post("/debug/workers/0/panic").0, 404);
     assert_eq!(plain.get("/live").0, 200);
+}
+
+#[test]
+fn each_worker_answers_probes_with_its_own_state_and_ready_names_the_full_one() {
+    let relay = Service::start(&["--workers", "2", "--max-channels", "1"]);
+    let _pair = exchange(relay.addrs[1], Guid(0xE1), None);
+    let body = relay.wait_for_status("/ready", 503, Duration::from_secs(2));
+    assert_eq!(body, "worker 1: full\n");
+    let probe = |addr: SocketAddr| {
+        command(&["health", "--udp", &addr.to_string(), "--ready"])
+            .output()
+            .unwrap()
+    };
+    let full = probe(relay.addrs[1]);
+    assert_eq!(full.status.code(), Some(1), "{full:?}");
+    assert!(
+        String::from_utf8_lossy(&full.stderr).contains("Full"),
+        "{full:?}"
+    );
+    let accepting = probe(relay.addrs[0]);
+    assert_eq!(accepting.status.code(), Some(0), "{accepting:?}");
+    assert!(
+        String::from_utf8_lossy(&accepting.stderr).contains("Accepting"),
+        "{accepting:?}"
+    );
+    // Series by worker, and no label that names a player, a GUID or an address.
+    let (_, metrics) = relay.get("/metrics");
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let Some((_, labels)) = line.split_once('{') else {
+            panic!("a series without labels: {line}");
+        };
+        let labels = labels.split_once('}').unwrap().0;
+        for pair in labels.split(',') {
+            let name = pair.split_once('=').unwrap().0;
+            assert!(
+                ["worker", "reason", "state", "op", "le", "version"].contains(&name),
+                "{line}"
+            );
+        }
+    }
 }
 
 #[test]
