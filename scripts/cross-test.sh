@@ -60,7 +60,11 @@ declare -A AARCH64_EXCLUDED=(
 
 failures=()
 
-# `--test NAME` for every integration test file not in the named exclusion array.
+# `--test NAME` for every integration test file not in the named exclusion array. Only the
+# library's tests/ are listed: the service's (udp-relay-server/tests/*.rs: admin, agones,
+# deploy, drain, host, keys, logs, metrics, workers) start the Linux service binary, a fake
+# Agones sidecar and Linux tools, and run natively only; the service's unit tests run here
+# with `--lib`.
 test_args() {
   local -n excluded="$1"
   local file name args=(--lib)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 
+use crate::faults::Fault;
 use crate::http::{self, BadRequest, Request, Response};
 use crate::metrics;
 use crate::state::Shared;
@@ -77,25 +78,29 @@ fn handle(mut stream: TcpStream, shared: &Shared, registry: &Registry) {
 
 /// The answer to a well-formed request.
 pub fn route(request: &Request, shared: &Shared, registry: &Registry) -> Response {
+    if shared.fault_injection && request.path.starts_with("/debug/") {
+        return debug_route(request, shared);
+    }
     if !matches!(request.path.as_str(), "/live" | "/ready" | "/metrics") {
         return Response::text(404, "not found: try /live, /ready or /metrics\n");
     }
     if !matches!(request.method.as_str(), "GET" | "HEAD") {
-        let mut response = Response::text(405, "method not allowed\n");
-        response.headers.push("Allow: GET, HEAD".into());
-        return response;
+        return method_not_allowed("GET, HEAD");
     }
     match request.path.as_str() {
-        "/live" => {
-            if shared.is_live(LIVE_WITHIN) {
-                Response::text(200, "live\n")
-            } else {
+        "/live" => match shared.liveness(LIVE_WITHIN) {
+            Ok(()) => Response::text(200, "live\n"),
+            Err(_) if shared.workers.len() == 1 => {
                 Response::text(503, "stalled: the relay loop has not run for over 1 s\n")
             }
-        }
+            Err(worker) => Response::text(
+                503,
+                format!("stalled: worker {worker}'s relay loop has not run for over 1 s\n"),
+            ),
+        },
         "/ready" => match shared.readiness() {
             Ok(()) => Response::text(200, "ready\n"),
-            Err(why) => Response::text(503, format!("{}\n", why.as_str())),
+            Err(why) => Response::text(503, format!("{why}\n")),
         },
         _ => {
             let openmetrics = request.accept.contains("application/openmetrics-text");
@@ -114,4 +119,54 @@ pub fn route(request: &Request, shared: &Shared, registry: &Registry) -> Respons
             }
         }
     }
+}
+
+fn method_not_allowed(allow: &str) -> Response {
+    let mut response = Response::text(405, "method not allowed\n");
+    response.headers.push(format!("Allow: {allow}"));
+    response
+}
+
+/// `POST /debug/workers/N/{stall,resume,panic}`, served only with `--debug-fault-injection`
+/// (see [`crate::faults`]).
+fn debug_route(request: &Request, shared: &Shared) -> Response {
+    let parts: Vec<&str> = request.path.split('/').collect();
+    let (worker, fault) = match parts.as_slice() {
+        ["", "debug", "workers", index, action] => {
+            let worker = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| shared.workers.get(i));
+            let fault = match *action {
+                "stall" => Some(Fault::Stall),
+                "resume" => Some(Fault::None),
+                "panic" => Some(Fault::Panic),
+                _ => None,
+            };
+            match (worker, fault) {
+                (Some(worker), Some(fault)) => (worker, fault),
+                _ => {
+                    return Response::text(
+                        404,
+                        "not found: /debug/workers/N/stall, resume or panic\n",
+                    );
+                }
+            }
+        }
+        _ => return Response::text(404, "not found: /debug/workers/N/stall, resume or panic\n"),
+    };
+    if request.method != "POST" {
+        return method_not_allowed("POST");
+    }
+    log::warn!(
+        "debug: worker {} asked to {} through the admin endpoint",
+        worker.index,
+        parts[4]
+    );
+    if fault == Fault::None {
+        worker.clear_fault(Fault::Stall);
+    } else {
+        worker.inject(fault);
+    }
+    Response::text(200, format!("worker {}: {}\n", worker.index, parts[4]))
 }

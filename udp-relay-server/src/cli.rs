@@ -55,9 +55,11 @@ pub struct HealthArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct RelayArgs {
-    /// UDP port to listen on (0 picks one and prints it).
-    #[arg(long, default_value_t = 6060)]
-    pub port: u16,
+    /// UDP port to listen on (0 picks one and prints it). With several workers, the first of
+    /// consecutive ports (worker i on PORT+i; 0 gives each an ephemeral port of its own), or a
+    /// comma-separated list with one port per worker.
+    #[arg(long, default_value = "6060", value_name = "PORT[,PORT...]", value_parser = parse_ports)]
+    pub port: Ports,
     /// IP address to bind; the default "::" is dual-stack (IPv4 and IPv6).
     #[arg(long, default_value = "::")]
     pub bind: IpAddr,
@@ -131,7 +133,41 @@ pub struct RelayArgs {
     /// this library's are then refused.
     #[arg(long)]
     pub require_return_path: bool,
+    /// Single-threaded relays to run, each on its own UDP port and, when there are enough
+    /// CPUs, pinned to a CPU of its own; "auto" runs one per CPU this process may use.
+    /// Default 1 (or one per port listed in --port).
+    #[arg(long, value_name = "N|auto", value_parser = parse_workers)]
+    pub workers: Option<Workers>,
+    /// Leave the workers' threads to the scheduler instead of pinning each to a CPU.
+    #[arg(long)]
+    pub no_cpu_pinning: bool,
+    /// Run as an Agones game server: Ready once bound, Health every 2 s while the relay
+    /// loop runs, the `channels` counter and the `relay-accepting` and `relay-id` labels kept current,
+    /// Shutdown after the SIGTERM drain. The SDK is reached on localhost at
+    /// AGONES_SDK_HTTP_PORT (default 9358). One worker only: one GameServer per CPU.
+    #[arg(long)]
+    pub agones: bool,
+    /// Testing only, never in production: the admin endpoint also serves
+    /// `POST /debug/workers/N/{stall,resume,panic}`, which stall a worker's relay loop or make
+    /// it panic (see the README's "Fault injection").
+    #[arg(long, hide = true, requires = "admin_addr")]
+    pub debug_fault_injection: bool,
 }
+
+/// The `--port` values: one port, or one per worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ports(pub Vec<u16>);
+
+/// The `--workers` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workers {
+    Count(usize),
+    /// One per CPU the process may use.
+    Auto,
+}
+
+/// Most workers one process runs.
+pub const MAX_WORKERS: usize = 1024;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -149,6 +185,78 @@ impl RelayArgs {
             (None, Ok(spec)) => (spec, "RUST_LOG"),
             (None, Err(_)) => ("info".into(), "default"),
         }
+    }
+}
+
+/// `6060` or `6060,6061,7000`.
+pub fn parse_ports(text: &str) -> Result<Ports, String> {
+    let ports = text
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port (0 to 65535)"))
+        })
+        .collect::<Result<Vec<u16>, String>>()?;
+    if ports.len() > 1 {
+        if ports.contains(&0) {
+            return Err("a list of ports cannot hold 0 (give a single 0 instead)".into());
+        }
+        let mut sorted = ports.clone();
+        sorted.sort_unstable();
+        if let Some(twice) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("port {} is listed twice", twice[0]));
+        }
+    }
+    Ok(Ports(ports))
+}
+
+/// A number of workers (1 to [`MAX_WORKERS`]) or `auto`.
+pub fn parse_workers(text: &str) -> Result<Workers, String> {
+    if text == "auto" {
+        return Ok(Workers::Auto);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(Workers::Count(n)),
+        _ => Err(format!(
+            "{text:?}: give a number of workers from 1 to {MAX_WORKERS}, or auto"
+        )),
+    }
+}
+
+impl RelayArgs {
+    /// The UDP port of each worker, from --port and --workers; `cpus` is what `auto` means.
+    pub fn worker_ports(&self, cpus: usize) -> Result<Vec<u16>, String> {
+        let listed = &self.port.0;
+        let count = match self.workers {
+            Some(Workers::Count(n)) => n,
+            Some(Workers::Auto) => cpus.clamp(1, MAX_WORKERS),
+            None => listed.len(),
+        };
+        if listed.len() > 1 {
+            if listed.len() != count {
+                return Err(format!(
+                    "--port lists {} ports for {count} workers: give one port per worker, \
+                     or a single first port",
+                    listed.len()
+                ));
+            }
+            return Ok(listed.clone());
+        }
+        let first = listed[0];
+        if first == 0 {
+            return Ok(vec![0; count]);
+        }
+        (0..count)
+            .map(|i| {
+                u16::try_from(i)
+                    .ok()
+                    .and_then(|i| first.checked_add(i))
+                    .ok_or_else(|| {
+                        format!("--port {first} with {count} workers needs ports past 65535")
+                    })
+            })
+            .collect()
     }
 }
 
@@ -178,6 +286,55 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(line: &[&str]) -> RelayArgs {
+        let mut argv = vec!["udp-relay"];
+        argv.extend(line);
+        Cli::try_parse_from(argv).unwrap().relay
+    }
+
+    #[test]
+    fn ports_of_the_workers() {
+        assert_eq!(args(&[]).worker_ports(8), Ok(vec![6060]));
+        assert_eq!(
+            args(&["--workers", "3"]).worker_ports(8),
+            Ok(vec![6060, 6061, 6062])
+        );
+        assert_eq!(
+            args(&["--workers", "auto", "--port", "7000"]).worker_ports(2),
+            Ok(vec![7000, 7001])
+        );
+        assert_eq!(
+            args(&["--workers", "2", "--port", "0"]).worker_ports(8),
+            Ok(vec![0, 0])
+        );
+        assert_eq!(
+            args(&["--port", "7000,7002,7004"]).worker_ports(8),
+            Ok(vec![7000, 7002, 7004])
+        );
+        assert_eq!(
+            args(&["--port", "7000,7002", "--workers", "2"]).worker_ports(8),
+            Ok(vec![7000, 7002])
+        );
+        assert!(
+            args(&["--port", "7000,7002", "--workers", "3"])
+                .worker_ports(8)
+                .unwrap_err()
+                .contains("lists 2 ports for 3 workers")
+        );
+        assert!(
+            args(&["--port", "65535", "--workers", "2"])
+                .worker_ports(8)
+                .unwrap_err()
+                .contains("past 65535")
+        );
+        for bad in ["7000,7000", "7000,0", "x", "70000", "7000,"] {
+            assert!(parse_ports(bad).is_err(), "{bad:?}");
+        }
+        for bad in ["0", "-1", "1025", "two", ""] {
+            assert!(parse_workers(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -10,6 +10,9 @@ use udp_relay::relay::{CloseReason, Event};
 /// says how many were left out.
 pub const EVENT_LINES_PER_SECOND: u32 = 50;
 
+/// The log target of the event lines.
+const TARGET: &str = "udp_relay_server::events";
+
 pub struct LogBudget {
     per_second: u32,
     window_start: Instant,
@@ -56,15 +59,41 @@ impl LogBudget {
     }
 }
 
-/// Logs one event.
-pub fn log_event(event: &Event) {
+/// Logs one event; `worker` (when there are several) as a field of the line.
+pub fn log_event(event: &Event, worker: Option<usize>) {
+    match worker {
+        Some(worker) => log_event_as(event, &[("worker", worker as u64)]),
+        None => log_event_as(event, &[]),
+    }
+}
+
+fn log_event_as(event: &Event, fields: &[(&'static str, u64)]) {
+    let line = |message: std::fmt::Arguments| {
+        log::logger().log(
+            &log::Record::builder()
+                .level(log::Level::Info)
+                .target(TARGET)
+                .module_path_static(Some(module_path!()))
+                .file_static(Some(file!()))
+                .args(message)
+                .key_values(&fields)
+                .build(),
+        );
+    };
+    if !log::log_enabled!(target: TARGET, log::Level::Info) {
+        return;
+    }
     match event {
-        Event::Allocated { guid, peer_a } => log::info!("channel {guid} allocated by {peer_a}"),
+        Event::Allocated { guid, peer_a } => {
+            line(format_args!("channel {guid} allocated by {peer_a}"))
+        }
         Event::Established {
             guid,
             peer_a,
             peer_b,
-        } => log::info!("channel {guid} established: {peer_a} <-> {peer_b}"),
+        } => line(format_args!(
+            "channel {guid} established: {peer_a} <-> {peer_b}"
+        )),
         Event::Closed {
             guid,
             reason,
@@ -78,7 +107,7 @@ pub fn log_event(event: &Event) {
                 CloseReason::PeerMoved => "peer moved to another channel",
             };
             let b = peer_b.map_or_else(|| "-".to_string(), |b| b.to_string());
-            log::info!(
+            line(format_args!(
                 "channel {guid} closed ({why}) after {:.1}s: {peer_a} <-> {b}; \
                  a->b {} dgrams/{} B, b->a {} dgrams/{} B, dropped {}",
                 lifetime.as_secs_f64(),
@@ -87,7 +116,7 @@ pub fn log_event(event: &Event) {
                 c.datagrams_b_to_a,
                 c.bytes_b_to_a,
                 c.dropped
-            );
+            ));
         }
         // The library logs this one itself, and the service says why it stops.
         Event::Drained => {}

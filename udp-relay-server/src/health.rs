@@ -2,14 +2,14 @@
 //! to its relay port (`udp_relay::probe`), for container HEALTHCHECKs and exec probes that
 //! have no client of their own.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use std::process::ExitCode;
 use udp_relay::probe::{self, RelayState};
 
 use crate::cli::HealthArgs;
+use crate::http_client;
 
 /// Asks `/live` (or `/ready`), or probes the relay port: exit 0 when healthy, 1 otherwise,
 /// with the answer on stderr.
@@ -97,24 +97,6 @@ fn loopback_for(addr: SocketAddr) -> SocketAddr {
 
 /// The status code and body of `GET path`.
 fn ask(addr: SocketAddr, path: &str, args: &HealthArgs) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, args.timeout)?;
-    stream.set_read_timeout(Some(args.timeout))?;
-    stream.set_write_timeout(Some(args.timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = Vec::new();
-    stream.take(64 * 1024).read_to_end(&mut answer)?;
-    let answer = String::from_utf8_lossy(&answer);
-    let status = answer
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other("not an HTTP answer"))?;
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    Ok((status, body))
+    let answer = http_client::request(addr, "GET", path, None, args.timeout)?;
+    Ok((answer.status, answer.body))
 }

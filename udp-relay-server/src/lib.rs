@@ -8,10 +8,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub mod admin;
+pub mod affinity;
+pub mod agones;
 pub mod cli;
 pub mod events;
+pub mod faults;
 pub mod health;
 pub mod http;
+pub mod http_client;
 pub mod key;
 pub mod lifetimes;
 pub mod limits;
@@ -23,6 +27,7 @@ pub mod signals;
 pub mod socket_drops;
 pub mod state;
 pub mod stats_line;
+pub mod worker;
 
 /// Parses the command line and runs the relay (or the `health` subcommand).
 pub fn main() -> ExitCode {

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use udp_relay::relay::Stats;
 
+/// The log target of the warnings.
+pub const LOG_TARGET: &str = "udp_relay_server::limits";
 /// How often the counters are compared.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A limit has stopped biting once its counter has not moved for this long; shorter gaps
@@ -79,7 +81,7 @@ impl LimitWatch {
     }
 
     /// Compares the counters with the last check's, at most once per [`CHECK_EVERY`], and
-    /// logs (and returns) a warning for each limit that started or stopped biting.
+    /// returns a warning to log for each limit that started or stopped biting.
     pub fn check(&mut self, stats: &Stats, socket_drops: Option<u64>, now: Instant) -> Vec<String> {
         let mut warnings = Vec::new();
         let interval = now.saturating_duration_since(self.last_check);
@@ -125,9 +127,6 @@ impl LimitWatch {
                 }
                 (Some(episode), _) => episode.last_seen = now,
             }
-        }
-        for warning in &warnings {
-            log::warn!("{warning}");
         }
         warnings
     }

@@ -1,32 +1,29 @@
-//! The relay service: the library's relay loop behind the command line, with the admin
-//! endpoint, signals, a bounded drain, limit warnings and stats lines.
+//! The relay service: one or more workers (each the library's relay loop on a port of its
+//! own, see [`crate::worker`]) behind the command line, with the admin endpoint, signals, a
+//! bounded drain, limit warnings and stats lines.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use udp_relay::admission::Limits;
-use udp_relay::relay::{Config, Event, Relay};
+use udp_relay::relay::{Config, Relay};
 
-use crate::cli::RelayArgs;
-use crate::events::{self, LogBudget};
+use crate::cli::{RelayArgs, Workers};
 use crate::key::HandshakeKeyChoice;
-use crate::lifetimes::LifetimeHistogram;
-use crate::limits::LimitWatch;
-use crate::socket_drops::SocketDrops;
-use crate::state::{Shared, Snapshot};
-use crate::{admin, logger, signals, stats_line};
+use crate::state::Shared;
+use crate::worker::{LoopSettings, Stop, Worker};
+use crate::{admin, affinity, agones, logger, signals, socket_drops, worker};
 
 /// Exit status for a bad command line, configuration or key.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status for a failure at run time (cannot listen, the socket failed).
 pub const EXIT_FAILURE: u8 = 1;
 
-/// The longest the loop waits for traffic: bounds how late it sees a signal, a drain
-/// deadline or a due stats line, and keeps `/live` fresh.
-const TICK: Duration = Duration::from_millis(100);
+/// How long the Agones Shutdown call may be retried after the drain.
+const AGONES_SHUTDOWN_WITHIN: Duration = Duration::from_secs(3);
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("udp-relay: error: {message}");
@@ -44,8 +41,24 @@ pub fn run(args: RelayArgs) -> ExitCode {
     if let Err(e) = logger::init(&filter, args.log_format) {
         return usage_error(format_args!("{from}: {e}"));
     }
+    log_panics();
     let config = match config(&args) {
         Ok(config) => config,
+        Err(message) => return usage_error(message),
+    };
+    let ports = match args.worker_ports(affinity::cpus_available()) {
+        Ok(ports) => ports,
+        Err(message) => return usage_error(message),
+    };
+    if args.agones && (ports.len() > 1 || args.workers == Some(Workers::Auto)) {
+        return usage_error(
+            "--agones runs one worker: Agones counts, health-checks and shuts down a \
+             GameServer as one relay, so run one GameServer per CPU (a Fleet) instead of \
+             --workers",
+        );
+    }
+    let sdk = match args.agones.then(agones::Sdk::from_env).transpose() {
+        Ok(sdk) => sdk,
         Err(message) => return usage_error(message),
     };
     let admin = match args.admin_addr.map(admin::bind).transpose() {
@@ -55,31 +68,69 @@ pub fn run(args: RelayArgs) -> ExitCode {
             return failure(format_args!("cannot listen on admin address {addr}: {e}"));
         }
     };
-    let bind = config.bind;
-    let mut relay = match Relay::bind(config) {
-        Ok(relay) => relay,
-        Err(e) => return failure(format_args!("cannot listen on {bind}: {e}")),
-    };
-    let shared = Arc::new(Shared::default());
-    // Machine-readable first lines on stdout, for scripts that start the relay on port 0.
-    println!("listening on {}", relay.local_addr());
+    let mut relays = Vec::with_capacity(ports.len());
+    for (index, &port) in ports.iter().enumerate() {
+        let bind = SocketAddr::new(config.bind.ip(), port);
+        let Some(relay_id) = worker::relay_id_for(config.relay_id, index) else {
+            return usage_error(format!(
+                "--relay-id {} with {} workers: worker {index}'s relay id would pass {}",
+                config.relay_id,
+                ports.len(),
+                u32::MAX
+            ));
+        };
+        match Relay::bind(Config {
+            bind,
+            relay_id,
+            ..config.clone()
+        }) {
+            Ok(relay) => relays.push(relay),
+            Err(e) => return failure(format_args!("cannot listen on {bind}: {e}")),
+        }
+    }
+    let shared = Arc::new(Shared::new(relays.len(), args.debug_fault_injection));
+    // Machine-readable first lines on stdout, one per worker, for scripts that start the
+    // relay on port 0.
+    for relay in &relays {
+        println!("listening on {}", relay.local_addr());
+    }
     if let Err(e) = signals::listen(Arc::clone(&shared)) {
         return failure(format_args!("cannot handle signals: {e}"));
     }
-    match SocketDrops::find(relay.local_addr()) {
-        Some(drops) => {
-            if let Err(e) = drops.watch(Arc::clone(&shared.socket_drops)) {
-                log::warn!("socket drops will not be counted: {e}");
-            }
-        }
-        None => log::info!("socket drops are not counted here (no /proc/net/udp entry)"),
+    let mut counted = false;
+    for (relay, state) in relays.iter().zip(&shared.workers) {
+        counted |= socket_drops::attach(state, relay.local_addr());
     }
-    let relay_loop = RelayLoop::new(&args, Arc::clone(&shared));
-    // The endpoint answers from its first request with the loop's state: live, bound, and a
-    // snapshot that tells the channel cap.
-    relay_loop.publish(&relay);
-    shared.tick();
-    shared.set_bound();
+    if !counted {
+        log::info!("socket drops are not counted here (no /proc/net/udp entry)");
+    } else if let Err(e) = socket_drops::watch(Arc::clone(&shared)) {
+        log::warn!("socket drops will not be counted: {e}");
+    }
+    let cpus = affinity::plan(relays.len(), !args.no_cpu_pinning);
+    let workers: Vec<Worker> = relays
+        .into_iter()
+        .zip(&shared.workers)
+        .zip(cpus)
+        .map(|((relay, state), cpu)| Worker {
+            state: Arc::clone(state),
+            relay,
+            cpu,
+        })
+        .collect();
+    for worker in &workers {
+        worker.publish_bound();
+    }
+    if workers.len() > 1 {
+        let ports: Vec<String> = workers
+            .iter()
+            .map(|w| w.relay.local_addr().port().to_string())
+            .collect();
+        log::info!(
+            "{} workers, each a relay of its own, on UDP ports {}",
+            workers.len(),
+            ports.join(", ")
+        );
+    }
     if let Some(listener) = admin {
         let addr = listener
             .local_addr()
@@ -90,7 +141,80 @@ pub fn run(args: RelayArgs) -> ExitCode {
         println!("admin listening on {addr}");
         log::info!("admin endpoint on http://{addr} (/live, /ready, /metrics)");
     }
-    relay_loop.run(&mut relay)
+    if shared.fault_injection {
+        log::warn!(
+            "--debug-fault-injection: the admin endpoint can stall and crash workers \
+             (POST /debug/workers/N/...); for tests only, never in production"
+        );
+    }
+    if let Some(sdk) = sdk {
+        log::info!("Agones: reporting to the SDK at http://{}", sdk.addr());
+    }
+    // Ready goes out only now that every socket is bound and published.
+    let reporter = match sdk
+        .map(|sdk| agones::start(sdk, Arc::clone(&shared), config.relay_id))
+        .transpose()
+    {
+        Ok(reporter) => reporter,
+        Err(e) => return failure(format_args!("cannot start the Agones reporter: {e}")),
+    };
+    let settings = LoopSettings {
+        drain_timeout: args.drain_timeout,
+        stats_every: Duration::from_secs(args.stats_interval_secs),
+        name_worker: workers.len() > 1,
+    };
+    let mut threads = Vec::with_capacity(workers.len());
+    for worker in workers {
+        let index = worker.state.index;
+        match worker.spawn(Arc::clone(&shared), settings) {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                log::error!("cannot start worker {index}: {e}");
+                shared.failed.store(true, Ordering::SeqCst);
+                break;
+            }
+        }
+    }
+    let mut failed = shared.failed.load(Ordering::SeqCst);
+    for thread in threads {
+        // The worker catches its loop's panics; one outside the loop ends the service.
+        let stop = thread.join().unwrap_or(Stop::Failed);
+        if stop == Stop::Failed {
+            shared.failed.store(true, Ordering::SeqCst);
+            failed = true;
+        }
+    }
+    if failed {
+        // Agones sees the container fail and marks the GameServer Unhealthy.
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    if let Some(reporter) = reporter {
+        reporter.shutdown(AGONES_SHUTDOWN_WITHIN);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Panics are logged as one record (with a backtrace when `RUST_BACKTRACE` asks for one)
+/// in the service's log format instead of the standard library's stderr text; a worker's
+/// panic is then caught and the worker restarted (see [`crate::worker`]).
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        let backtrace = std::backtrace::Backtrace::capture();
+        let backtrace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{backtrace}"),
+            _ => String::new(),
+        };
+        log::error!(
+            target: "udp_relay_server::panic",
+            "thread {name} panicked{location}: {}{backtrace}",
+            crate::worker::panic_message(info.payload())
+        );
+    }));
 }
 
 /// The relay's configuration from the flags, or what is wrong with them.
@@ -115,7 +239,7 @@ fn config(args: &RelayArgs) -> Result<Config, String> {
         );
     }
     let config = Config {
-        bind: SocketAddr::new(args.bind, args.port),
+        bind: SocketAddr::new(args.bind, args.port.0[0]),
         inactivity_timeout: Duration::from_millis(args.inactivity_timeout_ms),
         secret_key: key.bytes(),
         max_channels: args.max_channels,
@@ -142,148 +266,4 @@ fn config(args: &RelayArgs) -> Result<Config, String> {
         .validate()
         .map_err(|e| format!("invalid configuration: {e}"))?;
     Ok(config)
-}
-
-/// How the loop ended.
-enum Stop {
-    Drained,
-    DrainTimeout,
-    Interrupted(&'static str),
-}
-
-struct RelayLoop {
-    shared: Arc<Shared>,
-    started: Instant,
-    drain_timeout: Duration,
-    drain_deadline: Option<Instant>,
-    stats_every: Duration,
-    next_stats: Option<Instant>,
-    event_budget: LogBudget,
-    lifetimes: LifetimeHistogram,
-    limits: Option<LimitWatch>,
-}
-
-impl RelayLoop {
-    fn new(args: &RelayArgs, shared: Arc<Shared>) -> RelayLoop {
-        let started = Instant::now();
-        let stats_every = Duration::from_secs(args.stats_interval_secs);
-        RelayLoop {
-            shared,
-            started,
-            drain_timeout: args.drain_timeout,
-            drain_deadline: None,
-            stats_every,
-            // An interval too long for the clock means never, like 0.
-            next_stats: (!stats_every.is_zero())
-                .then(|| started.checked_add(stats_every))
-                .flatten(),
-            event_budget: LogBudget::new(events::EVENT_LINES_PER_SECOND),
-            lifetimes: LifetimeHistogram::default(),
-            limits: None,
-        }
-    }
-
-    fn run(mut self, relay: &mut Relay) -> ExitCode {
-        let stop = loop {
-            self.shared.tick();
-            if let Some(stop) = self.handle_signals(relay) {
-                break stop;
-            }
-            if let Err(e) = relay.poll(TICK) {
-                self.log_stats(relay);
-                return failure(format_args!("the relay's socket failed: {e}"));
-            }
-            let mut drained = false;
-            while let Some(event) = relay.next_event() {
-                drained |= matches!(event, Event::Drained);
-                if let Event::Closed { lifetime, .. } = event {
-                    self.lifetimes.observe(lifetime);
-                }
-                if self.event_budget.admit() {
-                    events::log_event(&event);
-                }
-            }
-            self.event_budget.summarise();
-            self.publish(relay);
-            if drained {
-                break Stop::Drained;
-            }
-            let now = Instant::now();
-            if self.drain_deadline.is_some_and(|deadline| now >= deadline) {
-                break Stop::DrainTimeout;
-            }
-            self.watch_limits(relay, now);
-            if self.next_stats.is_some_and(|due| now >= due) {
-                self.next_stats = self
-                    .next_stats
-                    .and_then(|due| due.checked_add(self.stats_every));
-                self.log_stats(relay);
-            }
-        };
-        match stop {
-            Stop::Drained => log::info!("stopping: drained, no channel left open"),
-            Stop::DrainTimeout => log::warn!(
-                "stopping: drain timeout ({:.1}s) reached with {} channels still open",
-                self.drain_timeout.as_secs_f64(),
-                relay.stats().channels_open
-            ),
-            Stop::Interrupted(why) => log::info!(
-                "{why}: stopping now with {} channels open",
-                relay.stats().channels_open
-            ),
-        }
-        self.publish(relay);
-        self.log_stats(relay);
-        ExitCode::SUCCESS
-    }
-
-    /// Starts draining at the first SIGTERM; a second SIGTERM or a SIGINT stops the loop.
-    fn handle_signals(&mut self, relay: &mut Relay) -> Option<Stop> {
-        if self.shared.sigint.load(Ordering::SeqCst) {
-            return Some(Stop::Interrupted("SIGINT"));
-        }
-        match self.shared.sigterms.load(Ordering::SeqCst) {
-            0 => None,
-            1 => {
-                if !relay.is_draining() {
-                    log::info!(
-                        "SIGTERM: draining (new channels refused) for at most {:.1}s; \
-                         a second SIGTERM or a SIGINT stops at once",
-                        self.drain_timeout.as_secs_f64()
-                    );
-                    self.drain_deadline = Some(Instant::now() + self.drain_timeout);
-                    relay.drain();
-                }
-                None
-            }
-            _ => Some(Stop::Interrupted("second SIGTERM")),
-        }
-    }
-
-    fn publish(&self, relay: &Relay) {
-        self.shared.try_publish(&Snapshot {
-            stats: relay.stats(),
-            draining: relay.is_draining(),
-            max_channels: relay.config().max_channels as u64,
-            lifetimes: self.lifetimes,
-        });
-    }
-
-    fn watch_limits(&mut self, relay: &Relay, now: Instant) {
-        let stats = relay.stats();
-        let drops = self.shared.socket_drops();
-        match &mut self.limits {
-            Some(watch) => drop(watch.check(&stats, drops, now)),
-            None => self.limits = Some(LimitWatch::new(&stats, drops, now)),
-        }
-    }
-
-    fn log_stats(&self, relay: &Relay) {
-        stats_line::log(&stats_line::fields(
-            &relay.stats(),
-            self.shared.socket_drops(),
-            relay.is_draining(),
-            self.started.elapsed(),
-        ));
-    }
 }

@@ -4,8 +4,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use crate::state::{Shared, WorkerState};
 
 /// Stored while the count cannot be read.
 pub const UNKNOWN: u64 = u64::MAX;
@@ -35,31 +37,59 @@ impl SocketDrops {
 
     /// The socket's drop count now.
     pub fn read(&self) -> Option<u64> {
-        TABLES.iter().find_map(|table| {
-            let text = std::fs::read_to_string(table).ok()?;
+        read_all()
+            .into_iter()
+            .find(|row| row.inode == self.inode)
+            .map(|row| row.drops)
+    }
+}
+
+/// Points `worker`'s count at its (new) socket bound to `local`, and reads it once now, so
+/// the count is there from the first scrape of /metrics. False where it cannot be counted.
+pub fn attach(worker: &WorkerState, local: SocketAddr) -> bool {
+    let found = SocketDrops::find(local);
+    worker
+        .socket_inode
+        .store(found.map_or(0, |s| s.inode), Ordering::Relaxed);
+    let drops = found.and_then(|s| s.read()).unwrap_or(UNKNOWN);
+    worker.socket_drops.store(drops, Ordering::Relaxed);
+    found.is_some()
+}
+
+/// Reads every worker's count once a second on a thread of its own (the relay loops never
+/// read files), [`UNKNOWN`] for a socket that cannot be found.
+pub fn watch(shared: Arc<Shared>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("socket-drops".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let rows = read_all();
+                for worker in &shared.workers {
+                    let inode = worker.socket_inode.load(Ordering::Relaxed);
+                    let drops = rows
+                        .iter()
+                        .find(|row| inode != 0 && row.inode == inode)
+                        .map_or(UNKNOWN, |row| row.drops);
+                    worker.socket_drops.store(drops, Ordering::Relaxed);
+                }
+            }
+        })
+        .map(drop)
+}
+
+/// Every row of both tables.
+fn read_all() -> Vec<Row> {
+    TABLES
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
             text.lines()
                 .skip(1)
                 .filter_map(Row::parse)
-                .find(|row| row.inode == self.inode)
-                .map(|row| row.drops)
+                .collect::<Vec<_>>()
         })
-    }
-
-    /// Reads the count once a second on a thread of its own (the relay loop never reads
-    /// files) into `out`, [`UNKNOWN`] when it cannot be read.
-    pub fn watch(self, out: Arc<AtomicU64>) -> std::io::Result<()> {
-        // The first reading now, so the count is there from the first scrape of /metrics.
-        out.store(self.read().unwrap_or(UNKNOWN), Ordering::Relaxed);
-        std::thread::Builder::new()
-            .name("socket-drops".into())
-            .spawn(move || {
-                loop {
-                    out.store(self.read().unwrap_or(UNKNOWN), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            })
-            .map(drop)
-    }
+        .collect()
 }
 
 /// The fields of one `/proc/net/udp*` line this needs.

@@ -1,5 +1,6 @@
 //! The stats line: every counter of the relay's stats as `key=value` (the field names of
-//! `udp_relay::relay::Stats`), with the kernel's drops at the socket and the draining flag.
+//! `udp_relay::relay::Stats`), with the kernel's drops at the socket and the draining flag,
+//! one line per worker (led by `worker=N` when there are several).
 //! As log fields, so the JSON format carries them as numbers.
 
 use std::time::Duration;
@@ -8,6 +9,7 @@ use udp_relay::relay::Stats;
 
 /// The fields of a stats line, in a fixed order.
 pub fn fields(
+    worker: Option<usize>,
     stats: &Stats,
     socket_drops: Option<u64>,
     draining: bool,
@@ -44,7 +46,11 @@ pub fn fields(
         probes_answered,
         handshakes_wrong_relay,
     } = *stats;
-    let mut fields = vec![
+    let mut fields = Vec::with_capacity(32);
+    if let Some(worker) = worker {
+        fields.push(("worker", worker as u64));
+    }
+    fields.extend([
         ("uptime_secs", uptime.as_secs()),
         ("draining", u64::from(draining)),
         ("channels_open", channels_open),
@@ -75,7 +81,7 @@ pub fn fields(
         ("recv_errors", recv_errors),
         ("send_errors", send_errors),
         ("events_dropped", events_dropped),
-    ];
+    ]);
     if let Some(drops) = socket_drops {
         fields.push(("socket_drops", drops));
     }

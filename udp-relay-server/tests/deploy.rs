@@ -6,7 +6,12 @@
 //!   ExecStart starts the relay with a key credential and drains on SIGTERM;
 //! - the Prometheus alert rules pass `promtool check rules` and their unit tests, and name
 //!   only metrics that /metrics serves (promtool comes with Debian's prometheus package,
-//!   installed by .ci/install-deps.sh).
+//!   installed by .ci/install-deps.sh);
+//! - the Kubernetes manifests (the Agones Fleet and FleetAutoscaler, the hostNetwork
+//!   DaemonSet) parse as YAML and hold the settings the relay relies on (ports, health
+//!   checks against the relay's 2 s pings, the grace period against the drain, one core per
+//!   relay, the counter and its capacity), every flag they pass is one `udp-relay --help`
+//!   lists, and their arguments start the relay on loopback ports and drain on SIGTERM.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -18,6 +23,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{BIN, Service, command, wait_exit};
+use udp_relay_server::agones::HEALTH_EVERY;
+use udp_relay_server::cli::parse_duration;
 
 fn deploy(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -266,4 +273,245 @@ fn alert_rules_check_pass_their_tests_and_name_served_metrics() {
         named += 1;
     }
     assert!(named >= 5);
+}
+
+/// A YAML manifest under deploy/, as JSON values.
+fn manifest(file: &str) -> Value {
+    serde_yaml::from_str(&read(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The value at `pointer` (a JSON pointer), which must be there.
+fn at<'a>(value: &'a Value, pointer: &str) -> &'a Value {
+    value
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("{pointer} missing in {value:#}"))
+}
+
+fn int(value: &Value, pointer: &str) -> u64 {
+    at(value, pointer)
+        .as_u64()
+        .unwrap_or_else(|| panic!("{pointer} is not a count"))
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    at(value, pointer)
+        .as_str()
+        .unwrap_or_else(|| panic!("{pointer} is not a string"))
+}
+
+/// A container's `args`.
+fn args(container: &Value) -> Vec<String> {
+    at(container, "/args")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().expect("args are strings").to_owned())
+        .collect()
+}
+
+/// The value after `flag` in `args`.
+fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+/// Every flag in `args` is one `udp-relay --help` lists.
+fn assert_flags_exist(file: &str, args: &[String]) {
+    let help = command(&["--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let listed: BTreeSet<&str> = help
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    let passed: Vec<&String> = args.iter().filter(|a| a.starts_with("--")).collect();
+    assert!(!passed.is_empty());
+    for flag in passed {
+        assert!(
+            listed.contains(flag.as_str()),
+            "{file} passes {flag}, which udp-relay --help does not list"
+        );
+    }
+}
+
+/// The drain timeout `args` set, plus the Agones Shutdown call's bound, fits in the pod's
+/// grace period with room to spare.
+fn assert_grace_covers_the_drain(file: &str, pod: &Value, args: &[String]) {
+    let drain = parse_duration(flag(args, "--drain-timeout").unwrap_or("25s")).unwrap();
+    let grace = int(pod, "/terminationGracePeriodSeconds");
+    assert!(
+        grace >= drain.as_secs() + 3 + 5,
+        "{file}: terminationGracePeriodSeconds {grace} s does not cover a {drain:?} drain"
+    );
+}
+
+/// Runs the relay with a manifest's `args` on loopback ports (its UDP port and admin address
+/// replaced, `--bind 127.0.0.1` added), with a key in the environment as the Secret gives
+/// it, and drains it with SIGTERM.
+fn run_args(file: &str, args: &[String], env: &[(&str, &str)]) {
+    let mut local = vec!["--bind".to_owned(), "127.0.0.1".to_owned()];
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        local.push(word.clone());
+        match word.as_str() {
+            "--port" => {
+                words.next();
+                local.push("0".into());
+            }
+            "--admin-addr" => {
+                words.next();
+                local.push("127.0.0.1:0".into());
+            }
+            _ => {}
+        }
+    }
+    let local: Vec<&str> = local.iter().map(String::as_str).collect();
+    let mut relay = Service::spawn(command(&local), |cmd| {
+        cmd.env(
+            "UDP_RELAY_SECRET_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        );
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+    });
+    assert_eq!(relay.get("/ready").0, 200, "{file}: {}", relay.log());
+    relay.signal("-TERM");
+    assert_eq!(
+        relay.wait_exit(Duration::from_secs(10)).code(),
+        Some(0),
+        "{file}: {}",
+        relay.log()
+    );
+    let log = relay.log();
+    assert!(log.contains("handshakes keyed"), "{file}: {log}");
+}
+
+#[test]
+fn agones_fleet_runs_one_relay_per_core_with_health_and_the_channels_counter() {
+    let file = "agones/fleet.yaml";
+    let fleet = manifest(file);
+    assert_eq!(text(&fleet, "/apiVersion"), "agones.dev/v1");
+    assert_eq!(text(&fleet, "/kind"), "Fleet");
+    let gs = at(&fleet, "/spec/template/spec");
+    let pod = at(gs, "/template/spec");
+    let containers = at(pod, "/containers").as_array().unwrap();
+    let name = text(gs, "/container");
+    let relay = containers
+        .iter()
+        .find(|c| c["name"] == name)
+        .expect("the GameServer's container");
+    let args = args(relay);
+    assert_flags_exist(file, &args);
+    // One relay per core: --agones with one worker, a whole CPU requested and capped.
+    assert!(args.iter().any(|a| a == "--agones"), "{args:?}");
+    assert_eq!(flag(&args, "--workers"), Some("1"));
+    assert_eq!(text(relay, "/resources/requests/cpu"), "1");
+    assert_eq!(text(relay, "/resources/limits/cpu"), "1");
+    assert_eq!(
+        at(relay, "/resources/requests/memory"),
+        at(relay, "/resources/limits/memory"),
+        "requests equal to limits: the Guaranteed class"
+    );
+    // The relay's UDP port, mapped by Agones.
+    let ports = at(gs, "/ports").as_array().unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(text(&ports[0], "/portPolicy"), "Dynamic");
+    assert_eq!(text(&ports[0], "/protocol"), "UDP");
+    assert_eq!(
+        int(&ports[0], "/containerPort").to_string(),
+        flag(&args, "--port").expect("--port")
+    );
+    // Health checks against pings every 2 s: a period holds at least two pings.
+    assert_eq!(at(gs, "/health/disabled"), &Value::Bool(false));
+    let period = int(gs, "/health/periodSeconds");
+    assert!(
+        period >= 2 * HEALTH_EVERY.as_secs(),
+        "periodSeconds {period}"
+    );
+    let threshold = int(gs, "/health/failureThreshold");
+    assert!((1..=5).contains(&threshold), "failureThreshold {threshold}");
+    let delay = int(gs, "/health/initialDelaySeconds");
+    assert!((1..=30).contains(&delay), "initialDelaySeconds {delay}");
+    assert!(
+        ["OnUpgrade", "Never"].contains(&text(gs, "/eviction/safe")),
+        "eviction.safe"
+    );
+    assert_grace_covers_the_drain(file, pod, &args);
+    // The counter the relay keeps, with the relay's own channel cap as its capacity.
+    assert_eq!(int(gs, "/counters/channels/count"), 0);
+    assert_eq!(
+        int(gs, "/counters/channels/capacity").to_string(),
+        flag(&args, "--max-channels").expect("--max-channels")
+    );
+    assert_eq!(text(&fleet, "/spec/priorities/0/key"), "channels");
+    // Its arguments start a relay (the SDK is away here: the relay retries it and relays).
+    run_args(file, &args, &[("AGONES_SDK_HTTP_PORT", "1")]);
+}
+
+#[test]
+fn agones_fleet_autoscaler_scales_on_the_channels_counter() {
+    let fleet = manifest("agones/fleet.yaml");
+    let scaler = manifest("agones/fleetautoscaler.yaml");
+    assert_eq!(text(&scaler, "/apiVersion"), "autoscaling.agones.dev/v1");
+    assert_eq!(text(&scaler, "/kind"), "FleetAutoscaler");
+    assert_eq!(
+        text(&scaler, "/spec/fleetName"),
+        text(&fleet, "/metadata/name")
+    );
+    assert_eq!(text(&scaler, "/spec/policy/type"), "Counter");
+    let counter = at(&scaler, "/spec/policy/counter");
+    assert_eq!(text(counter, "/key"), "channels");
+    let capacity = int(&fleet, "/spec/template/spec/counters/channels/capacity");
+    let buffer = int(counter, "/bufferSize");
+    let (min, max) = (int(counter, "/minCapacity"), int(counter, "/maxCapacity"));
+    assert!(buffer >= capacity, "a buffer of at least one relay");
+    assert!(buffer <= min && min < max, "{buffer} <= {min} < {max}");
+    assert_eq!(min % capacity, 0, "whole relays");
+    assert_eq!(max % capacity, 0, "whole relays");
+}
+
+#[test]
+fn daemonset_runs_a_worker_per_core_on_the_host_network() {
+    let file = "daemonset.yaml";
+    let set = manifest(file);
+    assert_eq!(text(&set, "/apiVersion"), "apps/v1");
+    assert_eq!(text(&set, "/kind"), "DaemonSet");
+    let pod = at(&set, "/spec/template/spec");
+    assert_eq!(at(pod, "/hostNetwork"), &Value::Bool(true));
+    let relay = at(pod, "/containers/0");
+    let args = args(relay);
+    assert_flags_exist(file, &args);
+    let workers = flag(&args, "--workers").expect("--workers");
+    assert!(
+        workers == "auto" || workers.parse::<u32>().is_ok_and(|n| n > 1),
+        "--workers {workers}"
+    );
+    assert!(
+        at(relay, "/resources/limits").get("cpu").is_none(),
+        "no CPU quota under the workers"
+    );
+    let admin = flag(&args, "--admin-addr").expect("--admin-addr");
+    let admin_port = admin.rsplit_once(':').unwrap().1;
+    let ports = at(relay, "/ports").as_array().unwrap();
+    let port_named = |name: &str| {
+        ports
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("port {name}"))
+    };
+    assert_eq!(
+        int(port_named("relay"), "/containerPort").to_string(),
+        flag(&args, "--port").unwrap()
+    );
+    assert_eq!(text(port_named("relay"), "/protocol"), "UDP");
+    assert_eq!(
+        int(port_named("admin"), "/containerPort").to_string(),
+        admin_port
+    );
+    for (probe, path) in [("readinessProbe", "/ready"), ("livenessProbe", "/live")] {
+        assert_eq!(text(relay, &format!("/{probe}/httpGet/path")), path);
+        assert_eq!(text(relay, &format!("/{probe}/httpGet/port")), "admin");
+    }
+    assert_grace_covers_the_drain(file, pod, &args);
+    run_args(file, &args, &[]);
 }

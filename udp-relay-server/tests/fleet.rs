@@ -182,7 +182,8 @@ fn a_fleet_relay_takes_its_own_tokens_and_counts_another_relays() {
     let (status, metrics) = relay.get("/metrics");
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("udp_relay_handshakes_rejected_total{reason=\"wrong_relay\"} 3"),
+        metrics
+            .contains("udp_relay_handshakes_rejected_total{reason=\"wrong_relay\",worker=\"0\"} 3"),
         "{metrics}"
     );
     relay.signal("-INT");

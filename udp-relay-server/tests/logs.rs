@@ -211,7 +211,7 @@ fn socket_drops_are_counted_and_warned_of() {
     assert_eq!(status, 200);
     let drops: u64 = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("udp_relay_socket_drops_total "))
+        .find_map(|l| l.strip_prefix("udp_relay_socket_drops_total{worker=\"0\"} "))
         .expect("socket drops metric")
         .parse()
         .unwrap();

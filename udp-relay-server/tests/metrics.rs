@@ -81,15 +81,17 @@ fn canonical(label: &str, value: &str) -> String {
     }
 }
 
-/// The value of `name` with exactly `labels`; `None` as label value sums every series of
-/// the name.
+/// The value of `name` with exactly `labels` besides `worker`; `None` as label value sums
+/// every series of the name.
 fn value(samples: &Samples, name: &str, label: Option<(&str, &str)>) -> u64 {
     let found: Vec<f64> = samples
         .iter()
         .filter(|((n, labels), _)| {
+            let labels: Vec<&(String, String)> =
+                labels.iter().filter(|(k, _)| k != "worker").collect();
             n == name
                 && match label {
-                    Some((k, v)) => labels == &[(k.to_owned(), v.to_owned())],
+                    Some((k, v)) => labels == [&(k.to_owned(), v.to_owned())],
                     None => true,
                 }
         })
@@ -255,7 +257,10 @@ fn metrics_parse_and_equal_the_relays_stats() {
             value(samples, &format!("{lifetime}_bucket"), Some(("le", "inf"))),
             1
         );
-        let sum = samples[&(format!("{lifetime}_sum"), vec![])];
+        let sum = samples[&(
+            format!("{lifetime}_sum"),
+            vec![("worker".to_owned(), "0".to_owned())],
+        )];
         assert!((2.9..=4.1).contains(&sum), "lifetime sum {sum}");
         assert_eq!(value(samples, "udp_relay_channels_max", None), 100_000);
         let build = samples
@@ -277,15 +282,23 @@ fn metrics_parse_and_equal_the_relays_stats() {
         prom_types["udp_relay_channel_lifetime_seconds"],
         "histogram"
     );
-    // A fixed set of labels: nothing per GUID, address or channel.
+    // A fixed set of labels: nothing per GUID, address or channel; every series of the
+    // relay is its worker's (the only one, 0).
     for samples in [&prom, &om] {
         for (name, labels) in samples.keys() {
             for (label, _) in labels {
                 assert!(
-                    ["reason", "state", "op", "le", "version"].contains(&label.as_str()),
+                    ["worker", "reason", "state", "op", "le", "version"].contains(&label.as_str()),
                     "{name} has label {label}"
                 );
             }
+            if !name.starts_with("udp_relay_build") {
+                assert!(
+                    labels.contains(&("worker".to_owned(), "0".to_owned())),
+                    "{name} {labels:?}"
+                );
+            }
         }
+        assert_eq!(value(samples, "udp_relay_worker_restarts_total", None), 0);
     }
 }

@@ -28,7 +28,10 @@ pub fn command(args: &[&str]) -> Command {
 /// never leaves it behind.
 pub struct Service {
     pub child: Child,
+    /// The first worker's UDP address.
     pub addr: SocketAddr,
+    /// Every worker's UDP address, in worker order.
+    pub addrs: Vec<SocketAddr>,
     /// The admin endpoint, when started with `--admin-addr`.
     pub admin: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
@@ -62,7 +65,8 @@ impl Service {
         Service::spawn(command(args), |_| {})
     }
 
-    fn spawn(mut cmd: Command, setup: impl FnOnce(&mut Command)) -> Service {
+    /// Starts `cmd` (from [`command`]), which must make the relay print its addresses.
+    pub fn spawn(mut cmd: Command, setup: impl FnOnce(&mut Command)) -> Service {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         setup(&mut cmd);
         let mut child = cmd.spawn().expect("start udp-relay");
@@ -79,29 +83,30 @@ impl Service {
             }
             done.store(true, Ordering::SeqCst);
         });
+        // `listening on ADDR`, one line per worker, then `admin listening on ADDR`.
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
+        let mut addrs = Vec::new();
+        let admin = loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let line = line.trim();
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                addrs.push(addr.parse().unwrap());
+            } else if let Some(admin) = line.strip_prefix("admin listening on ") {
+                break Some(admin.parse().unwrap());
+            } else if addrs.is_empty() {
                 panic!(
                     "unexpected first line {line:?}; log:\n{}",
                     log.lock().unwrap()
-                )
-            })
-            .parse()
-            .unwrap();
-        line.clear();
-        stdout.read_line(&mut line).unwrap();
-        let admin = line
-            .trim()
-            .strip_prefix("admin listening on ")
-            .map(|a| a.parse().unwrap());
+                );
+            } else {
+                break None;
+            }
+        };
         Service {
             child,
-            addr,
+            addr: addrs[0],
+            addrs,
             admin,
             log,
             log_complete,
@@ -154,6 +159,41 @@ impl Service {
         (status, body)
     }
 
+    /// `POST path` on the admin endpoint: status and body.
+    pub fn post(&self, path: &str) -> (u16, String) {
+        let (status, _, body) = http(
+            self.admin.expect("admin endpoint"),
+            &format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+        );
+        (status, body)
+    }
+
+    /// Waits until `GET path` answers `status`; panics with the last answer after `limit`.
+    pub fn wait_for_status(&self, path: &str, status: u16, limit: Duration) -> String {
+        let end = Instant::now() + limit;
+        loop {
+            let (got, body) = self.get(path);
+            if got == status {
+                return body;
+            }
+            assert!(
+                Instant::now() < end,
+                "{path} still {got} {body:?} after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The value of the `/metrics` sample `series` (name and labels as served, e.g.
+    /// `udp_relay_worker_restarts_total{worker="1"}`), if served.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let (status, text) = self.get("/metrics");
+        assert_eq!(status, 200);
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map(|v| v.parse().unwrap())
+    }
+
     /// The last `stats` line's fields, from the text log.
     pub fn last_stats(&self) -> Vec<(String, u64)> {
         let log = self.log();
@@ -173,6 +213,17 @@ impl Drop for Service {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The last `stats` line of worker `worker` (a service of several workers).
+pub fn last_stats_of(log: &str, worker: usize) -> Vec<(String, u64)> {
+    let lead = format!("udp_relay_server::stats: stats worker={worker} ");
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(&lead))
+        .unwrap_or_else(|| panic!("no stats line of worker {worker} in:\n{log}"));
+    stats_fields(line)
 }
 
 /// The `key=value` fields after `stats` in a text stats line.
