@@ -79,6 +79,12 @@ pub struct RelayArgs {
     /// for this relay.
     #[arg(long, value_name = "ID", default_value_t = 0)]
     pub relay_id: u32,
+    /// Derive the relay id from a name unique in the fleet, e.g. the pod's or GameServer's
+    /// (`--relay-id-from-name $(POD_NAME)` in a Kubernetes manifest): the first 4 bytes of
+    /// SHA-256("udp-relay relay id v1\0" | NAME), 0 becoming 1. For relays that share one
+    /// template; the id is logged and, under --agones, published as the relay-id label.
+    #[arg(long, value_name = "NAME", conflicts_with = "relay_id")]
+    pub relay_id_from_name: Option<String>,
     /// Serve /live, /ready and /metrics over HTTP on this address (off unless given). Put it
     /// on loopback or a private network: it is not meant for the public.
     #[arg(long, value_name = "HOST:PORT")]

@@ -21,6 +21,7 @@ pub mod lifetimes;
 pub mod limits;
 pub mod logger;
 pub mod metrics;
+pub mod relay_id;
 pub mod rfc3339;
 pub mod service;
 pub mod signals;

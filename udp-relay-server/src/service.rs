@@ -15,7 +15,7 @@ use crate::cli::{RelayArgs, Workers};
 use crate::key::HandshakeKeyChoice;
 use crate::state::Shared;
 use crate::worker::{LoopSettings, Stop, Worker};
-use crate::{admin, affinity, agones, logger, signals, socket_drops, worker};
+use crate::{admin, affinity, agones, logger, relay_id, signals, socket_drops, worker};
 
 /// Exit status for a bad command line, configuration or key.
 pub const EXIT_USAGE: u8 = 2;
@@ -129,6 +129,16 @@ pub fn run(args: RelayArgs) -> ExitCode {
             "{} workers, each a relay of its own, on UDP ports {}",
             workers.len(),
             ports.join(", ")
+        );
+    }
+    if config.relay_id != 0 {
+        let ids: Vec<String> = workers
+            .iter()
+            .map(|w| w.relay.config().relay_id.to_string())
+            .collect();
+        log::info!(
+            "relay id {} (what its relay-bound tokens name)",
+            ids.join(", ")
         );
     }
     if let Some(listener) = admin {
@@ -254,7 +264,10 @@ fn config(args: &RelayArgs) -> Result<Config, String> {
         },
         require_tokens: args.require_tokens,
         require_return_path: args.require_return_path,
-        relay_id: args.relay_id,
+        relay_id: args
+            .relay_id_from_name
+            .as_deref()
+            .map_or(args.relay_id, relay_id::from_name),
         key_id: args.rotation.key_id,
         previous_key_id: previous.as_ref().map_or(0, |(_, id)| *id),
         previous_secret_key: previous.map(|(key, _)| key),

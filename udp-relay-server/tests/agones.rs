@@ -67,6 +67,8 @@ fn ready_once_bound_then_health_every_two_seconds_and_the_counter_follows_channe
             &port.to_string(),
             "--inactivity-timeout-ms",
             "60000",
+            "--relay-id-from-name",
+            "udp-relay-7xk2p-abcde",
         ],
     );
     let ready = sdk.wait_for("POST", "/ready", "", started, Duration::from_secs(5));
@@ -76,7 +78,14 @@ fn ready_once_bound_then_health_every_two_seconds_and_the_counter_follows_channe
         "the relay answered a probe on its port when Ready arrived"
     );
     // The label and the counter were set before Ready.
-    let label = sdk.wait_for("PUT", LABEL, "", started, Duration::ZERO);
+    let labels = sdk.calls_to("PUT", LABEL);
+    let id = udp_relay_server::relay_id::from_name("udp-relay-7xk2p-abcde");
+    assert_eq!(
+        labels[0].body,
+        format!(r#"{{"key":"relay-id","value":"{id}"}}"#),
+        "the relay id labelled first, for the matchmaker"
+    );
+    let label = &labels[1];
     assert_eq!(label.body, r#"{"key":"relay-accepting","value":"true"}"#);
     assert!(label.at <= ready.at);
     let counter = sdk.wait_for("PATCH", COUNTER, "", started, Duration::ZERO);

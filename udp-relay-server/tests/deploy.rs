@@ -444,6 +444,17 @@ fn agones_fleet_runs_one_relay_per_core_with_health_and_the_channels_counter() {
         flag(&args, "--max-channels").expect("--max-channels")
     );
     assert_eq!(text(&fleet, "/spec/priorities/0/key"), "channels");
+    // A fleet relay: its own relay id from the pod's name, relay-bound tokens only.
+    assert_eq!(flag(&args, "--relay-id-from-name"), Some("$(POD_NAME)"));
+    let env = at(relay, "/env").as_array().unwrap();
+    assert!(
+        env.iter().any(|e| e["name"] == "POD_NAME"
+            && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"),
+        "POD_NAME from the pod's name"
+    );
+    for required in ["--require-tokens", "--require-token-v2"] {
+        assert!(args.iter().any(|a| a == required), "{required}: {args:?}");
+    }
     // Its arguments start a relay (the SDK is away here: the relay retries it and relays).
     run_args(file, &args, &[("AGONES_SDK_HTTP_PORT", "1")]);
 }
