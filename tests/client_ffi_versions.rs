@@ -59,8 +59,8 @@ fn v2_config(address: *const c_char) -> RelayClientConfigV2 {
 
 #[test]
 fn peer_timeout_is_off_by_default_and_abi_2_configs_still_work() {
-    assert_eq!(RELAY_ABI_VERSION, 4);
-    assert_eq!(relay_abi_version(), 4);
+    assert_eq!(RELAY_ABI_VERSION, 5);
+    assert_eq!(relay_abi_version(), 5);
     let d = c_config_default();
     assert_eq!(d.peer_timeout_ms, 0, "off by default");
     assert_eq!(

@@ -71,9 +71,22 @@ pub struct RelayConfig {
     /// 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
     /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
     pub require_tokens: u32,
+    /// Microseconds `relay_poll` with a timeout lets datagrams gather after a call that found
+    /// the socket nearly empty, so one wake-up relays many datagrams at game rates: less CPU
+    /// per datagram, for up to this much more latency per pass through the relay (the first
+    /// datagram after a quiet spell is not delayed). `relay_poll(relay, 0)` never waits, and
+    /// `relay_core_new` ignores it. Default 0 (read every datagram at once); 0 to 5 000.
+    /// Added in ABI 5: a caller built against the ABI 4 header passes the shorter
+    /// `struct_size` and gets 0.
+    pub coalesce_window_us: u32,
 }
 
 const CONFIG_SIZE: u32 = std::mem::size_of::<RelayConfig>() as u32;
+
+/// `sizeof(RelayConfig)` in ABI 4, which ended at `require_tokens`: the fields up to
+/// `coalesce_window_us`, padded to the struct's alignment (which appending a `u32` keeps).
+const CONFIG_SIZE_V4: u32 = std::mem::offset_of!(RelayConfig, coalesce_window_us)
+    .next_multiple_of(std::mem::align_of::<RelayConfig>()) as u32;
 
 fn default_config() -> RelayConfig {
     let d = relay::Config::default();
@@ -96,13 +109,14 @@ fn default_config() -> RelayConfig {
         max_tracked_sources: d.limits.max_tracked_sources as u32,
         channel_bandwidth_bytes_per_sec: d.limits.channel_bandwidth_bytes_per_sec as u32,
         require_tokens: u32::from(d.require_tokens),
+        coalesce_window_us: d.coalesce_window.as_micros() as u32,
     }
 }
 
 /// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
 /// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
-/// channels per source, no bandwidth cap, tokens not required). Returns `RELAY_STATUS_NULL_ARGUMENT` if
-/// `out` is NULL.
+/// channels per source, no bandwidth cap, tokens not required, no coalescing window). Returns
+/// `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_config_default(out: *mut RelayConfig) -> RelayStatus {
     guard(|| {
@@ -182,32 +196,60 @@ fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
         },
         require_tokens: c.require_tokens == 1,
         require_return_path: c.require_return_path == 1,
+        coalesce_window: Duration::from_micros(u64::from(c.coalesce_window_us)),
         ..relay::Config::default()
     })
 }
 
 /// Reads a caller's `RelayConfig` (NULL, `struct_size`, encoding, then the core's ranges)
-/// into the core config it stands for.
+/// into the core config it stands for. ABI 4's shorter struct is read as far as it goes, the
+/// fields after it at their defaults.
 pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResult<relay::Config> {
-    if config.is_null() {
-        return Err(FfiError::null(function, "config"));
-    }
-    // SAFETY: non-NULL; the caller passes a readable RelayConfig. Only `struct_size` is
-    // read first, so a smaller struct from another version is reported, not over-read.
-    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-    if size != CONFIG_SIZE {
-        return Err(FfiError::new(
-            RelayStatus::VersionMismatch,
-            format!(
-                "{function}: config.struct_size is {size} but this library's RelayConfig is \
-                 {CONFIG_SIZE} bytes (fill it with relay_config_default)"
-            ),
-        ));
-    }
-    // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
-    let c = unsafe { *config };
+    let c = read_versioned(config, function)?;
     let core = core_config(&c, function)?;
     core.validate()
         .map_err(|e| FfiError::invalid(format!("{function}: {e}")))?;
     Ok(core)
+}
+
+/// The caller's `RelayConfig` after checking it is non-NULL and of a version this library
+/// knows: this one, or ABI 4's (no coalescing window).
+fn read_versioned(config: *const RelayConfig, function: &str) -> FfiResult<RelayConfig> {
+    if config.is_null() {
+        return Err(FfiError::null(function, "config"));
+    }
+    // SAFETY: non-NULL; the caller passes a readable RelayConfig of some version, and every
+    // version starts with `struct_size`: only it is read here, so a shorter struct is not
+    // over-read.
+    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
+    if size == CONFIG_SIZE {
+        // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
+        return Ok(unsafe { *config });
+    }
+    if size == CONFIG_SIZE_V4 {
+        // Fields past ABI 4's struct keep ABI 4's behaviour: no coalescing window.
+        let mut c = RelayConfig {
+            coalesce_window_us: 0,
+            ..default_config()
+        };
+        // SAFETY: the caller's struct has `size` readable bytes (its struct_size), laid out
+        // as this version's first `size` bytes; `c` is our own local, larger, and cannot
+        // overlap it. A byte copy needs no alignment of the caller's struct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                config.cast::<u8>(),
+                std::ptr::addr_of_mut!(c).cast::<u8>(),
+                size as usize,
+            )
+        };
+        return Ok(c);
+    }
+    Err(FfiError::new(
+        RelayStatus::VersionMismatch,
+        format!(
+            "{function}: config.struct_size is {size} but this library's RelayConfig is \
+             {CONFIG_SIZE} bytes ({CONFIG_SIZE_V4} from an ABI 4 header is accepted too; fill \
+             it with relay_config_default)"
+        ),
+    ))
 }

@@ -7,7 +7,7 @@ use crate::protocol::Guid;
 
 /// Version of the C ABI (structs, enums, function signatures). Bumped on any incompatible
 /// change; bindings compare it with `relay_abi_version()` at load time.
-pub const RELAY_ABI_VERSION: u32 = 4;
+pub const RELAY_ABI_VERSION: u32 = 5;
 /// Library version, major part.
 pub const UDP_RELAY_VERSION_MAJOR: u32 = 0;
 /// Library version, minor part.

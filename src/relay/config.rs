@@ -30,6 +30,10 @@ pub const MAX_PER_POLL: usize = 1 << 20;
 pub const MAX_TRACKED_SOURCES: usize = 1 << 24;
 /// Largest per-direction bandwidth cap (`channel_bandwidth_bytes_per_sec`): 1 TB/s.
 pub const MAX_CHANNEL_BANDWIDTH: u64 = 1_000_000_000_000;
+/// Longest coalescing window (`coalesce_window`): 5 ms. A datagram can wait up to one
+/// window on each pass through the relay, so this already adds up to 10 ms to a round trip,
+/// more than a real-time game spends on anything but the network itself.
+pub const MAX_COALESCE_WINDOW: Duration = Duration::from_millis(5);
 
 /// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`. Each field
 /// says its range; [`Config::validate`] checks them all.
@@ -72,6 +76,15 @@ pub struct Config {
     /// this library answer the relay's challenge; other v0.8 clients cannot, so with this on
     /// they are not admitted. Off by default.
     pub require_return_path: bool,
+    /// How long [`super::Relay::poll`] (given a timeout) lets datagrams gather in the socket
+    /// after a light read (one that filled neither a receive batch nor the poll's budget)
+    /// before it reads again, so that at game rates one wake-up relays many datagrams
+    /// instead of one. Each datagram may wait up to this long (plus the system's timer
+    /// latency) on its way through; the first after a quiet spell does not. A poll with a
+    /// zero timeout never waits. Ignored by [`super::RelayCore`], which has no socket.
+    /// 0 (the default: every datagram is read as soon as it is there) to
+    /// [`MAX_COALESCE_WINDOW`] (5 ms), in whole microseconds.
+    pub coalesce_window: Duration,
 }
 
 /// Every field but the key, which shows only whether there is one and its length: configs
@@ -94,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("require_tokens", &self.require_tokens)
             .field("require_return_path", &self.require_return_path)
+            .field("coalesce_window", &self.coalesce_window)
             .finish()
     }
 }
@@ -113,6 +127,7 @@ impl Default for Config {
             limits: Limits::default(),
             require_tokens: false,
             require_return_path: false,
+            coalesce_window: Duration::ZERO,
         }
     }
 }
@@ -282,6 +297,13 @@ impl Config {
             MAX_CHANNEL_BANDWIDTH,
             "bytes/s",
         )?;
+        check(
+            "coalesce_window",
+            self.coalesce_window.as_micros(),
+            0,
+            MAX_COALESCE_WINDOW.as_micros() as u64,
+            "us",
+        )?;
         Ok(())
     }
 }
@@ -342,6 +364,7 @@ mod tests {
                 channel_bandwidth_bytes_per_sec: MAX_CHANNEL_BANDWIDTH,
             },
             require_tokens: true,
+            coalesce_window: MAX_COALESCE_WINDOW,
             ..Config::default()
         };
         assert_eq!(edges.validate(), Ok(()));
@@ -438,6 +461,14 @@ mod tests {
                 "channel_bandwidth_bytes_per_sec",
                 refused(|c| c.limits.channel_bandwidth_bytes_per_sec = u64::MAX),
             ),
+            (
+                "coalesce_window",
+                refused(|c| c.coalesce_window = MAX_COALESCE_WINDOW + Duration::from_micros(1)),
+            ),
+            (
+                "coalesce_window",
+                refused(|c| c.coalesce_window = Duration::MAX),
+            ),
         ];
         for (field, err) in cases {
             assert_eq!(err.field(), field, "{err}");
@@ -454,6 +485,10 @@ mod tests {
         assert_eq!(
             refused(|c| c.limits.max_tracked_sources = 0).to_string(),
             "max_tracked_sources is 0; it must be 1 to 16777216"
+        );
+        assert_eq!(
+            refused(|c| c.coalesce_window = Duration::from_millis(6)).to_string(),
+            "coalesce_window is 6000 us; it must be 0 to 5000 us"
         );
         assert_eq!(
             refused(|c| c.require_tokens = true).to_string(),
