@@ -22,7 +22,7 @@ namespace UdpRelay
 #endif
 
         /// <summary>RELAY_ABI_VERSION of the header these declarations follow.</summary>
-        public const uint AbiVersion = 4;
+        public const uint AbiVersion = 5;
 
         /// <summary>RELAY_HANDSHAKE_LEN: size of a v0.8 handshake without extensions.</summary>
         public const int HandshakeLength = 56;

@@ -88,6 +88,9 @@ namespace UdpRelay
         public uint ChannelBandwidthBytesPerSec;
         /// <summary>0 or 1 (no bool in ABI structs).</summary>
         public uint RequireTokens;
+        /// <summary>Microseconds Poll with a timeout lets datagrams gather after a light read;
+        /// 0 to 5000. ABI 5.</summary>
+        public uint CoalesceWindowUs;
     }
 
     /// <summary>Relay-wide counters since start (RelayStats).</summary>
