@@ -125,6 +125,7 @@ fn config(args: &RelayArgs) -> Result<Config, String> {
         },
         require_tokens: args.require_tokens,
         require_return_path: args.require_return_path,
+        coalesce_window: Duration::from_micros(args.coalesce_us),
         ..Config::default()
     };
     // The library owns the ranges; each flag has the name of the field it sets.
