@@ -441,9 +441,15 @@ pub fn latency(t: &Target, p: &LatencyArgs) -> Figures {
     let start = Instant::now() + Duration::from_millis(200);
     let end = start + p.duration;
     probe.record = Some((start, end));
-    let cpu0 = cpu_us(t);
+    let out = |t: &Target| {
+        t.shared
+            .datagrams_out
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let (cpu0, out0, switches0) = (cpu_us(t), out(t), t.context_switches());
     probe.run_until(&mut g, end + Duration::from_millis(200));
-    let cpu1 = cpu_us(t);
+    let (cpu1, out1, switches1) = (cpu_us(t), out(t), t.context_switches());
+    let relayed = out1.saturating_sub(out0).max(1) as f64;
     let mut f = Figures::new();
     f.insert("pairs_open".into(), opened as f64);
     probe.take("", &mut f);
@@ -459,6 +465,15 @@ pub fn latency(t: &Target, p: &LatencyArgs) -> Figures {
         "relay_cpu_util".into(),
         (cpu1 - cpu0) / 1e6 / (p.duration.as_secs_f64() + 0.4),
     );
+    if t.in_process() {
+        f.insert("relay_cpu_us_per_datagram".into(), (cpu1 - cpu0) / relayed);
+        if let (Some(a), Some(b)) = (switches0, switches1) {
+            f.insert(
+                "relay_switches_per_datagram".into(),
+                b.saturating_sub(a) as f64 / relayed,
+            );
+        }
+    }
     f
 }
 
