@@ -37,20 +37,46 @@ fn coalescing_relay(window: Duration) -> Relay {
     .unwrap()
 }
 
-/// Sends one datagram from `a` and polls without waiting until the relay has handled it: a
-/// light read, after which the window is open.
+/// Datagrams `a` sends back to back to open the window: enough that a window holds several
+/// (the relay pauses only then), fewer than a receive batch (so the read is light).
+const BURST: usize = 16;
+
+/// Sends a burst from `a` and polls without waiting until the relay has relayed it all to
+/// `b`: light reads at a high rate, after which the window is open.
 fn open_the_window(relay: &mut Relay, a: &UdpSocket, b: &UdpSocket) {
-    a.send_to(b"light", relay.local_addr()).unwrap();
+    for _ in 0..BURST {
+        a.send_to(b"light", relay.local_addr()).unwrap();
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
-    while relay.poll(Duration::ZERO).unwrap() == 0 {
+    let mut handled = 0;
+    while handled < BURST {
+        handled += relay.poll(Duration::ZERO).unwrap();
         assert!(
             Instant::now() < deadline,
-            "the datagram never reached the relay"
+            "the burst never reached the relay"
         );
     }
+    receive_burst(b);
+}
+
+fn receive_burst(b: &UdpSocket) {
     let mut buf = [0u8; 64];
     b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(b.recv(&mut buf).unwrap(), 5, "relayed to B");
+    for _ in 0..BURST {
+        assert_eq!(b.recv(&mut buf).unwrap(), 5, "relayed to B");
+    }
+}
+
+/// A relay with the longest window and an established pair, whose recent traffic makes the
+/// window worth a pause.
+fn primed() -> (Relay, UdpSocket, UdpSocket) {
+    let mut relay = coalescing_relay(WINDOW);
+    let (a, b) = (peer(), peer());
+    establish(&mut relay, &a, &b);
+    for _ in 0..2 * TRIES {
+        open_the_window(&mut relay, &a, &b);
+    }
+    (relay, a, b)
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -129,9 +155,7 @@ fn every_datagram_is_relayed_in_order_per_pair() {
 
 #[test]
 fn a_poll_with_a_zero_timeout_never_waits() {
-    let mut relay = coalescing_relay(WINDOW);
-    let (a, b) = (peer(), peer());
-    establish(&mut relay, &a, &b);
+    let (mut relay, a, b) = primed();
     let mut best = Duration::MAX;
     for _ in 0..TRIES {
         open_the_window(&mut relay, &a, &b);
@@ -147,9 +171,7 @@ fn a_poll_with_a_zero_timeout_never_waits() {
 
 #[test]
 fn a_poll_waits_for_the_window_but_never_past_its_timeout() {
-    let mut relay = coalescing_relay(WINDOW);
-    let (a, b) = (peer(), peer());
-    establish(&mut relay, &a, &b);
+    let (mut relay, a, b) = primed();
     let to = relay.local_addr();
 
     // A light read makes the next poll with a timeout let datagrams gather first, even with
@@ -257,13 +279,29 @@ fn relay_poll_honours_the_window_and_its_timeout() {
     }
 
     // relay_poll(relay, 0) never waits; relay_poll(relay, 1) not past its millisecond.
+    let open_the_window = || {
+        for _ in 0..BURST {
+            a.send_to(b"light", to).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut handled = 0;
+        while handled < BURST as i32 {
+            handled += relay_poll(relay.0, 0);
+            assert!(
+                Instant::now() < deadline,
+                "the burst never reached the relay"
+            );
+        }
+        receive_burst(&b);
+    };
+    for _ in 0..2 * TRIES {
+        open_the_window();
+    }
     for timeout_ms in [0u32, 1] {
         let timeout = Duration::from_millis(u64::from(timeout_ms));
         let mut best = Duration::MAX;
         for _ in 0..TRIES {
-            a.send_to(b"light", to).unwrap();
-            relay.poll_until_handled();
-            assert_eq!(b.recv(&mut buf).unwrap(), 5);
+            open_the_window();
             let (handled, took) = timed(|| relay_poll(relay.0, timeout_ms));
             assert_eq!(handled, 0);
             assert!(took <= timeout + SLACK, "{timeout_ms} ms: {took:?}");

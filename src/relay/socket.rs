@@ -188,7 +188,7 @@ impl Relay {
         let handled = self.read_and_expire(timeout - pause)?;
         if self.coalescer.is_on() {
             let full = batch::BATCH.min(self.core.config().max_datagrams_per_poll);
-            self.coalescer.after_reads(handled, full, Instant::now());
+            self.coalescer.after_poll(handled, full);
         }
         Ok(handled)
     }
@@ -251,7 +251,6 @@ impl Relay {
         while handled < budget {
             let max = budget - handled;
             let n = match datagrams.recv(&self.socket, max) {
-                Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -263,10 +262,17 @@ impl Relay {
                     continue;
                 }
             };
+            let drained = n < batch::BATCH.min(max);
+            if drained && self.coalescer.is_on() {
+                self.coalescer.drained(Instant::now());
+            }
+            if n == 0 {
+                break;
+            }
             self.next_received = (0, 0);
             handled += self.decide_received(&mut datagrams, now, max);
-            if n < batch::BATCH.min(max) {
-                break; // the socket is drained
+            if drained {
+                break;
             }
         }
         self.io = Some(datagrams);
