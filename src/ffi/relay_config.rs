@@ -74,8 +74,9 @@ pub struct RelayConfig {
     /// Microseconds `relay_poll` with a timeout lets datagrams gather after a call that found
     /// the socket nearly empty, so one wake-up relays many datagrams at game rates: less CPU
     /// per datagram, for up to this much more latency per pass through the relay (the first
-    /// datagram after a quiet spell is not delayed). `relay_poll(relay, 0)` never waits, and
-    /// `relay_core_new` ignores it. Default 0 (read every datagram at once); 0 to 5 000.
+    /// datagram after a quiet spell is not delayed; at low rates and at saturation nothing
+    /// waits). `relay_poll(relay, 0)` never waits, and `relay_core_new` ignores it. Default
+    /// 0 (read every datagram at once); 0 to 5 000.
     /// Added in ABI 5: a caller built against the ABI 4 header passes the shorter
     /// `struct_size` and gets 0.
     pub coalesce_window_us: u32,

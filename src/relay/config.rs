@@ -79,11 +79,13 @@ pub struct Config {
     /// How long [`super::Relay::poll`] (given a timeout) lets datagrams gather in the socket
     /// after a light read (one that filled neither a receive batch nor the poll's budget)
     /// before it reads again, so that at game rates one wake-up relays many datagrams
-    /// instead of one. Each datagram may wait up to this long (plus the system's timer
-    /// latency) on its way through; the first after a quiet spell does not. A poll with a
-    /// zero timeout never waits. Ignored by [`super::RelayCore`], which has no socket.
-    /// 0 (the default: every datagram is read as soon as it is there) to
-    /// [`MAX_COALESCE_WINDOW`] (5 ms), in whole microseconds.
+    /// instead of one. It pauses only while traffic is steady enough for the window to
+    /// gather two datagrams or more, and no longer than a full batch takes to arrive: at low
+    /// rates, and at saturation, the relay behaves as without a window. A datagram may wait
+    /// up to this long (plus the system's timer latency) on each pass through the relay; the
+    /// first after a quiet spell does not. A poll with a zero timeout never waits. Ignored
+    /// by [`super::RelayCore`], which has no socket. 0 (the default: every datagram is read
+    /// as soon as it is there) to [`MAX_COALESCE_WINDOW`] (5 ms), in whole microseconds.
     pub coalesce_window: Duration,
 }
 
