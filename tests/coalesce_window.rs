@@ -27,6 +27,8 @@ const WINDOW: Duration = MAX_COALESCE_WINDOW;
 /// What a poll may take beyond its timeout on a busy machine.
 const SLACK: Duration = Duration::from_millis(100);
 const TRIES: usize = 10;
+/// Whether a sleep of a millisecond lasts about a millisecond here.
+const FINE_SLEEP: bool = cfg!(target_os = "linux");
 
 fn coalescing_relay(window: Duration) -> Relay {
     Relay::bind(Config {
@@ -202,10 +204,14 @@ fn a_poll_waits_for_the_window_but_never_past_its_timeout() {
         assert!(took <= timeout + SLACK, "{took:?}");
         best = best.min(took);
     }
-    assert!(
-        best < WINDOW / 2 + timeout,
-        "every {timeout:?} poll took at least {best:?}: the pause outlasted the timeout"
-    );
+    // Only where a sleep of a millisecond lasts about that long (elsewhere, e.g. on Windows,
+    // it may last a whole timer tick, as long as the window).
+    if FINE_SLEEP {
+        assert!(
+            best < WINDOW / 2 + timeout,
+            "every {timeout:?} poll took at least {best:?}: the pause outlasted the timeout"
+        );
+    }
 
     // With nothing read lately there is no pause: an idle poll waits its timeout as ever.
     let timeout = Duration::from_millis(20);
@@ -307,10 +313,12 @@ fn relay_poll_honours_the_window_and_its_timeout() {
             assert!(took <= timeout + SLACK, "{timeout_ms} ms: {took:?}");
             best = best.min(took);
         }
-        assert!(
-            best < WINDOW / 2 + timeout,
-            "relay_poll(relay, {timeout_ms}) took at least {best:?} every time"
-        );
+        if timeout_ms == 0 || FINE_SLEEP {
+            assert!(
+                best < WINDOW / 2 + timeout,
+                "relay_poll(relay, {timeout_ms}) took at least {best:?} every time"
+            );
+        }
     }
 }
 
