@@ -29,7 +29,11 @@ pub extern "C" fn relay_poll(relay: *mut RelayHandle, timeout_ms: u32) -> i32 {
         };
         // The coalescing pause of `Relay::poll`, taken here without holding the handle.
         let timeout = Duration::from_millis(u64::from(timeout_ms));
-        let pause = relay.lock().coalesce_pause(timeout);
+        let pause = if timeout.is_zero() {
+            Duration::ZERO
+        } else {
+            relay.lock().coalesce_pause(timeout)
+        };
         if !pause.is_zero() {
             batch::pause(pause);
         }

@@ -262,6 +262,7 @@ impl Relay {
                     continue;
                 }
             };
+            // Fewer than asked for: the socket is drained.
             let drained = n < batch::BATCH.min(max);
             if drained && self.coalescer.is_on() {
                 self.coalescer.drained(Instant::now());

@@ -580,9 +580,10 @@ thread_local! {
 }
 
 /// Sleeps `duration` (nanosleep, through std) with a timer slack of
-/// [`PAUSE_TIMER_SLACK_NS`]. The slack is the thread's own setting: it is set once, the first
-/// time the thread pauses (a thread that only polls without waiting never pauses), and kept,
-/// which costs the thread's other timers nothing but their slack.
+/// [`PAUSE_TIMER_SLACK_NS`]. The slack is a setting of the calling thread: it is set the
+/// first time the thread pauses (a thread that only polls without waiting never does) and
+/// kept, so the thread's other timers fire as precisely from then on; setting it around each
+/// pause instead would cost two more system calls per pause.
 pub fn pause(duration: Duration) {
     if !PAUSE_SLACK_SET.get() {
         // SAFETY: PR_SET_TIMERSLACK takes the slack as an unsigned long and touches no
