@@ -525,6 +525,15 @@ typedef struct RelayConfig {
   // 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
   // `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
   uint32_t require_tokens;
+  // Microseconds `relay_poll` with a timeout lets datagrams gather after a call that found
+  // the socket nearly empty, so one wake-up relays many datagrams at game rates: less CPU
+  // per datagram, for up to this much more latency per pass through the relay (the first
+  // datagram after a quiet spell is not delayed; at low rates and at saturation nothing
+  // waits). `relay_poll(relay, 0)` never waits, and `relay_core_new` ignores it. Default
+  // 0 (read every datagram at once); 0 to 5 000.
+  // Added in ABI 5: a caller built against the ABI 4 header passes the shorter
+  // `struct_size` and gets 0.
+  uint32_t coalesce_window_us;
   // This relay's id in a fleet: it admits v2 seat tokens (`relay_token_mint_for_relay`)
   // minted for this id only, and counts authentic ones for another id in
   // `RelayStats::handshakes_wrong_relay`. 0 (the default) = no id: every v2 token is
@@ -1051,12 +1060,13 @@ int32_t relay_address_format(const struct RelayAddress *addr, char *buf, size_t 
 
 // Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
 // key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
-// channels per source, no bandwidth cap, tokens not required, no relay id, no previous key).
-// Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+// channels per source, no bandwidth cap, tokens not required, no relay id, no previous key,
+// no coalescing window). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 RelayStatus relay_config_default(struct RelayConfig *out);
 
-// Makes a socket-free relay as `config` says (`bind_address`, `port` and the socket buffer
-// sizes are not used: the caller has the socket) and writes its handle to `*out_core`.
+// Makes a socket-free relay as `config` says (`bind_address`, `port`, the socket buffer
+// sizes and `coalesce_window_us` are not used: the caller has the socket and its loop) and
+// writes its handle to `*out_core`.
 // Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
 // `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_IO` (no OS randomness). Free it with
 // `relay_core_free`.
@@ -1110,7 +1120,9 @@ RelayStatus relay_core_drain(struct RelayCoreHandle *core);
 
 // Relays what is pending (at most `max_datagrams_per_poll` datagrams, however the kernel
 // grouped them) and expires idle channels; if nothing was pending, waits at most
-// `timeout_ms` (0 = do not wait) for traffic or the next expiry, then does so again.
+// `timeout_ms` (0 = do not wait) for traffic or the next expiry, then does so again. With a
+// `coalesce_window_us`, a call with a timeout first lets datagrams gather for up to that
+// window (within `timeout_ms`) when the last call found the socket nearly empty.
 // Returns the number of datagrams handled (>= 0) or a negative `RelayStatus`. Meant to be
 // called every frame or in a loop. While it waits it holds nothing: calls on the same
 // handle from other threads (`relay_get_stats`, `relay_drain`, `relay_stop`) return at once.

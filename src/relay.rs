@@ -19,6 +19,7 @@ use crate::token::Rejection;
 
 pub mod admission;
 mod admit;
+mod coalesce;
 mod config;
 mod core;
 mod deadlines;
@@ -32,8 +33,8 @@ pub use self::core::RelayCore;
 pub use socket::Relay;
 
 pub use config::{
-    Config, ConfigError, MAX_CHANNEL_BANDWIDTH, MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL,
-    MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
+    Config, ConfigError, MAX_CHANNEL_BANDWIDTH, MAX_CHANNELS, MAX_COALESCE_WINDOW,
+    MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL, MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
 };
 #[doc(hidden)]
 pub use sans_io::TableCapacities;

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use udp_relay::protocol::{Guid, write_handshake};
-use udp_relay::relay::{Config, ConfigError, MAX_INACTIVITY_TIMEOUT, Relay, RelayCore};
+use udp_relay::relay::{
+    Config, ConfigError, MAX_COALESCE_WINDOW, MAX_INACTIVITY_TIMEOUT, Relay, RelayCore,
+};
 
 fn loopback() -> Config {
     Config {
@@ -21,7 +23,7 @@ type Case = (&'static str, fn(&mut Config));
 
 #[test]
 fn bind_refuses_a_setting_out_of_range_naming_it() {
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         ("inactivity_timeout", |c| {
             c.inactivity_timeout = Duration::from_millis(u64::MAX)
         }),
@@ -36,6 +38,9 @@ fn bind_refuses_a_setting_out_of_range_naming_it() {
         ("max_tracked_sources", |c| c.limits.max_tracked_sources = 0),
         ("handshake_burst_per_source", |c| {
             c.limits.handshake_burst_per_source = 0
+        }),
+        ("coalesce_window", |c| {
+            c.coalesce_window = MAX_COALESCE_WINDOW + Duration::from_micros(1)
         }),
     ];
     for (field, tune) in cases {

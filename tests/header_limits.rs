@@ -8,8 +8,8 @@ use std::ptr::null_mut;
 
 use udp_relay::ffi::*;
 use udp_relay::relay::{
-    MAX_CHANNELS, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL, MAX_SOCKET_BUFFER_BYTES,
-    MAX_TRACKED_SOURCES,
+    MAX_CHANNELS, MAX_COALESCE_WINDOW, MAX_INACTIVITY_TIMEOUT, MAX_PER_POLL,
+    MAX_SOCKET_BUFFER_BYTES, MAX_TRACKED_SOURCES,
 };
 
 /// `n` as the header writes numbers: groups of three digits separated by spaces.
@@ -135,6 +135,12 @@ fn limits() -> Vec<Limit> {
             high: MAX_TRACKED_SOURCES as u64,
             set: |c, v| c.max_tracked_sources = v,
         },
+        Limit {
+            field: "coalesce_window_us",
+            low: 0,
+            high: MAX_COALESCE_WINDOW.as_micros() as u64,
+            set: |c, v| c.coalesce_window_us = v,
+        },
     ]
 }
 
@@ -187,7 +193,7 @@ fn relay_start_accepts_both_ends_and_refuses_beyond() {
                 limit.field
             );
             let message = last_error();
-            let core_name = limit.field.trim_end_matches("_ms");
+            let core_name = limit.field.trim_end_matches("_ms").trim_end_matches("_us");
             assert!(
                 message.contains(core_name),
                 "{} = {value}: the message does not name it: {message}",

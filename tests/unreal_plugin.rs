@@ -434,6 +434,7 @@ fn unreal_sources_provide_what_the_plugin_promises() {
         "FString SecretKeyBase64",
         "int32 MaxChannels",
         "bool bTickRelayOnOwnThread",
+        "int32 CoalesceWindowUs",
         "int32 HandshakeRatePerSource",
         "int32 HandshakeBurstPerSource",
         "int32 MaxPendingPerSource",
@@ -467,6 +468,7 @@ fn unreal_sources_provide_what_the_plugin_promises() {
             "ChannelBandwidthBytesPerSec",
             ".channelBandwidthBytesPerSec(",
         ),
+        ("CoalesceWindowUs", ".coalesceWindowUs("),
         ("bRequireTokens", ".requireTokens(bRequireTokens)"),
         (
             "bRequireReturnPath",

@@ -172,24 +172,26 @@ pub fn throughput(t: &Target, p: &ThroughputArgs) -> Figures {
     let mut t0 = None;
     let (mut sent, mut received, mut got_in_window) = (0u64, 0u64, 0u64);
     let (mut cpu0, mut out0) = (0.0, 0u64);
+    let mut switches0 = None;
     let mut pair = 0u32;
     let out = |t: &Target| {
         t.shared
             .datagrams_out
             .load(std::sync::atomic::Ordering::Relaxed)
     };
-    let (t1, cpu1, out1) = loop {
+    let (t1, cpu1, out1, switches1) = loop {
         let now = Instant::now();
         let elapsed = now - begin;
         if t0.is_none() && elapsed >= warmup {
             t0 = Some(now);
             cpu0 = cpu_us(t);
             out0 = out(t);
+            switches0 = t.context_switches();
             got_in_window = received;
         }
         if elapsed >= warmup + p.duration {
             got_in_window = received - got_in_window;
-            break (now, cpu_us(t), out(t));
+            break (now, cpu_us(t), out(t), t.context_switches());
         }
         let mut budget = BATCH as u64 * run as u64;
         if let Some(rate) = p.rate {
@@ -252,6 +254,12 @@ pub fn throughput(t: &Target, p: &ThroughputArgs) -> Figures {
         (cpu1 - cpu0) / relayed.max(1.0),
     );
     f.insert("relay_cpu_util".into(), (cpu1 - cpu0) / 1e6 / window);
+    if let (Some(a), Some(b)) = (switches0, switches1) {
+        f.insert(
+            "relay_switches_per_datagram".into(),
+            b.saturating_sub(a) as f64 / relayed.max(1.0),
+        );
+    }
     if let Some(rss) = t.rss() {
         f.insert("rss_mib".into(), rss as f64 / 1048576.0);
     }
@@ -441,9 +449,15 @@ pub fn latency(t: &Target, p: &LatencyArgs) -> Figures {
     let start = Instant::now() + Duration::from_millis(200);
     let end = start + p.duration;
     probe.record = Some((start, end));
-    let cpu0 = cpu_us(t);
+    let out = |t: &Target| {
+        t.shared
+            .datagrams_out
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let (cpu0, out0, switches0) = (cpu_us(t), out(t), t.context_switches());
     probe.run_until(&mut g, end + Duration::from_millis(200));
-    let cpu1 = cpu_us(t);
+    let (cpu1, out1, switches1) = (cpu_us(t), out(t), t.context_switches());
+    let relayed = out1.saturating_sub(out0).max(1) as f64;
     let mut f = Figures::new();
     f.insert("pairs_open".into(), opened as f64);
     probe.take("", &mut f);
@@ -459,6 +473,15 @@ pub fn latency(t: &Target, p: &LatencyArgs) -> Figures {
         "relay_cpu_util".into(),
         (cpu1 - cpu0) / 1e6 / (p.duration.as_secs_f64() + 0.4),
     );
+    if t.in_process() {
+        f.insert("relay_cpu_us_per_datagram".into(), (cpu1 - cpu0) / relayed);
+        if let (Some(a), Some(b)) = (switches0, switches1) {
+            f.insert(
+                "relay_switches_per_datagram".into(),
+                b.saturating_sub(a) as f64 / relayed,
+            );
+        }
+    }
     f
 }
 

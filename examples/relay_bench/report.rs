@@ -28,6 +28,10 @@ struct Cli {
     /// datagram, waking once per datagram at low rates).
     #[arg(long, global = true)]
     tick_us: Option<u64>,
+    /// The in-process relay's coalescing window (`Config::coalesce_window`) in µs: after a
+    /// poll that found the socket nearly empty, the next one lets datagrams gather this long.
+    #[arg(long, global = true, default_value_t = 0)]
+    coalesce_us: u64,
     /// Run each measurement this many times and report medians.
     #[arg(long, global = true, default_value_t = 1)]
     repeat: usize,
@@ -212,6 +216,7 @@ fn settings(cli: &Cli) -> Settings {
     Settings {
         baseline: cli.baseline,
         tick: cli.tick_us.map(Duration::from_micros),
+        coalesce: Duration::from_micros(cli.coalesce_us),
         key,
         timeout,
         max_channels,

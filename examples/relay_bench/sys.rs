@@ -70,6 +70,23 @@ impl CpuClock {
     }
 }
 
+/// The calling thread's id (as in /proc/self/task).
+pub fn current_tid() -> u64 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::gettid() as u64 }
+}
+
+/// Voluntary plus involuntary context switches of thread `tid` of this process, from
+/// /proc/self/task/<tid>/status.
+pub fn thread_context_switches(tid: u64) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    let count = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].trim().parse().ok()
+    };
+    Some(count("voluntary_ctxt_switches:")? + count("nonvoluntary_ctxt_switches:")?)
+}
+
 /// CPU time (user + system) of a whole process, from /proc/<pid>/stat.
 pub fn process_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -19,6 +19,8 @@ pub struct Published {
     pub established: AtomicU64,
     pub channels_open: AtomicU64,
     pub dropped_inside: AtomicU64,
+    /// The target thread's id, for its context switches.
+    pub tid: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub struct Settings {
     /// Tick the relay like a game loop (poll without waiting, then sleep this long) instead
     /// of letting it wait in `poll` for the next datagram.
     pub tick: Option<Duration>,
+    /// The relay's `coalesce_window`.
+    pub coalesce: Duration,
     pub key: Option<Vec<u8>>,
     pub timeout: Duration,
     pub max_channels: usize,
@@ -92,6 +96,7 @@ impl Target {
                     inactivity_timeout: s.timeout,
                     secret_key: s.key.clone(),
                     max_channels: s.max_channels,
+                    coalesce_window: s.coalesce,
                     ..Config::default()
                 };
                 let mut relay = Relay::bind(config)?;
@@ -101,6 +106,7 @@ impl Target {
                     if let Some(cpu) = cpu {
                         let _ = sys::pin_current_thread(cpu);
                     }
+                    sh.tid.store(sys::current_tid(), Ordering::Relaxed);
                     while !sh.stop.load(Ordering::Relaxed) {
                         match tick {
                             Some(gap) => {
@@ -138,6 +144,7 @@ impl Target {
                     if let Some(cpu) = cpu {
                         let _ = sys::pin_current_thread(cpu);
                     }
+                    sh.tid.store(sys::current_tid(), Ordering::Relaxed);
                     match which {
                         BaselineKind::Naive => crate::baseline::run(bound.socket, key, timeout, sh),
                         BaselineKind::Batched => crate::floor::run(bound.socket, key, sh),
@@ -174,6 +181,15 @@ impl Target {
         match (self.kind, self.pid) {
             (Kind::External, None) => None,
             (_, pid) => Some(sys::rss_bytes(pid)),
+        }
+    }
+
+    /// Context switches of the in-process target's thread so far (voluntary: it slept;
+    /// involuntary: it was preempted).
+    pub fn context_switches(&self) -> Option<u64> {
+        match self.shared.tid.load(Ordering::Relaxed) {
+            0 => None,
+            tid => sys::thread_context_switches(tid),
         }
     }
 

@@ -71,6 +71,15 @@ pub struct RelayConfig {
     /// 1 = admit only handshakes carrying a valid seat token (see `relay_token_mint`); needs
     /// `secret_key`. 0 (the default) = plain v0.8 handshakes are admitted too. 0 or 1.
     pub require_tokens: u32,
+    /// Microseconds `relay_poll` with a timeout lets datagrams gather after a call that found
+    /// the socket nearly empty, so one wake-up relays many datagrams at game rates: less CPU
+    /// per datagram, for up to this much more latency per pass through the relay (the first
+    /// datagram after a quiet spell is not delayed; at low rates and at saturation nothing
+    /// waits). `relay_poll(relay, 0)` never waits, and `relay_core_new` ignores it. Default
+    /// 0 (read every datagram at once); 0 to 5 000.
+    /// Added in ABI 5: a caller built against the ABI 4 header passes the shorter
+    /// `struct_size` and gets 0.
+    pub coalesce_window_us: u32,
     /// This relay's id in a fleet: it admits v2 seat tokens (`relay_token_mint_for_relay`)
     /// minted for this id only, and counts authentic ones for another id in
     /// `RelayStats::handshakes_wrong_relay`. 0 (the default) = no id: every v2 token is
@@ -95,9 +104,9 @@ pub struct RelayConfig {
 
 const CONFIG_SIZE: u32 = std::mem::size_of::<RelayConfig>() as u32;
 
-/// `sizeof(RelayConfig)` in ABI 4, which ended at `require_tokens`: still accepted, read as
-/// far as it goes, with the fields after it at their defaults (no relay id, no rotation).
-const CONFIG_SIZE_ABI4: u32 = std::mem::offset_of!(RelayConfig, relay_id)
+/// `sizeof(RelayConfig)` in ABI 4, which ended at `require_tokens`: the fields up to
+/// `coalesce_window_us`, padded to the struct's alignment (which appending a `u32` keeps).
+const CONFIG_SIZE_V4: u32 = std::mem::offset_of!(RelayConfig, coalesce_window_us)
     .next_multiple_of(std::mem::align_of::<RelayConfig>()) as u32;
 
 fn default_config() -> RelayConfig {
@@ -121,6 +130,7 @@ fn default_config() -> RelayConfig {
         max_tracked_sources: d.limits.max_tracked_sources as u32,
         channel_bandwidth_bytes_per_sec: d.limits.channel_bandwidth_bytes_per_sec as u32,
         require_tokens: u32::from(d.require_tokens),
+        coalesce_window_us: d.coalesce_window.as_micros() as u32,
         relay_id: d.relay_id,
         key_id: d.key_id,
         previous_key_id: d.previous_key_id,
@@ -132,8 +142,8 @@ fn default_config() -> RelayConfig {
 
 /// Fills `*out` with the defaults (dual-stack "::" port 6060, 30 s inactivity timeout, no
 /// key, 100 000 channels, 4 MiB socket buffers, 200 handshakes/s (burst 1000) and 512 half-open
-/// channels per source, no bandwidth cap, tokens not required, no relay id, no previous key).
-/// Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
+/// channels per source, no bandwidth cap, tokens not required, no relay id, no previous key,
+/// no coalescing window). Returns `RELAY_STATUS_NULL_ARGUMENT` if `out` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn relay_config_default(out: *mut RelayConfig) -> RelayStatus {
     guard(|| {
@@ -226,6 +236,7 @@ fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
         },
         require_tokens: c.require_tokens == 1,
         require_return_path: c.require_return_path == 1,
+        coalesce_window: Duration::from_micros(u64::from(c.coalesce_window_us)),
         relay_id: c.relay_id,
         key_id: c.key_id,
         previous_secret_key: (!previous.is_empty()).then(|| previous.to_vec()),
@@ -236,20 +247,36 @@ fn core_config(c: &RelayConfig, function: &str) -> FfiResult<relay::Config> {
 }
 
 /// Reads a caller's `RelayConfig` (NULL, `struct_size`, encoding, then the core's ranges)
-/// into the core config it stands for.
+/// into the core config it stands for. ABI 4's shorter struct is read as far as it goes, the
+/// fields after it at their defaults.
 pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResult<relay::Config> {
+    let c = read_versioned(config, function)?;
+    let core = core_config(&c, function)?;
+    core.validate()
+        .map_err(|e| FfiError::invalid(format!("{function}: {e}")))?;
+    Ok(core)
+}
+
+/// The caller's `RelayConfig` after checking it is non-NULL and of a version this library
+/// knows: this one, or ABI 4's (no coalescing window).
+fn read_versioned(config: *const RelayConfig, function: &str) -> FfiResult<RelayConfig> {
     if config.is_null() {
         return Err(FfiError::null(function, "config"));
     }
-    // SAFETY: non-NULL; the caller passes a readable RelayConfig. Only `struct_size` is
-    // read first, so a smaller struct from another version is reported, not over-read.
+    // SAFETY: non-NULL; the caller passes a readable RelayConfig of some version, and every
+    // version starts with `struct_size`: only it is read here, so a shorter struct is not
+    // over-read.
     let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-    let c = if size == CONFIG_SIZE {
+    if size == CONFIG_SIZE {
         // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
-        unsafe { *config }
-    } else if size == CONFIG_SIZE_ABI4 {
-        // Fields past ABI 4's struct keep their defaults: no relay id, no rotation.
-        let mut c = default_config();
+        return Ok(unsafe { *config });
+    }
+    if size == CONFIG_SIZE_V4 {
+        // Fields past ABI 4's struct keep ABI 4's behaviour: no coalescing window.
+        let mut c = RelayConfig {
+            coalesce_window_us: 0,
+            ..default_config()
+        };
         // SAFETY: the caller's struct has `size` readable bytes (its struct_size), laid out
         // as this version's first `size` bytes; `c` is our own local, larger, and cannot
         // overlap it. A byte copy needs no alignment of the caller's struct.
@@ -260,19 +287,14 @@ pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResu
                 size as usize,
             )
         };
-        c
-    } else {
-        return Err(FfiError::new(
-            RelayStatus::VersionMismatch,
-            format!(
-                "{function}: config.struct_size is {size} but this library's RelayConfig is \
-                 {CONFIG_SIZE} bytes ({CONFIG_SIZE_ABI4} from an ABI 4 header is accepted \
-                 too; fill it with relay_config_default)"
-            ),
-        ));
-    };
-    let core = core_config(&c, function)?;
-    core.validate()
-        .map_err(|e| FfiError::invalid(format!("{function}: {e}")))?;
-    Ok(core)
+        return Ok(c);
+    }
+    Err(FfiError::new(
+        RelayStatus::VersionMismatch,
+        format!(
+            "{function}: config.struct_size is {size} but this library's RelayConfig is \
+             {CONFIG_SIZE} bytes ({CONFIG_SIZE_V4} from an ABI 4 header is accepted too; fill \
+             it with relay_config_default)"
+        ),
+    ))
 }

@@ -106,8 +106,9 @@ fn local_address(ip: Option<IpAddr>) -> RelayAddress {
     })
 }
 
-/// Makes a socket-free relay as `config` says (`bind_address`, `port` and the socket buffer
-/// sizes are not used: the caller has the socket) and writes its handle to `*out_core`.
+/// Makes a socket-free relay as `config` says (`bind_address`, `port`, the socket buffer
+/// sizes and `coalesce_window_us` are not used: the caller has the socket and its loop) and
+/// writes its handle to `*out_core`.
 /// Errors: `RELAY_STATUS_NULL_ARGUMENT`, `RELAY_STATUS_VERSION_MISMATCH`,
 /// `RELAY_STATUS_INVALID_ARGUMENT`, `RELAY_STATUS_IO` (no OS randomness). Free it with
 /// `relay_core_free`.

@@ -11,7 +11,9 @@ use crate::net::batch;
 
 /// Relays what is pending (at most `max_datagrams_per_poll` datagrams, however the kernel
 /// grouped them) and expires idle channels; if nothing was pending, waits at most
-/// `timeout_ms` (0 = do not wait) for traffic or the next expiry, then does so again.
+/// `timeout_ms` (0 = do not wait) for traffic or the next expiry, then does so again. With a
+/// `coalesce_window_us`, a call with a timeout first lets datagrams gather for up to that
+/// window (within `timeout_ms`) when the last call found the socket nearly empty.
 /// Returns the number of datagrams handled (>= 0) or a negative `RelayStatus`. Meant to be
 /// called every frame or in a loop. While it waits it holds nothing: calls on the same
 /// handle from other threads (`relay_get_stats`, `relay_drain`, `relay_stop`) return at once.
@@ -25,11 +27,21 @@ pub extern "C" fn relay_poll(relay: *mut RelayHandle, timeout_ms: u32) -> i32 {
                 .poll(Duration::ZERO)
                 .map_err(|e| FfiError::new(RelayStatus::Io, format!("relay_poll: {e}")))
         };
+        // The coalescing pause of `Relay::poll`, taken here without holding the handle.
+        let timeout = Duration::from_millis(u64::from(timeout_ms));
+        let pause = if timeout.is_zero() {
+            Duration::ZERO
+        } else {
+            relay.lock().coalesce_pause(timeout)
+        };
+        if !pause.is_zero() {
+            batch::pause(pause);
+        }
+        let timeout = timeout - pause;
         let handled = poll_now()?;
-        if handled > 0 || timeout_ms == 0 {
+        if handled > 0 || timeout.is_zero() {
             return Ok(handled);
         }
-        let timeout = Duration::from_millis(u64::from(timeout_ms));
         let (socket, wait) = {
             let relay = relay.lock();
             let wait = relay.next_timeout().map_or(timeout, |due| due.min(timeout));

@@ -277,6 +277,17 @@ pub fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<bool> 
     return super::wait_readable(socket, timeout);
 }
 
+/// Sleeps for `duration` without looking at any socket: the relay's coalescing pause, while
+/// datagrams gather. On Linux the calling thread's timer slack is lowered to 1 µs the first
+/// time (see `linux::pause`), so a pause of a few hundred microseconds is not stretched by the
+/// default 50 µs; elsewhere it is a plain `std::thread::sleep`.
+pub fn pause(duration: Duration) {
+    #[cfg(target_os = "linux")]
+    linux::pause(duration);
+    #[cfg(not(target_os = "linux"))]
+    std::thread::sleep(duration);
+}
+
 #[cfg(not(target_os = "linux"))]
 mod portable;
 

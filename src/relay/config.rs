@@ -30,6 +30,10 @@ pub const MAX_PER_POLL: usize = 1 << 20;
 pub const MAX_TRACKED_SOURCES: usize = 1 << 24;
 /// Largest per-direction bandwidth cap (`channel_bandwidth_bytes_per_sec`): 1 TB/s.
 pub const MAX_CHANNEL_BANDWIDTH: u64 = 1_000_000_000_000;
+/// Longest coalescing window (`coalesce_window`): 5 ms. A datagram can wait up to one
+/// window on each pass through the relay, so this already adds up to 10 ms to a round trip,
+/// more than a real-time game spends on anything but the network itself.
+pub const MAX_COALESCE_WINDOW: Duration = Duration::from_millis(5);
 
 /// How the relay is set up. [`Config::default`] binds dual-stack `[::]:6060`. Each field
 /// says its range; [`Config::validate`] checks them all.
@@ -72,6 +76,17 @@ pub struct Config {
     /// this library answer the relay's challenge; other v0.8 clients cannot, so with this on
     /// they are not admitted. Off by default.
     pub require_return_path: bool,
+    /// How long [`super::Relay::poll`] (given a timeout) lets datagrams gather in the socket
+    /// after a light read (one that filled neither a receive batch nor the poll's budget)
+    /// before it reads again, so that at game rates one wake-up relays many datagrams
+    /// instead of one. It pauses only while traffic is steady enough for the window to
+    /// gather two datagrams or more, and no longer than a full batch takes to arrive: at low
+    /// rates, and at saturation, the relay behaves as without a window. A datagram may wait
+    /// up to this long (plus the system's timer latency) on each pass through the relay; the
+    /// first after a quiet spell does not. A poll with a zero timeout never waits. Ignored
+    /// by [`super::RelayCore`], which has no socket. 0 (the default: every datagram is read
+    /// as soon as it is there) to [`MAX_COALESCE_WINDOW`] (5 ms), in whole microseconds.
+    pub coalesce_window: Duration,
     /// This relay's id in a fleet: v2 seat tokens (see [`crate::token`]) name the one relay
     /// they are valid on, and this relay admits only those naming it. 0 (the default) is no
     /// id: every v2 token is then another relay's. 0 to 4 294 967 295.
@@ -111,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("require_tokens", &self.require_tokens)
             .field("require_return_path", &self.require_return_path)
+            .field("coalesce_window", &self.coalesce_window)
             .field("relay_id", &self.relay_id)
             .field("key_id", &self.key_id)
             .field(
@@ -138,6 +154,7 @@ impl Default for Config {
             limits: Limits::default(),
             require_tokens: false,
             require_return_path: false,
+            coalesce_window: Duration::ZERO,
             relay_id: 0,
             key_id: 0,
             previous_secret_key: None,
@@ -362,6 +379,13 @@ impl Config {
             MAX_CHANNEL_BANDWIDTH,
             "bytes/s",
         )?;
+        check(
+            "coalesce_window",
+            self.coalesce_window.as_micros(),
+            0,
+            MAX_COALESCE_WINDOW.as_micros() as u64,
+            "us",
+        )?;
         Ok(())
     }
 }
@@ -429,6 +453,7 @@ mod tests {
                 channel_bandwidth_bytes_per_sec: MAX_CHANNEL_BANDWIDTH,
             },
             require_tokens: true,
+            coalesce_window: MAX_COALESCE_WINDOW,
             relay_id: u32::MAX,
             key_id: u32::MAX,
             previous_secret_key: Some(vec![8]),
@@ -565,6 +590,14 @@ mod tests {
                 "channel_bandwidth_bytes_per_sec",
                 refused(|c| c.limits.channel_bandwidth_bytes_per_sec = u64::MAX),
             ),
+            (
+                "coalesce_window",
+                refused(|c| c.coalesce_window = MAX_COALESCE_WINDOW + Duration::from_micros(1)),
+            ),
+            (
+                "coalesce_window",
+                refused(|c| c.coalesce_window = Duration::MAX),
+            ),
         ];
         for (field, err) in cases {
             assert_eq!(err.field(), field, "{err}");
@@ -581,6 +614,10 @@ mod tests {
         assert_eq!(
             refused(|c| c.limits.max_tracked_sources = 0).to_string(),
             "max_tracked_sources is 0; it must be 1 to 16777216"
+        );
+        assert_eq!(
+            refused(|c| c.coalesce_window = Duration::from_millis(6)).to_string(),
+            "coalesce_window is 6000 us; it must be 0 to 5000 us"
         );
         assert_eq!(
             refused(|c| c.require_tokens = true).to_string(),

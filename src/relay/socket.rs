@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::coalesce::Coalescer;
 use super::{ChannelInfo, Config, Event, RelayCore, Stats, Verdict};
 use crate::net;
 use crate::net::batch::{self, DatagramBatch};
@@ -31,6 +32,8 @@ pub struct Relay {
     /// The first datagram of `io` not handled yet (slot, segment): a poll's budget can end
     /// inside a read that GRO coalesced.
     next_received: (usize, usize),
+    /// When the next read should be, after a light one (`Config::coalesce_window`).
+    coalescer: Coalescer,
 }
 
 impl std::fmt::Debug for Relay {
@@ -53,6 +56,7 @@ impl Relay {
             config.recv_buffer_bytes,
             config.send_buffer_bytes,
         )?;
+        let coalescer = Coalescer::new(config.coalesce_window);
         let gro = batch::enable_gro(&bound.socket);
         // On a wildcard address the host may have several: learn which one each peer sends
         // to, so replies leave from it (a reply from another address is dropped by NATs).
@@ -60,7 +64,7 @@ impl Relay {
             && batch::enable_pktinfo(&bound.socket, bound.is_v6);
         log::info!(
             "relay bound to {} (receive buffer {} B, send buffer {} B, UDP GRO {}, replies \
-             from {}{})",
+             from {}{}, coalescing window {} us)",
             bound.local_addr,
             bound.recv_buffer,
             bound.send_buffer,
@@ -74,7 +78,8 @@ impl Relay {
                 ", handshakes keyed"
             } else {
                 ", handshakes not keyed"
-            }
+            },
+            config.coalesce_window.as_micros()
         );
         Ok(Relay {
             socket: Arc::new(bound.socket),
@@ -85,6 +90,7 @@ impl Relay {
             core,
             io: Some(DatagramBatch::new()),
             next_received: (0, 0),
+            coalescer,
         })
     }
 
@@ -170,7 +176,35 @@ impl Relay {
     /// `max_datagrams_per_poll` datagrams, however the kernel grouped them), expires idle
     /// channels and returns how many datagrams were handled. Socket errors are counted, not
     /// returned: a hostile or departed peer cannot stop the loop.
+    ///
+    /// With a `coalesce_window`, a poll given a timeout first lets datagrams gather (for at
+    /// most the window, and never longer than `timeout`) when the last poll's read was light;
+    /// a poll with a zero timeout never waits.
     pub fn poll(&mut self, timeout: Duration) -> io::Result<usize> {
+        let pause = self.coalesce_pause(timeout);
+        if !pause.is_zero() {
+            batch::pause(pause);
+        }
+        let handled = self.read_and_expire(timeout - pause)?;
+        if self.coalescer.is_on() {
+            let full = batch::BATCH.min(self.core.config().max_datagrams_per_poll);
+            self.coalescer.after_poll(handled, full);
+        }
+        Ok(handled)
+    }
+
+    /// How long a poll given `timeout` should first let datagrams gather: zero unless the
+    /// last poll's read was light and the coalescing window since has not passed, and never
+    /// more than `timeout` (so zero for a poll that must not wait).
+    pub(crate) fn coalesce_pause(&self, timeout: Duration) -> Duration {
+        if timeout.is_zero() || !self.coalescer.is_on() {
+            return Duration::ZERO;
+        }
+        self.coalescer.pause(Instant::now()).min(timeout)
+    }
+
+    /// [`Relay::poll`] without the coalescing pause.
+    fn read_and_expire(&mut self, timeout: Duration) -> io::Result<usize> {
         let budget = self.core.config().max_datagrams_per_poll;
         let mut now = self.core.advance(self.now_ms());
         let mut handled = self.receive_batch(now, budget);
@@ -217,7 +251,6 @@ impl Relay {
         while handled < budget {
             let max = budget - handled;
             let n = match datagrams.recv(&self.socket, max) {
-                Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -229,10 +262,18 @@ impl Relay {
                     continue;
                 }
             };
+            // Fewer than asked for: the socket is drained.
+            let drained = n < batch::BATCH.min(max);
+            if drained && self.coalescer.is_on() {
+                self.coalescer.drained(Instant::now());
+            }
+            if n == 0 {
+                break;
+            }
             self.next_received = (0, 0);
             handled += self.decide_received(&mut datagrams, now, max);
-            if n < batch::BATCH.min(max) {
-                break; // the socket is drained
+            if drained {
+                break;
             }
         }
         self.io = Some(datagrams);

@@ -109,8 +109,13 @@ static void config_misuse(void) {
     bad = cfg;
     bad.struct_size = 0;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_VERSION_MISMATCH);
-    bad.struct_size = (uint32_t)sizeof(RelayConfig) - 8; /* an older, shorter struct */
+    bad.struct_size = (uint32_t)sizeof(RelayConfig) - 2; /* no version's size */
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_VERSION_MISMATCH);
+    bad.struct_size = (uint32_t)sizeof(RelayConfig) + 8; /* a newer, longer struct */
+    CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_VERSION_MISMATCH);
+    bad = cfg;
+    bad.coalesce_window_us = 5001;
+    CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);
     bad = cfg;
     bad.inactivity_timeout_ms = 0;
     CHECK_STATUS(relay_start(&bad, &out), RELAY_STATUS_INVALID_ARGUMENT);

@@ -67,6 +67,10 @@ pub fn native_layout() -> String {
             "RelayConfig.RequireTokens",
             offset_of!(RelayConfig, require_tokens),
         ),
+        (
+            "RelayConfig.CoalesceWindowUs",
+            offset_of!(RelayConfig, coalesce_window_us),
+        ),
         ("RelayConfig.RelayId", offset_of!(RelayConfig, relay_id)),
         (
             "RelayConfig.RequireTokenV2",

@@ -158,6 +158,12 @@ pub struct RelayArgs {
     /// it panic (see the README's "Fault injection").
     #[arg(long, hide = true, requires = "admin_addr")]
     pub debug_fault_injection: bool,
+    /// Microseconds the relay lets datagrams gather after a read that found its socket nearly
+    /// empty (the library's coalesce_window): at game rates one wake-up then relays many
+    /// datagrams instead of one, for up to this much more latency per pass through the relay.
+    /// 0 reads every datagram at once; at most 5000.
+    #[arg(long, value_name = "US", default_value_t = Config::default().coalesce_window.as_micros() as u64)]
+    pub coalesce_us: u64,
 }
 
 /// The `--port` values: one port, or one per worker.

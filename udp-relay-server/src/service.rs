@@ -272,6 +272,7 @@ fn config(args: &RelayArgs) -> Result<Config, String> {
         previous_key_id: previous.as_ref().map_or(0, |(_, id)| *id),
         previous_secret_key: previous.map(|(key, _)| key),
         require_token_v2: args.require_token_v2,
+        coalesce_window: Duration::from_micros(args.coalesce_us),
         ..Config::default()
     };
     // The library owns the ranges; each flag has the name of the field it sets.

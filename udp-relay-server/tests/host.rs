@@ -31,6 +31,18 @@ fn relays_and_drains_on_sigterm() {
     }
 }
 
+/// With a coalescing window the relay still pairs peers and relays both ways, and says so.
+#[test]
+fn relays_with_a_coalescing_window() {
+    let mut relay = Service::start(&["--coalesce-us", "500"]);
+    exchange(relay.addr, Guid(0xC0A1E5CE), None);
+    relay.signal("-INT");
+    let status = relay.wait_exit(Duration::from_secs(2));
+    assert!(status.success(), "{status:?}");
+    let log = relay.log();
+    assert!(log.contains("coalescing window 500 us"), "{log}");
+}
+
 #[test]
 fn takes_key_from_env_and_stops_on_sigint() {
     use base64::Engine;
@@ -146,6 +158,7 @@ fn refuses_settings_out_of_range_naming_the_field() {
             &["--recv-buffer-bytes", "2000000000"][..],
             "recv_buffer_bytes",
         ),
+        (&["--coalesce-us", "5001"][..], "coalesce_window"),
     ] {
         let mut child = command(&["--bind", "127.0.0.1", "--port", "0"])
             .args(flags)

@@ -150,6 +150,16 @@ static void relayErrors() {
                                              .channelBandwidthBytesPerSec(100000));
     expect(limited.has_value(), "relay starts with per-source limits and a bandwidth cap",
            limited.status().toString());
+    expect(RelayConfigBuilder().coalesceWindowUs(250).native().coalesce_window_us == 250,
+           "coalesceWindowUs sets coalesce_window_us");
+    Result<Relay> coalescing =
+        Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1").coalesceWindowUs(5000));
+    expect(coalescing.has_value(), "a relay with the longest coalescing window starts",
+           coalescing.status().toString());
+    Result<Relay> tooLong =
+        Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1").coalesceWindowUs(5001));
+    expectError(tooLong.status(), RELAY_STATUS_INVALID_ARGUMENT,
+                "a coalescing window over 5000 us gives INVALID_ARGUMENT");
 
     Result<Relay> first = Relay::start(RelayConfigBuilder().port(0).bindAddress("127.0.0.1"));
     expect(first.has_value() && first->localPort() != 0, "relay binds an ephemeral port");

@@ -39,6 +39,7 @@ namespace UdpRelay.Tests
                 runner.Add("guid conversion round-trips", GuidConversionRoundTrips);
                 runner.Add("two peers exchange datagrams through the relay", TwoPeersExchangeDatagrams);
                 runner.Add("idle channel closes with an expired event", IdleChannelExpires);
+                runner.Add("a coalescing window still relays every datagram in order", CoalescingWindowRelaysInOrder);
                 runner.Add("wrong config throws RelayException with the native message", WrongConfigThrows);
                 runner.Add("dispose twice is safe", DisposeTwiceIsSafe);
                 runner.Add("calls after dispose throw ObjectDisposedException", CallsAfterDisposeThrow);
@@ -213,6 +214,40 @@ namespace UdpRelay.Tests
 
                 RelayEvent none;
                 Assert.True(!relay.TryGetNextEvent(out none), "no further event");
+            }
+        }
+
+        private static void CoalescingWindowRelaysInOrder()
+        {
+            Assert.Equal(0u, new RelayOptions().CoalesceWindowUs, "no coalescing window by default");
+            RelayOptions tooLong = LoopbackOptions();
+            tooLong.CoalesceWindowUs = 5001;
+            RelayException e = Assert.Throws<RelayException>(() => Relay.Start(tooLong), "window too long");
+            Assert.Equal(RelayStatus.InvalidArgument, e.Status, "status of a window too long");
+            Assert.Contains(e.NativeMessage, "coalesce_window is 5001 us; it must be 0 to 5000 us", "native message names the field and its range");
+
+            RelayOptions options = LoopbackOptions();
+            options.CoalesceWindowUs = 2000;
+            RelayGuid guid = RelayGuid.NewRandom();
+            using (Relay relay = Relay.Start(options))
+            using (Peer a = new Peer(relay.Port))
+            using (Peer b = new Peer(relay.Port))
+            {
+                a.Send(Peer.Handshake(guid));
+                NextEvent(relay, RelayEventKind.ChannelAllocated);
+                b.Send(Peer.Handshake(guid));
+                NextEvent(relay, RelayEventKind.ChannelEstablished);
+                a.Receive(relay);
+                const int count = 20;
+                for (int i = 0; i < count; i++)
+                {
+                    a.Send(Encoding.UTF8.GetBytes("datagram " + i));
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    Assert.Equal("datagram " + i, Encoding.UTF8.GetString(b.Receive(relay)), "A -> B in order");
+                }
+                Assert.Equal((ulong)count, relay.Stats.DatagramsOut - 1, "every datagram relayed");
             }
         }
 

@@ -196,6 +196,7 @@ static void SettingsDefaultsAreTheLibrarys()
 		"default ChannelBandwidthBytesPerSec is the library's");
 	Expect(Mapped.require_tokens == Library.require_tokens, "default bRequireTokens is the library's");
 	Expect(Mapped.require_return_path == Library.require_return_path, "default bRequireReturnPath is the library's");
+	Expect(Mapped.coalesce_window_us == Library.coalesce_window_us, "default CoalesceWindowUs is the library's");
 	Expect(Mapped.bind_address == nullptr && Mapped.secret_key_len == 0, "default: dual-stack, no key");
 	Expect(Mapped.recv_buffer_bytes == Library.recv_buffer_bytes && Mapped.max_datagrams_per_poll == Library.max_datagrams_per_poll
 			&& Mapped.max_pending_events == Library.max_pending_events,
@@ -216,6 +217,7 @@ static void SettingsReachTheRelayConfig()
 	Settings.ChannelBandwidthBytesPerSec = 12345;
 	Settings.bRequireTokens = true;
 	Settings.bRequireReturnPath = true;
+	Settings.CoalesceWindowUs = 250;
 	Settings.SecretKeyBase64 = TestKeyBase64(32);
 	udp_relay::RelayConfigBuilder Config;
 	FString Error;
@@ -227,6 +229,7 @@ static void SettingsReachTheRelayConfig()
 	Expect(Mapped.max_pending_per_source == 3 && Mapped.max_tracked_sources == 11, "pending and tracked sources mapped");
 	Expect(Mapped.channel_bandwidth_bytes_per_sec == 12345, "channel bandwidth mapped");
 	Expect(Mapped.require_tokens == 1 && Mapped.require_return_path == 1, "tokens and return path required");
+	Expect(Mapped.coalesce_window_us == 250, "coalescing window mapped");
 	Expect(Mapped.secret_key_len == 32 && Mapped.secret_key[0] == 1 && Mapped.secret_key[31] == 32, "key decoded from base64");
 
 	// The library judges the config: these start, or fail with its reason.

@@ -57,6 +57,11 @@ namespace UdpRelay
         /// <summary>Refuse v1 seat tokens (valid on every relay holding the key), admitting only
         /// relay-bound (v2) ones; needs SecretKey and RelayId.</summary>
         public bool RequireTokenV2;
+        /// <summary>Microseconds <see cref="Relay.Poll(uint)"/> with a timeout lets datagrams gather
+        /// after a call that found the socket nearly empty, so one wake-up relays many datagrams at
+        /// game rates: less CPU per datagram for up to this much more latency per pass through the
+        /// relay. Poll without a timeout never waits. 0 (the default) to 5000.</summary>
+        public uint CoalesceWindowUs;
 
         public RelayOptions()
         {
@@ -79,6 +84,7 @@ namespace UdpRelay
             KeyId = c.KeyId;
             PreviousKeyId = c.PreviousKeyId;
             RequireTokenV2 = c.RequireTokenV2 != 0;
+            CoalesceWindowUs = c.CoalesceWindowUs;
         }
 
         internal static RelayConfig Defaults()
@@ -111,6 +117,7 @@ namespace UdpRelay
             c.KeyId = KeyId;
             c.PreviousKeyId = PreviousKeyId;
             c.RequireTokenV2 = RequireTokenV2 ? 1u : 0u;
+            c.CoalesceWindowUs = CoalesceWindowUs;
             return c;
         }
     }

@@ -88,6 +88,9 @@ namespace UdpRelay
         public uint ChannelBandwidthBytesPerSec;
         /// <summary>0 or 1 (no bool in ABI structs).</summary>
         public uint RequireTokens;
+        /// <summary>Microseconds Poll with a timeout lets datagrams gather after a light read;
+        /// 0 to 5000. ABI 5.</summary>
+        public uint CoalesceWindowUs;
         /// <summary>This relay's id in a fleet (v2 tokens name it); 0 = none. ABI 5, like the
         /// fields below.</summary>
         public uint RelayId;

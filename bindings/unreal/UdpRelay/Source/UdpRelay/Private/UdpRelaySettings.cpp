@@ -47,13 +47,15 @@ bool UUdpRelaySettings::ToRelayConfig(udp_relay::RelayConfigBuilder& OutConfig, 
 	uint32_t PendingPerSource = 0;
 	uint32_t TrackedSources = 0;
 	uint32_t ChannelBandwidth = 0;
+	uint32_t CoalesceWindow = 0;
 	if (!ToUnsigned(InactivityTimeoutMs, TEXT("InactivityTimeoutMs"), InactivityTimeout, OutError)
 		|| !ToUnsigned(MaxChannels, TEXT("MaxChannels"), Channels, OutError)
 		|| !ToUnsigned(HandshakeRatePerSource, TEXT("HandshakeRatePerSource"), HandshakeRate, OutError)
 		|| !ToUnsigned(HandshakeBurstPerSource, TEXT("HandshakeBurstPerSource"), HandshakeBurst, OutError)
 		|| !ToUnsigned(MaxPendingPerSource, TEXT("MaxPendingPerSource"), PendingPerSource, OutError)
 		|| !ToUnsigned(MaxTrackedSources, TEXT("MaxTrackedSources"), TrackedSources, OutError)
-		|| !ToUnsigned(ChannelBandwidthBytesPerSec, TEXT("ChannelBandwidthBytesPerSec"), ChannelBandwidth, OutError))
+		|| !ToUnsigned(ChannelBandwidthBytesPerSec, TEXT("ChannelBandwidthBytesPerSec"), ChannelBandwidth, OutError)
+		|| !ToUnsigned(CoalesceWindowUs, TEXT("CoalesceWindowUs"), CoalesceWindow, OutError))
 	{
 		return false;
 	}
@@ -70,6 +72,7 @@ bool UUdpRelaySettings::ToRelayConfig(udp_relay::RelayConfigBuilder& OutConfig, 
 		.maxPendingPerSource(PendingPerSource)
 		.maxTrackedSources(TrackedSources)
 		.channelBandwidthBytesPerSec(ChannelBandwidth)
+		.coalesceWindowUs(CoalesceWindow)
 		.requireTokens(bRequireTokens)
 		.requireReturnPath(bRequireReturnPath)
 		.secretKey(UdpRelayNative::ToByteView(Key));

@@ -50,6 +50,15 @@ public:
 	UPROPERTY(config, EditAnywhere, Category = "Embedded Relay")
 	bool bTickRelayOnOwnThread = false;
 
+	/**
+	 * With the relay on its own thread: microseconds a poll lets datagrams gather after one that
+	 * found the socket nearly empty, so the thread wakes once for many datagrams instead of once
+	 * each (less CPU at game rates), for up to this much more latency per pass through the relay.
+	 * Polls on the game thread never wait, so it has no effect there. 0 (the default) to 5000.
+	 */
+	UPROPERTY(config, EditAnywhere, Category = "Embedded Relay", meta = (ClampMin = "0", ClampMax = "5000"))
+	int32 CoalesceWindowUs = 0;
+
 	/** Handshakes per second one source (an IPv4 address or an IPv6 /64) may have verified; the excess is dropped. 0 = unlimited. */
 	UPROPERTY(config, EditAnywhere, Category = "Limits", meta = (ClampMin = "0"))
 	int32 HandshakeRatePerSource = 200;
