@@ -572,7 +572,7 @@ fn the_c_abi_checks_v2_mints_and_fleet_settings() {
 /// A `RelayConfig` as the ABI 4 header declared it (up to `require_tokens`) is read that far.
 #[test]
 fn an_abi_4_relay_config_still_starts_a_relay_with_no_relay_id() {
-    let abi4 = std::mem::offset_of!(RelayConfig, relay_id)
+    let abi4 = std::mem::offset_of!(RelayConfig, coalesce_window_us)
         .next_multiple_of(std::mem::align_of::<RelayConfig>());
     assert_eq!(abi4, 80);
     // The caller's shorter struct followed by bytes an over-reading library would take for
