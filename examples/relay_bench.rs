@@ -21,11 +21,17 @@ mod baseline;
 #[path = "relay_bench/floor.rs"]
 mod floor;
 #[cfg(target_os = "linux")]
+#[path = "relay_bench/gamerate.rs"]
+mod gamerate;
+#[cfg(target_os = "linux")]
 #[path = "relay_bench/modes.rs"]
 mod modes;
 #[cfg(target_os = "linux")]
 #[path = "relay_bench/report.rs"]
 mod report;
+#[cfg(target_os = "linux")]
+#[path = "relay_bench/schedule.rs"]
+mod schedule;
 #[cfg(target_os = "linux")]
 #[path = "relay_bench/sys.rs"]
 mod sys;
