@@ -41,6 +41,10 @@
 //!   thread going to sleep, so each is followed by one wake-up. `relay_preemptions_per_s`:
 //!   its involuntary switches (`nonvoluntary_ctxt_switches`, being preempted) ÷ window.
 //!   `relay_wakeups_per_datagram`: voluntary switches ÷ datagrams relayed.
+//! - `relay_runqueue_wait_pct` / `gen_runqueue_wait_pct`: time the target's thread / the
+//!   generator was runnable but another task had its CPU (second field of
+//!   /proc/self/task/<tid>/schedstat) ÷ window. Well above 0, other work on the machine
+//!   competed for that CPU during the run, and its figures are suspect.
 //! - `loss_pct`: datagrams sent to the target over the whole run (game datagrams and probe
 //!   echoes) that no peer received by 300 ms after the last send, in % of those sent.
 //!   `drops_relay_socket` / `drops_generator_sockets`: the kernel's drop counters of those
@@ -135,6 +139,8 @@ struct Snapshot {
     at: Instant,
     cpu_us: f64,
     ctx: Option<(u64, u64)>,
+    /// Run-queue waits of the target's thread and of the generator's.
+    waits: (Option<Duration>, Option<Duration>),
     out: u64,
     counts: Counts,
 }
@@ -293,6 +299,7 @@ fn snapshot(t: &Target, counts: Counts) -> Snapshot {
         at: Instant::now(),
         cpu_us: cpu_us(t),
         ctx: t.ctx_switches(),
+        waits: (t.run_delay(), sys::thread_run_delay(None, sys::own_tid())),
         out: t
             .shared
             .datagrams_out
@@ -385,9 +392,11 @@ pub fn gamerate(t: &Target, p: &GamerateArgs) -> Figures {
             load.drain();
             next_read = now + read_every;
         }
-        // Wait for the next send (paced) or the next tick, and for the next read.
+        // Wait for the next send (paced) or the next tick, and for the next read; not at all
+        // while sends are overdue.
         let next_send = Duration::from_nanos(schedule.next_due());
         let wake = match p.gen_tick {
+            _ if next_send <= now => now,
             Some(tick) => {
                 let ticks = now.as_nanos() / tick.as_nanos() + 1;
                 Duration::from_nanos((ticks * tick.as_nanos()) as u64)
@@ -457,6 +466,18 @@ pub fn gamerate(t: &Target, p: &GamerateArgs) -> Figures {
     f.insert("relay_wakeups_per_s".into(), vol / window);
     f.insert("relay_preemptions_per_s".into(), invol / window);
     f.insert("relay_wakeups_per_datagram".into(), vol / relayed.max(1.0));
+    let waited_pct = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => 100.0 * b.saturating_sub(a).as_secs_f64() / window,
+        _ => f64::NAN,
+    };
+    f.insert(
+        "relay_runqueue_wait_pct".into(),
+        waited_pct(start.waits.0, end.waits.0),
+    );
+    f.insert(
+        "gen_runqueue_wait_pct".into(),
+        waited_pct(start.waits.1, end.waits.1),
+    );
     let c = load.counts;
     f.insert(
         "loss_pct".into(),

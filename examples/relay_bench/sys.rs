@@ -110,6 +110,18 @@ pub fn process_ctx_switches(pid: u32) -> Option<(u64, u64)> {
     Some(sum)
 }
 
+/// How long one thread has waited on a run queue so far: runnable, but another task had its
+/// CPU (the second field of /proc/<pid>/task/<tid>/schedstat).
+pub fn thread_run_delay(pid: Option<u32>, tid: u32) -> Option<Duration> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/task/{tid}/schedstat"),
+        None => format!("/proc/self/task/{tid}/schedstat"),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let ns = text.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
 fn ctx_switches_in(status: &str) -> Option<(u64, u64)> {
     let field = |name: &str| {
         status

@@ -178,6 +178,14 @@ impl Target {
         }
     }
 
+    /// How long the in-process target's thread has waited for its CPU while runnable.
+    pub fn run_delay(&self) -> Option<Duration> {
+        match self.shared.tid.load(Ordering::Relaxed) {
+            0 => None,
+            tid => sys::thread_run_delay(None, tid),
+        }
+    }
+
     /// RSS of the process holding the target (this one when in-process).
     pub fn rss(&self) -> Option<u64> {
         match (self.kind, self.pid) {
