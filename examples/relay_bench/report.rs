@@ -471,7 +471,13 @@ pub fn main() {
             print!("{:>14}", fmt(medians[name][k]));
         }
         for (_, r) in &ratios {
-            print!("{:>14}", format!("{:.2}x", r[k]));
+            let ratio = r[k];
+            let shown = if ratio.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{ratio:.2}x")
+            };
+            print!("{shown:>14}");
         }
         println!();
     }
