@@ -459,16 +459,16 @@ pub fn main() {
     );
     print!("{:<36}", "figure");
     for name in &labels {
-        print!("{name:>14}");
+        print!("{name:>16}");
     }
     for (name, _) in &ratios {
-        print!("{:>14}", format!("relay/{name}"));
+        print!("{:>16}", format!("relay/{name}"));
     }
     println!();
     for k in &keys {
         print!("{k:<36}");
         for name in &labels {
-            print!("{:>14}", fmt(medians[name][k]));
+            print!("{:>16}", fmt(medians[name][k]));
         }
         for (_, r) in &ratios {
             let ratio = r[k];
@@ -477,7 +477,7 @@ pub fn main() {
             } else {
                 format!("{ratio:.2}x")
             };
-            print!("{shown:>14}");
+            print!("{shown:>16}");
         }
         println!();
     }
