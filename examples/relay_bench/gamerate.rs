@@ -49,9 +49,10 @@
 //!   echoes) that no peer received by 300 ms after the last send, in % of those sent.
 //!   `drops_relay_socket` / `drops_generator_sockets`: the kernel's drop counters of those
 //!   sockets over the run.
-//! - Round trips: about `--probe-hz` times a second (every Nth of the A side's game datagrams,
-//!   N = the A side's rate ÷ probe-hz rounded, at least 1) a peer A's game datagram is a probe, stamped
-//!   with its send time `t0` right before it is sent on its own; peer B's socket stamps its
+//! - Round trips: about `--probe-hz` times a second (every Nth of the A side's game
+//!   datagrams, N = the A side's rate ÷ probe-hz rounded, at least 1) a peer A's game
+//!   datagram is a probe, stamped with its send time `t0` right before it is sent on its
+//!   own; peer B's socket stamps its
 //!   arrival `t1`; B sends an echo back the same way, stamped `t2` right before it is sent;
 //!   A's socket stamps its arrival `t3`. RTT = (t1 − t0) + (t3 − t2): B's turnaround (up to
 //!   one read interval) is left out, so the RTT is the two network legs only. At the same rate
