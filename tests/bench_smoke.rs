@@ -98,3 +98,48 @@ fn gso_runs_against_the_batched_floor() {
         assert_eq!(m["pairs_open"].as_f64(), Some(4.0), "{side}: {m}");
     }
 }
+
+#[test]
+fn gamerate_reports_cost_per_datagram_against_both_comparisons() {
+    let v = run(&[
+        "gamerate",
+        "--pairs",
+        "20",
+        "--rate-hz",
+        "50",
+        "--seconds",
+        "0.5",
+        "--warmup",
+        "0.1",
+        "--probe-hz",
+        "200",
+    ]);
+    assert_eq!(v["baseline"].as_str(), Some("All"));
+    for side in ["relay", "naive", "batched"] {
+        let m = &v["median"][side];
+        assert_eq!(m["pairs_open"].as_f64(), Some(20.0), "{side}: {m}");
+        assert!(m["relayed_per_s"].as_f64().unwrap() > 0.0, "{side}: {m}");
+        for figure in [
+            "offered_per_s",
+            "gen_sent_per_s",
+            "gen_late_p99_us",
+            "relay_cpu_us_per_datagram",
+            "relay_cpu_pct",
+            "relay_wakeups_per_s",
+            "relay_preemptions_per_s",
+            "loss_pct",
+            "added_rtt_p50_us",
+            "added_rtt_p99_us",
+            "added_rtt_p999_us",
+        ] {
+            assert!(m[figure].is_f64(), "{side}: {figure} missing in {m}");
+        }
+    }
+    for comparison in ["naive", "batched"] {
+        let r = &v[format!("ratio_to_{comparison}")];
+        assert!(
+            r["relay_cpu_us_per_datagram"].as_f64().unwrap() > 0.0,
+            "{r}"
+        );
+    }
+}

@@ -22,7 +22,7 @@ const PROBE: u8 = 0xB7;
 pub struct Gen {
     pub a: UdpSocket,
     pub b: UdpSocket,
-    relay: SocketAddrV4,
+    pub relay: SocketAddrV4,
     send: SendBatch,
     recv: RecvBatch,
     key: Option<HandshakeKey>,
@@ -140,7 +140,7 @@ impl Gen {
     }
 }
 
-fn drops(ports: &[u16]) -> u64 {
+pub fn drops(ports: &[u16]) -> u64 {
     let all = sys::udp_drops_by_port();
     ports.iter().map(|p| all.get(p).copied().unwrap_or(0)).sum()
 }

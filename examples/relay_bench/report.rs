@@ -1,28 +1,43 @@
 //! Command line, repeats, medians, ratios to the baseline, and the table / JSON output.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+use udp_relay::relay::Config;
+
+use crate::gamerate;
 use crate::modes::{self, Figures};
 use crate::sys;
 use crate::target::{BaselineKind, Kind, Settings, Target};
+
+/// Which comparison forwarders `--compare-baseline` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Baseline {
+    /// One recv_from + one send_to per datagram, std HashMaps, full scans for expiry.
+    Naive,
+    /// The relay's batched I/O with a bare address map: the kernel's floor.
+    Batched,
+    /// Both, one after the other in every repeat.
+    All,
+}
 
 #[derive(Parser, Debug)]
 #[command(about = "Load generator for udp-relay (Linux, loopback)")]
 struct Cli {
     #[command(subcommand)]
     mode: Mode,
-    /// Also run the naive baseline forwarder and report ratios relay / baseline.
+    /// Also run comparison forwarders and report ratios relay / comparison.
     #[arg(long, global = true)]
     compare_baseline: bool,
-    /// Which forwarder `--compare-baseline` runs: the naive one, or the relay's own batched
-    /// I/O over a bare address map (what the kernel costs without the relay's bookkeeping).
-    #[arg(long, global = true, value_enum, default_value = "naive")]
-    baseline: BaselineKind,
+    /// Which forwarders `--compare-baseline` runs: the naive one, the relay's own batched
+    /// I/O over a bare address map (what the kernel costs without the relay's bookkeeping),
+    /// or both. Default: naive, and all for `gamerate`.
+    #[arg(long, global = true, value_enum)]
+    baseline: Option<Baseline>,
     /// Tick the in-process relay like a game loop: relay_poll without waiting until nothing
     /// is pending, then sleep this many µs (by default it waits in relay_poll for the next
     /// datagram, waking once per datagram at low rates).
@@ -113,6 +128,37 @@ enum Mode {
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u64,
     },
+    /// Game-rate load, below saturation: every peer sends `--size`-byte datagrams
+    /// `--rate-hz` times a second with jitter, both directions. Reports the target thread's
+    /// CPU per datagram, CPU %, wake-ups/s and the round trip it adds over a direct path
+    /// measured in the same run (how each is computed: `examples/relay_bench/gamerate.rs`).
+    Gamerate {
+        #[arg(long, default_value_t = 1000)]
+        pairs: u32,
+        /// Datagrams each peer sends per second.
+        #[arg(long, default_value_t = 30.0)]
+        rate_hz: f64,
+        /// Each send lands up to this percentage of the period before or after its slot
+        /// (0 to 50; slots are randomly phased per peer).
+        #[arg(long, default_value_t = 20.0)]
+        jitter_pct: f64,
+        /// Payload bytes per datagram (at least 32).
+        #[arg(long, default_value_t = 200)]
+        size: usize,
+        /// Seconds measured, after the warm-up (at most 600).
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Seconds of load before the measurement starts (at most 60).
+        #[arg(long, default_value_t = 0.5)]
+        warmup: f64,
+        /// Round-trip probes per second on each path (through the target, and direct).
+        #[arg(long, default_value_t = 1000.0)]
+        probe_hz: f64,
+        /// Send what is due every this many µs, in bursts (a timer wheel). 0: send each
+        /// datagram at its own time, as independent peers would.
+        #[arg(long, default_value_t = 0)]
+        gen_tick_us: u64,
+    },
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -190,10 +236,36 @@ fn run_once(mode: &Mode, target: &Target) -> Figures {
                 timeout: Duration::from_millis(timeout_ms),
             },
         ),
+        Mode::Gamerate {
+            pairs,
+            rate_hz,
+            jitter_pct,
+            size,
+            seconds,
+            warmup,
+            probe_hz,
+            gen_tick_us,
+        } => gamerate::gamerate(
+            target,
+            &gamerate::GamerateArgs {
+                pairs: pairs.clamp(1, sys::MAX_PEERS / 2),
+                rate_hz: rate_hz.clamp(0.1, 10_000.0),
+                jitter: jitter_pct.clamp(0.0, 50.0) / 100.0,
+                size: size.clamp(gamerate::MIN_SIZE, 65_000),
+                duration: secs(seconds.clamp(0.1, 600.0)),
+                warmup: secs(warmup.clamp(0.0, 60.0)),
+                probe_hz: probe_hz.clamp(0.0, 100_000.0),
+                gen_tick: (gen_tick_us > 0)
+                    .then(|| Duration::from_micros(gen_tick_us.min(100_000))),
+            },
+        ),
     }
 }
 
-fn settings(cli: &Cli) -> Settings {
+/// The relay under test's Config: the one place the bench sets it, so a new relay setting
+/// is its flag on `Cli` plus one line here. The comparison forwarders read their key,
+/// timeout and socket buffers from it too.
+fn relay_config(cli: &Cli) -> Config {
     let (key, timeout, max_channels) = match &cli.mode {
         Mode::Storm { key_hex, .. } => (
             key_hex.as_deref().map(unhex),
@@ -210,19 +282,43 @@ fn settings(cli: &Cli) -> Settings {
             Duration::from_millis(*timeout_ms),
             (*channels + *probe_pairs) as usize + 1024,
         ),
-        Mode::Throughput { pairs, .. } => (None, Duration::from_secs(30), *pairs as usize + 1024),
-        Mode::Latency { pairs, .. } => (None, Duration::from_secs(30), *pairs as usize + 1024),
+        Mode::Throughput { pairs, .. }
+        | Mode::Latency { pairs, .. }
+        | Mode::Gamerate { pairs, .. } => (None, Duration::from_secs(30), *pairs as usize + 1024),
     };
-    Settings {
-        baseline: cli.baseline,
-        tick: cli.tick_us.map(Duration::from_micros),
-        coalesce: Duration::from_micros(cli.coalesce_us),
-        key,
-        timeout,
+    Config {
+        bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        inactivity_timeout: timeout,
+        secret_key: key,
         max_channels,
+        coalesce_window: Duration::from_micros(cli.coalesce_us),
+        ..Config::default()
+    }
+}
+
+fn settings(cli: &Cli) -> Settings {
+    Settings {
+        relay: relay_config(cli),
+        tick: cli.tick_us.map(Duration::from_micros),
         cpu: Some(cli.relay_cpu),
         external: cli.relay_addr,
         external_pid: cli.relay_pid,
+    }
+}
+
+/// The comparison forwarders of this run, in the order they run after the relay.
+fn comparisons(cli: &Cli) -> Vec<BaselineKind> {
+    if !cli.compare_baseline {
+        return Vec::new();
+    }
+    let default = match cli.mode {
+        Mode::Gamerate { .. } => Baseline::All,
+        _ => Baseline::Naive,
+    };
+    match cli.baseline.unwrap_or(default) {
+        Baseline::Naive => vec![BaselineKind::Naive],
+        Baseline::Batched => vec![BaselineKind::Batched],
+        Baseline::All => vec![BaselineKind::Naive, BaselineKind::Batched],
     }
 }
 
@@ -269,15 +365,20 @@ pub fn main() {
         );
     }
     let s = settings(&cli);
+    let comparisons = comparisons(&cli);
     let mut kinds = vec![if cli.relay_addr.is_some() {
         Kind::External
     } else {
         Kind::Relay
     }];
-    if cli.compare_baseline {
-        kinds.push(Kind::Baseline);
-    }
-    // runs[kind][repeat] -> figures
+    kinds.extend(comparisons.iter().map(|&b| Kind::Baseline(b)));
+    // A single comparison keeps the name "baseline" (as in earlier reports); with both, each
+    // goes by its own name.
+    let label = |kind: Kind| match kind {
+        Kind::Baseline(_) if comparisons.len() == 1 => "baseline",
+        _ => kind.name(),
+    };
+    // runs[label][repeat] -> figures
     let mut runs: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
     for r in 0..cli.repeat.max(1) {
         // Alternate the order so drift on the shared machine does not favour one side.
@@ -293,12 +394,13 @@ pub fn main() {
             let figures = run_once(&cli.mode, &target);
             drop(target);
             if !cli.json {
-                eprintln!("run {} {}: {}", r + 1, kind.name(), compact(&figures));
+                eprintln!("run {} {}: {}", r + 1, label(kind), compact(&figures));
             }
-            runs.entry(kind.name()).or_default().push(figures);
+            runs.entry(label(kind)).or_default().push(figures);
         }
     }
-    let first = kinds[0].name();
+    let labels: Vec<&str> = kinds.iter().map(|&k| label(k)).collect();
+    let first = labels[0];
     let keys: Vec<String> = runs[first][0].keys().cloned().collect();
     let mut medians: BTreeMap<&str, BTreeMap<String, f64>> = BTreeMap::new();
     for (name, rs) in &runs {
@@ -311,31 +413,42 @@ pub fn main() {
             .collect();
         medians.insert(name, m);
     }
-    // Ratio relay / baseline per repeat (same run, same machine state), then the median.
-    let mut ratios: BTreeMap<String, f64> = BTreeMap::new();
-    if let Some(base) = runs.get("baseline") {
-        for k in &keys {
-            let v = runs[first]
-                .iter()
-                .zip(base)
-                .filter_map(|(a, b)| Some(a.get(k)? / b.get(k)?))
-                .filter(|x| x.is_finite())
-                .collect();
-            ratios.insert(k.clone(), median(v));
-        }
+    // Ratio relay / comparison per repeat (same run, same machine state), then the median.
+    let mut ratios: Vec<(&str, BTreeMap<String, f64>)> = Vec::new();
+    for &name in &labels[1..] {
+        let base = &runs[name];
+        let r = keys
+            .iter()
+            .map(|k| {
+                let v = runs[first]
+                    .iter()
+                    .zip(base)
+                    .filter_map(|(a, b)| Some(a.get(k)? / b.get(k)?))
+                    .filter(|x| x.is_finite())
+                    .collect();
+                (k.clone(), median(v))
+            })
+            .collect();
+        ratios.push((name, r));
     }
     if cli.json {
-        let out = json!({
+        let mut out = json!({
             "mode": format!("{:?}", cli.mode),
             "repeat": cli.repeat.max(1),
             "machine": machine(),
             "relay_cpu": cli.relay_cpu,
             "load_cpu": cli.load_cpu,
             "median": medians,
-            "baseline": format!("{:?}", cli.baseline),
-            "ratio_to_baseline": ratios,
+            "baseline": match comparisons.as_slice() {
+                [one] => format!("{one:?}"),
+                [] => "None".to_string(),
+                _ => "All".to_string(),
+            },
             "runs": runs,
         });
+        for (name, r) in &ratios {
+            out[format!("ratio_to_{name}")] = json!(r);
+        }
         println!("{}", serde_json::to_string_pretty(&out).expect("json"));
         return;
     }
@@ -343,27 +456,33 @@ pub fn main() {
         "{:?}  (medians of {} runs{})",
         cli.mode,
         cli.repeat.max(1),
-        if cli.compare_baseline {
-            format!(", baseline: {:?}", cli.baseline)
-        } else {
+        if comparisons.is_empty() {
             String::new()
+        } else {
+            format!(", compared with: {comparisons:?}")
         }
     );
-    print!("{:<32}", "figure");
-    for name in medians.keys() {
+    print!("{:<36}", "figure");
+    for name in &labels {
         print!("{name:>16}");
     }
-    if !ratios.is_empty() {
-        print!("{:>16}", "ratio");
+    for (name, _) in &ratios {
+        print!("{:>16}", format!("relay/{name}"));
     }
     println!();
     for k in &keys {
-        print!("{k:<32}");
-        for m in medians.values() {
-            print!("{:>16}", fmt(m[k]));
+        print!("{k:<36}");
+        for name in &labels {
+            print!("{:>16}", fmt(medians[name][k]));
         }
-        if let Some(r) = ratios.get(k) {
-            print!("{:>16}", format!("{r:.2}x"));
+        for (_, r) in &ratios {
+            let ratio = r[k];
+            let shown = if ratio.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{ratio:.2}x")
+            };
+            print!("{shown:>16}");
         }
         println!();
     }

@@ -1,7 +1,7 @@
-//! Linux plumbing of the load generator: CPU pinning, per-thread CPU clocks, RSS, the
-//! kernel's per-socket drop counters, and batched sends that pick their IPv4 source address
-//! per datagram (IP_PKTINFO), so one socket speaks for any number of loopback peers
-//! (127.16.0.0 upwards; the whole of 127.0.0.0/8 is local on Linux).
+//! Linux plumbing of the load generator: CPU pinning, per-thread CPU clocks and context
+//! switches, RSS, the kernel's per-socket drop counters, receive timestamps, and batched sends
+//! that pick their IPv4 source address per datagram (IP_PKTINFO), so one socket speaks for any
+//! number of loopback peers (127.16.0.0 upwards; the whole of 127.0.0.0/8 is local on Linux).
 
 use std::collections::HashMap;
 use std::io;
@@ -20,6 +20,9 @@ const SOL_UDP: libc::c_int = 17;
 /// From linux/udp.h (not exported by the libc crate for every target).
 pub const UDP_SEGMENT: libc::c_int = 103;
 pub const UDP_GRO: libc::c_int = 104;
+/// From asm-generic/socket.h (x86-64 and aarch64 alike); with a 64-bit time_t the control
+/// message carries a plain timespec.
+const SO_TIMESTAMPNS: libc::c_int = 35;
 
 /// The loopback address of generated peer `i`.
 pub fn peer_ip(i: u32) -> Ipv4Addr {
@@ -70,21 +73,73 @@ impl CpuClock {
     }
 }
 
-/// The calling thread's id (as in /proc/self/task).
-pub fn current_tid() -> u64 {
+/// The kernel's id of the calling thread (its directory under /proc/self/task).
+pub fn own_tid() -> u32 {
     // SAFETY: gettid has no arguments and cannot fail.
-    unsafe { libc::gettid() as u64 }
+    unsafe { libc::gettid() as u32 }
 }
 
-/// Voluntary plus involuntary context switches of thread `tid` of this process, from
-/// /proc/self/task/<tid>/status.
-pub fn thread_context_switches(tid: u64) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
-    let count = |key: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(key))?;
-        line[key.len()..].trim().parse().ok()
+/// Lets the calling thread's timed sleeps end within 1 µs of when they were asked to (the
+/// default slack of 50 µs would blur a schedule finer than that).
+pub fn tighten_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument (nanoseconds) and touches no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// Context switches of one thread so far, (voluntary, involuntary), from its
+/// /proc/<pid>/task/<tid>/status: a voluntary one is the thread going to sleep (so each is
+/// followed by a wake-up), an involuntary one is the thread being preempted.
+pub fn thread_ctx_switches(pid: Option<u32>, tid: u32) -> Option<(u64, u64)> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/task/{tid}/status"),
+        None => format!("/proc/self/task/{tid}/status"),
     };
-    Some(count("voluntary_ctxt_switches:")? + count("nonvoluntary_ctxt_switches:")?)
+    ctx_switches_in(&std::fs::read_to_string(path).ok()?)
+}
+
+/// Context switches of every thread of a process, summed.
+pub fn process_ctx_switches(pid: u32) -> Option<(u64, u64)> {
+    let mut sum = (0, 0);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let status = std::fs::read_to_string(task.ok()?.path().join("status")).ok()?;
+        let (v, n) = ctx_switches_in(&status)?;
+        sum = (sum.0 + v, sum.1 + n);
+    }
+    Some(sum)
+}
+
+/// How long one thread has waited on a run queue so far: runnable, but another task had its
+/// CPU (the second field of /proc/<pid>/task/<tid>/schedstat).
+pub fn thread_run_delay(pid: Option<u32>, tid: u32) -> Option<Duration> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/task/{tid}/schedstat"),
+        None => format!("/proc/self/task/{tid}/schedstat"),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let ns = text.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+fn ctx_switches_in(status: &str) -> Option<(u64, u64)> {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+    };
+    Some((
+        field("voluntary_ctxt_switches:")?,
+        field("nonvoluntary_ctxt_switches:")?,
+    ))
+}
+
+/// Nanoseconds since the Unix epoch on CLOCK_REALTIME, the clock of receive timestamps.
+pub fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// CPU time (user + system) of a whole process, from /proc/<pid>/stat.
@@ -170,6 +225,13 @@ pub fn generator_socket(gro: bool) -> io::Result<UdpSocket> {
         setsockopt_int(&socket, SOL_UDP, UDP_GRO, 1);
     }
     Ok(socket)
+}
+
+/// Has the kernel stamp every datagram `socket` receives with the time it entered the
+/// receive path (SO_TIMESTAMPNS, CLOCK_REALTIME; on loopback, when the sender sent it), so a
+/// reader that drains late still knows when each datagram arrived.
+pub fn enable_rx_timestamps(socket: &UdpSocket) {
+    setsockopt_int(socket, libc::SOL_SOCKET, SO_TIMESTAMPNS, 1);
 }
 
 fn sockaddr_v4(addr: SocketAddrV4) -> libc::sockaddr_in {
@@ -348,17 +410,23 @@ pub struct RecvBatch {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     addrs: Vec<libc::sockaddr_in>,
-    ctrl: Vec<[u64; 4]>,
+    ctrl: Vec<[u64; RECV_CTRL / 8]>,
     data: Vec<u8>,
     slot: usize,
     n: usize,
 }
 
-/// One received message: payload, source, and GRO segment size (0 when not coalesced).
+/// Room for a UDP_GRO and an SCM_TIMESTAMPNS control message.
+const RECV_CTRL: usize = 64;
+
+/// One received message: payload, source, GRO segment size (0 when not coalesced), and the
+/// kernel's receive timestamp in CLOCK_REALTIME nanoseconds (0 unless the socket has
+/// [`enable_rx_timestamps`]).
 pub struct Received<'a> {
     pub data: &'a [u8],
     pub src: SocketAddrV4,
     pub segment: usize,
+    pub rx_ns: u64,
 }
 
 impl Received<'_> {
@@ -385,7 +453,7 @@ impl RecvBatch {
                 cap
             ],
             addrs: vec![sockaddr_v4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)); cap],
-            ctrl: vec![[0u64; 4]; cap],
+            ctrl: vec![[0u64; RECV_CTRL / 8]; cap],
             data: vec![0u8; cap * slot],
             slot,
             n: 0,
@@ -406,7 +474,7 @@ impl RecvBatch {
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
             h.msg_control = self.ctrl[i].as_mut_ptr().cast();
-            h.msg_controllen = mem::size_of::<[u64; 4]>();
+            h.msg_controllen = RECV_CTRL;
             h.msg_flags = 0;
             self.hdrs[i].msg_len = 0;
         }
@@ -440,7 +508,7 @@ impl RecvBatch {
             Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
             u16::from_be(a.sin_port),
         );
-        let mut segment = 0;
+        let (mut segment, mut rx_ns) = (0, 0);
         // SAFETY: the kernel filled msg_control/msg_controllen for this header; the CMSG_*
         // helpers walk only within that length.
         unsafe {
@@ -449,6 +517,9 @@ impl RecvBatch {
                 if (*c).cmsg_level == SOL_UDP && (*c).cmsg_type == UDP_GRO {
                     segment =
                         std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>()) as usize;
+                } else if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == SO_TIMESTAMPNS {
+                    let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                    rx_ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
                 }
                 c = libc::CMSG_NXTHDR(&h.msg_hdr, c);
             }
@@ -458,6 +529,7 @@ impl RecvBatch {
             data: &self.data[i * self.slot..i * self.slot + len],
             src,
             segment,
+            rx_ns,
         }
     }
 }

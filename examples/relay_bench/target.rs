@@ -1,9 +1,10 @@
-//! What the load runs against: the relay under test or the naive baseline, each on its own
-//! thread pinned to one CPU in this process, or an external relay process.
+//! What the load runs against: the relay under test or a comparison forwarder (the naive
+//! baseline or the batched floor), each on its own thread pinned to one CPU in this process,
+//! or an external relay process.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -19,14 +20,14 @@ pub struct Published {
     pub established: AtomicU64,
     pub channels_open: AtomicU64,
     pub dropped_inside: AtomicU64,
-    /// The target thread's id, for its context switches.
-    pub tid: AtomicU64,
+    /// Kernel thread id of the target's thread (0 until it has started).
+    pub tid: AtomicU32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Relay,
-    Baseline,
+    Baseline(BaselineKind),
     External,
 }
 
@@ -34,14 +35,15 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Relay => "relay",
-            Kind::Baseline => "baseline",
+            Kind::Baseline(BaselineKind::Naive) => "naive",
+            Kind::Baseline(BaselineKind::Batched) => "batched",
             Kind::External => "external",
         }
     }
 }
 
-/// What `--compare-baseline` compares the relay with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// The comparison forwarders `--compare-baseline` runs next to the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BaselineKind {
     /// One recv_from + one send_to per datagram, std HashMaps, full scans for expiry.
     Naive,
@@ -50,15 +52,12 @@ pub enum BaselineKind {
 }
 
 pub struct Settings {
-    pub baseline: BaselineKind,
+    /// The relay under test's whole configuration, built in one place (`report::relay_config`).
+    /// The comparison forwarders take its key, inactivity timeout and socket buffer sizes.
+    pub relay: Config,
     /// Tick the relay like a game loop (poll without waiting, then sleep this long) instead
     /// of letting it wait in `poll` for the next datagram.
     pub tick: Option<Duration>,
-    /// The relay's `coalesce_window`.
-    pub coalesce: Duration,
-    pub key: Option<Vec<u8>>,
-    pub timeout: Duration,
-    pub max_channels: usize,
     pub cpu: Option<usize>,
     pub external: Option<SocketAddrV4>,
     pub external_pid: Option<u32>,
@@ -76,7 +75,7 @@ pub struct Target {
 impl Target {
     pub fn start(kind: Kind, s: &Settings) -> std::io::Result<Target> {
         let shared = Arc::new(Published::default());
-        let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let bind = s.relay.bind;
         let cpu = s.cpu;
         let (addr, thread) = match kind {
             Kind::External => {
@@ -91,22 +90,11 @@ impl Target {
                 });
             }
             Kind::Relay => {
-                let config = Config {
-                    bind,
-                    inactivity_timeout: s.timeout,
-                    secret_key: s.key.clone(),
-                    max_channels: s.max_channels,
-                    coalesce_window: s.coalesce,
-                    ..Config::default()
-                };
-                let mut relay = Relay::bind(config)?;
+                let mut relay = Relay::bind(s.relay.clone())?;
                 let addr = relay.local_addr();
                 let (sh, tick) = (shared.clone(), s.tick);
                 let t = std::thread::spawn(move || {
-                    if let Some(cpu) = cpu {
-                        let _ = sys::pin_current_thread(cpu);
-                    }
-                    sh.tid.store(sys::current_tid(), Ordering::Relaxed);
+                    started(&sh, cpu);
                     while !sh.stop.load(Ordering::Relaxed) {
                         match tick {
                             Some(gap) => {
@@ -129,22 +117,18 @@ impl Target {
                 });
                 (addr, t)
             }
-            Kind::Baseline => {
+            Kind::Baseline(which) => {
                 // Same socket setup (buffers, non-blocking) as the relay.
-                let defaults = Config::default();
                 let bound = udp_relay::net::bind_udp(
                     bind,
-                    defaults.recv_buffer_bytes,
-                    defaults.send_buffer_bytes,
+                    s.relay.recv_buffer_bytes,
+                    s.relay.send_buffer_bytes,
                 )?;
                 let addr = bound.local_addr;
-                let (sh, key, timeout) = (shared.clone(), s.key.clone(), s.timeout);
-                let which = s.baseline;
+                let (sh, key) = (shared.clone(), s.relay.secret_key.clone());
+                let timeout = s.relay.inactivity_timeout;
                 let t = std::thread::spawn(move || {
-                    if let Some(cpu) = cpu {
-                        let _ = sys::pin_current_thread(cpu);
-                    }
-                    sh.tid.store(sys::current_tid(), Ordering::Relaxed);
+                    started(&sh, cpu);
                     match which {
                         BaselineKind::Naive => crate::baseline::run(bound.socket, key, timeout, sh),
                         BaselineKind::Batched => crate::floor::run(bound.socket, key, sh),
@@ -157,6 +141,11 @@ impl Target {
             unreachable!("bound to 127.0.0.1")
         };
         let clock = CpuClock::of(&thread).ok();
+        // The thread publishes its id first thing; wait (boundedly) so it can be read.
+        let until = std::time::Instant::now() + Duration::from_secs(1);
+        while shared.tid.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         Ok(Target {
             kind,
             addr,
@@ -176,6 +165,27 @@ impl Target {
         }
     }
 
+    /// Context switches of the target so far, (voluntary, involuntary): its thread's, or
+    /// every thread's of the external process.
+    pub fn ctx_switches(&self) -> Option<(u64, u64)> {
+        match (self.in_process(), self.pid) {
+            (true, _) => match self.shared.tid.load(Ordering::Relaxed) {
+                0 => None,
+                tid => sys::thread_ctx_switches(None, tid),
+            },
+            (false, Some(pid)) => sys::process_ctx_switches(pid),
+            _ => None,
+        }
+    }
+
+    /// How long the in-process target's thread has waited for its CPU while runnable.
+    pub fn run_delay(&self) -> Option<Duration> {
+        match self.shared.tid.load(Ordering::Relaxed) {
+            0 => None,
+            tid => sys::thread_run_delay(None, tid),
+        }
+    }
+
     /// RSS of the process holding the target (this one when in-process).
     pub fn rss(&self) -> Option<u64> {
         match (self.kind, self.pid) {
@@ -187,10 +197,8 @@ impl Target {
     /// Context switches of the in-process target's thread so far (voluntary: it slept;
     /// involuntary: it was preempted).
     pub fn context_switches(&self) -> Option<u64> {
-        match self.shared.tid.load(Ordering::Relaxed) {
-            0 => None,
-            tid => sys::thread_context_switches(tid),
-        }
+        self.ctx_switches()
+            .map(|(voluntary, preempted)| voluntary + preempted)
     }
 
     pub fn in_process(&self) -> bool {
@@ -201,6 +209,14 @@ impl Target {
         self.in_process()
             .then(|| self.shared.channels_open.load(Ordering::Relaxed))
     }
+}
+
+/// First thing a target thread does: pin itself and publish its id.
+fn started(shared: &Published, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        let _ = sys::pin_current_thread(cpu);
+    }
+    shared.tid.store(sys::own_tid(), Ordering::Relaxed);
 }
 
 impl Drop for Target {
