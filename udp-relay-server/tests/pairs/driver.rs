@@ -145,6 +145,9 @@ pub struct Driver {
     pub skipped_ms: u64,
     /// The latest a millisecond of the schedule was served.
     pub max_lag_ms: u64,
+    /// The longest time between two turns: how long the clients went unserved at worst.
+    pub longest_gap: Duration,
+    last_turn: Option<Instant>,
 }
 
 impl Driver {
@@ -166,6 +169,8 @@ impl Driver {
             anomaly_count: 0,
             skipped_ms: 0,
             max_lag_ms: 0,
+            longest_gap: Duration::ZERO,
+            last_turn: None,
         }
     }
 
@@ -285,16 +290,25 @@ impl Driver {
         }
         format!(
             "{} pairs; clients by state {states:?}; pairs by relay {relays:?}; {sent} datagrams \
-             sent, {received} received; {} anomalies {:?}",
+             sent, {received} received; {} anomalies {:?}; send schedule {} ms skipped, at \
+             most {} ms late; clients unserved for {:?} at most; {:?} into the run",
             self.pairs.len(),
             self.anomaly_count,
-            self.anomalies
+            self.anomalies,
+            self.skipped_ms,
+            self.max_lag_ms,
+            self.longest_gap,
+            self.start.elapsed()
         )
     }
 
     /// One turn: wait for readiness (at most until the next millisecond of the schedule or
     /// the next sweep), read every ready client, sweep if due, send what is due.
     fn turn(&mut self) {
+        let now = Instant::now();
+        if let Some(last) = self.last_turn.replace(now) {
+            self.longest_gap = self.longest_gap.max(now - last);
+        }
         let tick_at = self.start + Duration::from_millis(self.next_tick);
         let wait = tick_at
             .min(self.next_sweep)
