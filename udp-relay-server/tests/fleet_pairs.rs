@@ -24,16 +24,16 @@
 //! datagrams sent while both clients were established: every epoch but those cut by the kill
 //! must receive all it sent.
 //!
-//! Size: 500 pairs (1 000 clients) by default; `FLEET_PAIRS=N` runs N (at least 100). One
-//! test thread serves every client, and in a debug build each datagram it sends or receives
-//! through a `Client` costs it about 15 µs of CPU, and each relayed datagram costs the
-//! relays about as much again: 500 pairs at 20 Hz (20 000 datagrams a second each way) keep
-//! the test thread about half busy and the two cores about two thirds, so the schedule
-//! holds with room for a busy neighbour. 1 000 pairs would need more than a core for the
-//! test thread alone and more than the two cores in all: they pass, but send at half the
-//! rate or less, which is not the load the test claims. `FLEET_PAIRS=1000` in a release
-//! build (`cargo test --release`) keeps 20 Hz. The summary printed at the end gives the
-//! rate reached and the worst stall, so a slow machine shows.
+//! Size: 500 pairs (1 000 clients) by default; `FLEET_PAIRS=N` runs N (at least 100). The
+//! limit is the one thread that serves every client: each datagram it sends or receives
+//! through a `Client` costs it about 12 µs of CPU here (9 in a release build: most of it is
+//! the kernel's loopback path), so 500 pairs at 20 Hz (20 000 datagrams sent a second and
+//! as many received) keep it about half busy, and the relays, which batch their socket calls, far less. That
+//! leaves room for a busy neighbour on the second core. 1 000 pairs would keep the thread
+//! busy all the time: they pass, but fall behind the 20 Hz schedule (11 to 17 datagrams a
+//! second per client here), which is not the load the test claims. The summary printed at
+//! the end gives the rate reached and the longest the clients went unserved, so a slow
+//! machine shows.
 //!
 //! Keep-alives every 600 ms and a peer timeout of 2 s: a client notices its relay is gone
 //! within 2 s, and the test thread may stall for nearly as long (a loaded CI machine) before

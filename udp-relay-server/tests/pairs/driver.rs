@@ -1,8 +1,9 @@
 //! Many pairs of [`Client`]s, each client on its own socket, driven from one thread the way a
 //! game server would: readiness from `mio` (edge-triggered: a ready socket is read until it
-//! would block), a sweep of every client every [`SWEEP`] for handshake retries, keep-alives
-//! and the peer timeout, and each client sending one datagram every [`PERIOD_MS`] at a
-//! phase of its own (a 1 ms schedule), so the relays see a steady stream, not bursts.
+//! would block), a sweep every [`SWEEP`] polling the clients that have something due (a
+//! handshake retry, a keep-alive, the peer timeout: [`Client::next_timeout`]), and each
+//! client sending one datagram every [`PERIOD_MS`] at a phase of its own (a 1 ms schedule),
+//! so the relays see a steady stream, not bursts.
 //!
 //! A pair sends only while both its clients are established (as polled), and counts what it
 //! sends and receives per direction and per epoch (one epoch per relay the pair has used),
@@ -23,7 +24,7 @@ use super::wire::{self, Stamp};
 
 /// Each client sends a datagram every this many milliseconds: 20 Hz.
 pub const PERIOD_MS: u64 = 50;
-/// Every client is polled this often, ready or not.
+/// How often the clients with something due are polled, ready or not.
 const SWEEP: Duration = Duration::from_millis(50);
 /// How often [`Driver::run_until`] asks its condition.
 const CHECK: Duration = Duration::from_millis(10);
