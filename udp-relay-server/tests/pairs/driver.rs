@@ -46,8 +46,8 @@ pub struct Epoch {
     /// Datagrams that did not arrive in their direction's order (duplicated or reordered).
     pub out_of_order: u64,
     next_seq: [u64; 2],
-    /// Its relay was killed under it: datagrams in flight then are gone, and not counted
-    /// as losses of the relay that carried them.
+    /// Its relay was killed under it: what was in flight then, and what was sent to it
+    /// until its clients noticed, is gone, and not counted as a loss.
     pub cut: bool,
 }
 
