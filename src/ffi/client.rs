@@ -10,6 +10,7 @@ use super::handle::Registry;
 use super::relay_config::io_status;
 use super::token::{RELAY_TOKEN_LEN, RELAY_TOKEN_V2_LEN};
 use super::types::{RelayGuid, bytes, bytes_mut, opt_str, write_out};
+use super::versioned::{self, Versions};
 use crate::client::{self, Client, ClientConfig, ClientError, State, Timing};
 use crate::protocol::Guid;
 use crate::token::Token;
@@ -170,44 +171,21 @@ pub(crate) fn read_config(
     config: *const RelayClientConfig,
     function: &str,
 ) -> FfiResult<RelayClientConfig> {
-    if config.is_null() {
-        return Err(FfiError::null(function, "config"));
-    }
-    // SAFETY: non-NULL; the caller passes a readable RelayClientConfig of some version, and
-    // every version starts with `struct_size`: only it is read here, so a shorter struct is
-    // not over-read.
-    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-    if size == CLIENT_CONFIG_SIZE {
-        // SAFETY: same pointer, and the size says it is a whole RelayClientConfig of this
-        // version.
-        return Ok(unsafe { *config });
-    }
-    if size == CLIENT_CONFIG_SIZE_V2 {
+    const VERSIONS: Versions<RelayClientConfig> = Versions {
+        name: "RelayClientConfig",
+        filled_by: "relay_client_config_default",
+        size: CLIENT_CONFIG_SIZE,
+        older_size: CLIENT_CONFIG_SIZE_V2,
+        older_abi: 2,
         // Fields past ABI 2's struct keep their defaults: no peer timeout.
-        let mut c = RelayClientConfig {
+        older_defaults: || RelayClientConfig {
             peer_timeout_ms: 0,
             ..default_config()
-        };
-        // SAFETY: the caller's struct has `size` readable bytes (its struct_size), laid out
-        // as this version's first `size` bytes; `c` is our own local, at least that large,
-        // and cannot overlap it. A byte copy needs no alignment of the caller's struct.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                config.cast::<u8>(),
-                std::ptr::addr_of_mut!(c).cast::<u8>(),
-                size as usize,
-            )
-        };
-        return Ok(c);
-    }
-    Err(FfiError::new(
-        RelayStatus::VersionMismatch,
-        format!(
-            "{function}: config.struct_size is {size} but this library's RelayClientConfig is \
-             {CLIENT_CONFIG_SIZE} bytes ({CLIENT_CONFIG_SIZE_V2} from an ABI 2 header is \
-             accepted too; fill it with relay_client_config_default)"
-        ),
-    ))
+        },
+    };
+    // SAFETY: the caller passes NULL or a readable RelayClientConfig of some version, which
+    // starts with its struct_size.
+    unsafe { versioned::read(config, function, &VERSIONS) }
 }
 
 /// The handshake part of a config, validated.

@@ -29,6 +29,7 @@ mod relay_loop;
 mod relay_types;
 mod token;
 mod types;
+mod versioned;
 
 pub use client::*;
 pub use client_loop::*;

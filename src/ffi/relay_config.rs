@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::error::{FfiError, FfiResult, RelayStatus, guard};
 use super::types::{bytes, opt_str, write_out};
+use super::versioned::{self, Versions};
 use crate::admission::Limits;
 use crate::relay;
 
@@ -258,43 +259,22 @@ pub(super) fn read_config(config: *const RelayConfig, function: &str) -> FfiResu
 }
 
 /// The caller's `RelayConfig` after checking it is non-NULL and of a version this library
-/// knows: this one, or ABI 4's (no coalescing window).
+/// knows: this one, or ABI 4's (no coalescing window, no fleet fields).
 fn read_versioned(config: *const RelayConfig, function: &str) -> FfiResult<RelayConfig> {
-    if config.is_null() {
-        return Err(FfiError::null(function, "config"));
-    }
-    // SAFETY: non-NULL; the caller passes a readable RelayConfig of some version, and every
-    // version starts with `struct_size`: only it is read here, so a shorter struct is not
-    // over-read.
-    let size = unsafe { std::ptr::addr_of!((*config).struct_size).read() };
-    if size == CONFIG_SIZE {
-        // SAFETY: same pointer, and the size says it is a whole RelayConfig of this version.
-        return Ok(unsafe { *config });
-    }
-    if size == CONFIG_SIZE_V4 {
-        // Fields past ABI 4's struct keep ABI 4's behaviour: no coalescing window.
-        let mut c = RelayConfig {
+    const VERSIONS: Versions<RelayConfig> = Versions {
+        name: "RelayConfig",
+        filled_by: "relay_config_default",
+        size: CONFIG_SIZE,
+        older_size: CONFIG_SIZE_V4,
+        older_abi: 4,
+        // Fields past ABI 4's struct keep ABI 4's behaviour: no coalescing window (the
+        // fleet fields' defaults are already ABI 4's: no relay id, no previous key).
+        older_defaults: || RelayConfig {
             coalesce_window_us: 0,
             ..default_config()
-        };
-        // SAFETY: the caller's struct has `size` readable bytes (its struct_size), laid out
-        // as this version's first `size` bytes; `c` is our own local, larger, and cannot
-        // overlap it. A byte copy needs no alignment of the caller's struct.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                config.cast::<u8>(),
-                std::ptr::addr_of_mut!(c).cast::<u8>(),
-                size as usize,
-            )
-        };
-        return Ok(c);
-    }
-    Err(FfiError::new(
-        RelayStatus::VersionMismatch,
-        format!(
-            "{function}: config.struct_size is {size} but this library's RelayConfig is \
-             {CONFIG_SIZE} bytes ({CONFIG_SIZE_V4} from an ABI 4 header is accepted too; fill \
-             it with relay_config_default)"
-        ),
-    ))
+        },
+    };
+    // SAFETY: the caller passes NULL or a readable RelayConfig of some version, which starts
+    // with its struct_size.
+    unsafe { versioned::read(config, function, &VERSIONS) }
 }
