@@ -107,16 +107,23 @@ namespace UdpRelay
             get
             {
                 bool added = false;
+                RelayClientState result;
                 try
                 {
                     int state = Native.relay_client_state(Acquire(ref added));
                     if (state < 0) throw RelayException.FromLastError((RelayStatus)state);
-                    return (RelayClientState)state;
+                    result = (RelayClientState)state;
                 }
                 finally
                 {
                     if (added) _handle.DangerousRelease();
                 }
+                // The native state moves on its clock, so it can turn TimedOut or Lost here
+                // before any Poll saw it: one Poll records why (Failure) and raises StateChanged,
+                // so the three always agree. In those states Poll does nothing else.
+                if ((result == RelayClientState.TimedOut || result == RelayClientState.Lost) && _failure == null)
+                    Poll(0);
+                return result;
             }
         }
 
