@@ -8,35 +8,13 @@
 mod c_scenarios;
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use support::{
-    SANITIZER_ENV, SANITIZER_FLAGS, has_sanitizer_report, native_program, scratch_dir,
-    shared_library_link_args,
+    SANITIZER_ENV, SANITIZER_FLAGS, build_c_test_program, has_sanitizer_report, native_program,
 };
 
 #[test]
 fn every_entry_point_survives_misuse_under_sanitizers() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let exe = scratch_dir("c-ffi-misuse").join("ffi_misuse");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-        .args(SANITIZER_FLAGS)
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg(root.join("tests/c/ffi_misuse.c"))
-        .arg("-o")
-        .arg(&exe)
-        .args(shared_library_link_args())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-    assert!(
-        out.status.success(),
-        "compiling tests/c/ffi_misuse.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let exe = build_c_test_program("ffi_misuse", "c-ffi-misuse", SANITIZER_FLAGS);
     let run = native_program(&exe)
         .envs(SANITIZER_ENV.iter().copied())
         .output()

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use support::{
-    SANITIZER_ENV, SANITIZER_FLAGS, has_sanitizer_report, have_program, native_program,
-    scratch_dir, shared_library_link_args,
+    SANITIZER_ENV, SANITIZER_FLAGS, build_c_test_program, has_sanitizer_report, have_program,
+    native_program,
 };
 
 fn vectors() -> PathBuf {
@@ -20,25 +20,7 @@ fn vectors() -> PathBuf {
 
 #[test]
 fn c_callers_of_relay_rank_get_the_vectors() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let exe = scratch_dir("c-rank-vectors").join("rank_vectors");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
-        .args(SANITIZER_FLAGS)
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg(root.join("tests/c/rank_vectors.c"))
-        .arg("-o")
-        .arg(&exe)
-        .args(shared_library_link_args())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
-    assert!(
-        out.status.success(),
-        "compiling tests/c/rank_vectors.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let exe = build_c_test_program("rank_vectors", "c-rank-vectors", SANITIZER_FLAGS);
     let run = native_program(&exe)
         .arg(vectors())
         .envs(SANITIZER_ENV.iter().copied())

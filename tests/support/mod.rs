@@ -370,6 +370,33 @@ pub fn shared_library_link_args() -> Vec<String> {
     ]
 }
 
+/// Builds `tests/c/<name>.c` with the system C compiler (`CC`, default `cc`) as strict C99
+/// against the header and the shared library, with `flags` added (e.g. [`SANITIZER_FLAGS`]),
+/// into a scratch directory `scratch`; panics with the compiler's output if it fails.
+pub fn build_c_test_program(name: &str, scratch: &str, flags: &[&str]) -> PathBuf {
+    let root = repo_root();
+    let exe = scratch_dir(scratch).join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let source = format!("tests/c/{name}.c");
+    let out = Command::new(&cc)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+        .args(flags)
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join(&source))
+        .arg("-o")
+        .arg(&exe)
+        .args(shared_library_link_args())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {source} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
 /// A scratch directory under `target/<profile>/`, emptied first.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = profile_dir().join("lang-tests").join(name);
