@@ -274,7 +274,11 @@ fn sigterm_drains_each_worker() {
     exchange(relay.addrs[0], Guid(0xC0), None);
     exchange(relay.addrs[1], Guid(0xC1), None);
     relay.signal("-TERM");
-    assert_eq!(relay.get("/ready"), (503, "draining\n".into()));
+    // The signal is handled on a thread of its own: /ready turns as soon as it has been.
+    assert_eq!(
+        relay.wait_for_status("/ready", 503, Duration::from_secs(2)),
+        "draining\n"
+    );
     assert!(relay.wait_exit(Duration::from_secs(5)).success());
     let log = relay.log();
     for w in 0..2 {
